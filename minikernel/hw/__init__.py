@@ -1,0 +1,1 @@
+"""minikernel/hw"""
