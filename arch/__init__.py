@@ -1,1 +1,121 @@
-"""arch"""
+"""Architecture backends and the one interface generic mm code may call.
+
+Models: the arch side of batched unmap TLB flushing -- the
+``arch_tlbbatch_*`` verbs of arch/*/include/asm/tlbflush.h and the
+``flush_tlb_*`` family -- as a Protocol, plus the registry from which boot
+picks one backend per machine (the only place that looks at SRCARCH).
+
+Invariants this module owns:
+  - Generic mm code reaches TLB maintenance only through :class:`ArchTlbOps`,
+    handed to it on the Machine at boot; ``mm/`` never imports
+    ``minikernel.arch.arm64`` or ``minikernel.arch.x86``.
+  - Every backend keeps the promise of the verbs' docstrings below; a
+    contract test runs each registered backend against them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.machine import Machine
+    from minikernel.mm.mm_types import MmStruct, VmAreaStruct
+
+# SRCARCH -> module holding the backend class ``TlbOps``.  The one dispatch point.
+BACKENDS: dict[str, str] = {
+    "arm64": "minikernel.arch.arm64.tlbflush",
+    "x86": "minikernel.arch.x86.tlbflush",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FlushPath:
+    """Model-only: what boot decided about deferred TLB flushing, and why.
+
+    batched: True when reclaim will defer flushes on this machine for the
+             benchmark's single-threaded mm; None when it depends on the mm
+             at run time (x86: only when the mm is active on another CPU)
+    reason:  one line a kernel engineer would accept as the explanation
+    """
+
+    batched: bool | None
+    reason: str
+
+
+class ArchTlbOps(Protocol):
+    """The TLB-maintenance verbs an architecture provides to generic mm code.
+
+    Every verb takes ``cpu``, the CPU executing it (the kernel's implicit
+    ``smp_processor_id()``), and charges its cost there.
+
+    The promise, in our words: after ``flush_tlb_page/range/mm`` return, no
+    CPU can use a translation for the flushed range that was cached before
+    the call.  ``arch_tlbbatch_add_pending`` may leave such translations
+    usable; ``arch_tlbbatch_flush`` on the batch they were added to ends that,
+    for every CPU, before it returns.
+    """
+
+    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+        """Models: arch_tlbbatch_should_defer(): is deferring this mm's flushes worth it?"""
+        ...
+
+    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: Any, mm: "MmStruct",
+                                  uaddr: int) -> None:
+        """Models: arch_tlbbatch_add_pending() (v5: arch_tlbbatch_add_mm()): note a PTE cleared without a flush."""
+        ...
+
+    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: Any) -> None:
+        """Models: arch_tlbbatch_flush(): complete every invalidation noted in *batch*."""
+        ...
+
+    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: arch_flush_tlb_batched_pending(): called by flush_tlb_batched_pending()."""
+        ...
+
+    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+        """Models: flush_tlb_page()."""
+        ...
+
+    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+        """Models: flush_tlb_range()."""
+        ...
+
+    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: flush_tlb_mm()."""
+        ...
+
+    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+        """Models: switch_mm(): load *next*'s page table on *cpu* (None: no user mm)."""
+        ...
+
+    def new_batch(self) -> Any:
+        """Model-only: a fresh, empty per-arch batch (ArchTlbflushUnmapBatch)."""
+        ...
+
+    def tlb_flush_path(self) -> FlushPath:
+        """Model-only: the boot-time decision about deferred flushing, with its reason."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """Model-only: arch-specific TLB maintenance counters for reports."""
+        ...
+
+
+def tlb_ops_for(machine: "Machine") -> ArchTlbOps:
+    """Model-only: construct the backend for ``machine.cfg.arch`` (the one dispatch point)."""
+    arch = machine.cfg.arch
+    try:
+        modname = BACKENDS[arch]
+    except KeyError:
+        raise NotImplementedError(
+            f"unsupported SRCARCH {arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
+    return importlib.import_module(modname).TlbOps(machine)
+
+
+def nr_pages(start: int, end: int) -> int:
+    """Model-only: pages in [start, end) for byte addresses rounded to pages."""
+    from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
+    return ((end + PAGE_SIZE - 1) >> PAGE_SHIFT) - (start >> PAGE_SHIFT)

@@ -1,0 +1,186 @@
+"""arm64 TLB maintenance and the v5 deferral policy.
+
+Models: arch/arm64/include/asm/tlbflush.h -- ``__flush_tlb_page_nosync``,
+``flush_tlb_page``, ``__flush_tlb_range``, ``flush_tlb_mm`` and the batch
+verbs added by "arm64: support batched/deferred tlb shootdown during page
+reclamation" (v5, 2022-10; merged for Linux 6.6) -- plus the DSB that
+arm64's context switch performs.
+
+Invariants this module owns:
+  - Every invalidation is a broadcast ``TLBI ...IS`` issued by the executing
+    CPU; it is complete everywhere only after that same CPU's ``DSB ISH``.
+    Only functions whose promise is "flushed on return" end with that DSB.
+  - ``arch_tlbbatch_add_pending`` issues the TLBI and does not wait;
+    ``arch_tlbbatch_flush`` is one DSB on the reclaiming CPU, which is where
+    every TLBI of the batch was issued.
+  - v5 policy: defer only when more than ARM64_NR_CPUS_FOR_BATCHED_TLB CPUs are
+    online and the REPEAT_TLBI erratum workaround is not in force.
+  - With ARM64_WORKAROUND_REPEAT_TLBI every TLBI is TLBI; DSB ISH; TLBI.
+
+Cost attribution: all of these are static inline in the kernel, so their
+cycles (the DSB stall above all) land on the calling symbol, e.g.
+``ptep_clear_flush`` or ``try_to_unmap_flush``.
+
+# MODEL: one TLBI per page; the kernel issues a second one for the user ASID
+# when KPTI is on, which doubles the issue cost but not the DSB wait.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
+from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.machine import Machine
+    from minikernel.mm.mm_types import MmStruct, VmAreaStruct
+
+# Above this many pages a range flush becomes one ASID-wide TLBI
+# (arch/arm64/include/asm/tlbflush.h: MAX_TLBI_OPS = PTRS_PER_PTE).
+MAX_TLBI_OPS = 512
+
+
+class TlbOps:
+    """The arm64 backend of :class:`minikernel.arch.ArchTlbOps`.
+
+    dvm:       the broadcast-TLBI fabric of the machine
+    threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not configured
+    repeat_tlbi: the REPEAT_TLBI erratum workaround is in force
+    """
+
+    def __init__(self, machine: "Machine") -> None:
+        cfg = machine.cfg
+        p = machine.profile
+        self.machine = machine
+        self.dvm = Dvm(machine.nr_cpus, machine.tlbs,
+                       latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
+                       issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
+        self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
+        self.threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB if self.batching else None
+        self.repeat_tlbi = bool(cfg.ARM64_WORKAROUND_REPEAT_TLBI)
+        self.num_online_cpus = machine.nr_cpus
+
+    # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
+
+    def _tlbi(self, cpu: "Cpu", kind: int, arg: int) -> None:
+        dvm = self.dvm
+        dvm.tlbi_is(cpu, kind, arg)
+        if self.repeat_tlbi:
+            # Erratum workaround: complete the first TLBI, then repeat it.
+            dvm.dsb_ish(cpu)
+            dvm.tlbi_is(cpu, kind, arg)
+
+    # Public interface
+
+    def __flush_tlb_page_nosync(self, cpu: "Cpu", mm: "MmStruct", uaddr: int) -> None:
+        """Models: __flush_tlb_page_nosync(): DSB ISHST, then TLBI VALE1IS -- issued, not complete.
+
+        The DSB ISHST makes the cleared PTE visible to other walkers before
+        the invalidation is broadcast; nothing waits for the TLBI itself.
+        """
+        self.dvm.dsb_ishst(cpu)
+        self._tlbi(cpu, TLBI_VA, mm.asid << ASID_SHIFT | uaddr >> PAGE_SHIFT)
+
+    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+        """Models: flush_tlb_page(): the nosync TLBI followed by DSB ISH, which stalls for its completion."""
+        self.__flush_tlb_page_nosync(cpu, vma.vm_mm, uaddr)
+        self.dvm.dsb_ish(cpu)
+
+    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+        """Models: flush_tlb_range() -> __flush_tlb_range(): one TLBI per page, one DSB.
+
+        Past MAX_TLBI_OPS pages the kernel gives up on per-page TLBIs and
+        flushes the whole ASID instead.
+        """
+        mm = vma.vm_mm
+        if nr_pages(start, end) > MAX_TLBI_OPS:
+            self.flush_tlb_mm(cpu, mm)
+            return
+        self.dvm.dsb_ishst(cpu)
+        base = mm.asid << ASID_SHIFT
+        for addr in range(start, end, PAGE_SIZE):
+            self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
+        self.dvm.dsb_ish(cpu)
+
+    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: flush_tlb_mm(): DSB ISHST; TLBI ASIDE1IS; DSB ISH."""
+        self.dvm.dsb_ishst(cpu)
+        self._tlbi(cpu, TLBI_ASID, mm.asid)
+        self.dvm.dsb_ish(cpu)
+
+    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+        """Models: arch_tlbbatch_should_defer() as in v5.
+
+        Small systems broadcast cheaply, so v5 only defers above a CPU-count
+        threshold; and a CPU needing the REPEAT_TLBI workaround must not
+        leave TLBIs outstanding.
+        """
+        if self.num_online_cpus <= self.threshold:
+            return False
+        if self.repeat_tlbi:
+            return False
+        return True
+
+    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
+                                  mm: "MmStruct", uaddr: int) -> None:
+        """Models: arch_tlbbatch_add_pending() (v5 called it arch_tlbbatch_add_mm()).
+
+        Issues the TLBI now and leaves it outstanding on this CPU; the batch
+        itself records nothing.
+        """
+        self.__flush_tlb_page_nosync(cpu, mm, uaddr)
+
+    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+        """Models: arch_tlbbatch_flush(): one DSB ISH completes every TLBI this CPU issued.
+
+        Caller's contract: run it on the CPU that added the pages -- a DSB
+        elsewhere completes nothing of this batch.
+        """
+        self.dvm.dsb_ish(cpu)
+
+    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: the flush flush_tlb_batched_pending() does (v5: flush_tlb_mm())."""
+        self.flush_tlb_mm(cpu, mm)
+
+    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+        """Models: arm64 context switch: a DSB ISH (in __switch_to) then the TTBR0 switch.
+
+        The DSB completes any TLBI this CPU left outstanding before the task
+        can resume elsewhere.  Entries of *prev* stay cached, ASID-tagged.
+        """
+        self.dvm.dsb_ish(cpu)
+        if next is None:
+            cpu.switch_pgd(None, 0)
+        else:
+            cpu.switch_pgd(next.pgd, next.asid)
+
+    def new_batch(self) -> ArchTlbflushUnmapBatch:
+        """Model-only: an empty arm64 batch."""
+        return ArchTlbflushUnmapBatch()
+
+    def tlb_flush_path(self) -> FlushPath:
+        """Model-only: why reclaim will or will not defer flushes on this machine."""
+        if not self.batching:
+            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n: arm64 selects it only "
+                                    "when EXPERT=y; every unmapped PTE is flushed synchronously "
+                                    "(ptep_clear_flush)")
+        if self.num_online_cpus <= self.threshold:
+            return FlushPath(False, f"configured, but {self.num_online_cpus} online CPUs <= "
+                                    f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}: "
+                                    "arch_tlbbatch_should_defer() says no")
+        if self.repeat_tlbi:
+            return FlushPath(False, "configured, but disabled by the REPEAT_TLBI erratum "
+                                    "workaround (ARM64_WORKAROUND_REPEAT_TLBI=y)")
+        return FlushPath(True, f"deferring: {self.num_online_cpus} online CPUs > "
+                               f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs are "
+                               "issued per page and completed by one DSB per batch")
+
+    def counters(self) -> dict[str, int]:
+        """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""
+        d = self.dvm
+        return {"tlbi_issued": d.tlbi_issued, "dsb_ish": d.dsb_ish_count,
+                "dsb_ish_waited": d.dsb_ish_waited}

@@ -1,0 +1,242 @@
+"""x86 TLB shootdown: local INVLPG/full flushes plus IPIs to the other CPUs.
+
+Models: arch/x86/include/asm/tlbflush.h and arch/x86/mm/tlb.c (Linux 6.x):
+``flush_tlb_mm_range``, ``flush_tlb_multi``, ``flush_tlb_func``,
+``arch_tlbbatch_add_pending``, ``arch_tlbbatch_flush``,
+``switch_mm_irqs_off`` and the ``tlb_gen`` bookkeeping that lets a CPU skip
+or widen a flush.
+
+Invariants this module owns:
+  - ``mm_cpumask(mm)`` holds exactly the CPUs that currently run *mm*;
+    a CPU leaving an mm clears its bit, and on returning flushes that PCID if
+    ``mm->context.tlb_gen`` moved on meanwhile.  So any CPU that may hold a
+    usable entry of *mm* is either in the mask or will flush before using it.
+  - A remote flush is an IPI round: every target flushes its own TLB in the
+    handler and acknowledges; the initiator waits for all of them.
+  - The reclaim batch ORs each mm's cpumask into ``batch.cpumask`` and bumps
+    the mm's ``tlb_gen``; the batch flush is one IPI round with a full flush.
+  - Counters and trace events use the kernel's names:
+    ``nr_tlb_remote_flush``, ``nr_tlb_remote_flush_received``,
+    ``nr_tlb_local_flush_one``, ``nr_tlb_local_flush_all`` and
+    ``tlb_flush`` with TLB_REMOTE_SEND_IPI / TLB_LOCAL_SHOOTDOWN /
+    TLB_LOCAL_MM_SHOOTDOWN / TLB_REMOTE_SHOOTDOWN / TLB_FLUSH_ON_TASK_SWITCH.
+
+# MODEL: no lazy TLB mode.  A CPU whose task leaves an mm drops out of its
+# cpumask at once (the kernel keeps an idle CPU in "lazy" mode and skips it
+# for flushes that free no page tables; the outcome for reclaim is the same).
+# MODEL: a full flush removes the current PCID's entries; other PCIDs are
+# caught by the tlb_gen check when the CPU switches back, as upstream.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+from minikernel.hw.x86 import Apic
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.machine import Machine
+    from minikernel.mm.mm_types import MmStruct, VmAreaStruct
+
+TLB_FLUSH_ALL = -1
+
+# include/linux/mm_types.h enum tlb_flush_reason
+TLB_FLUSH_ON_TASK_SWITCH = "flush on task switch"
+TLB_REMOTE_SHOOTDOWN = "remote shootdown"
+TLB_LOCAL_SHOOTDOWN = "local shootdown"
+TLB_LOCAL_MM_SHOOTDOWN = "local mm shootdown"
+TLB_REMOTE_SEND_IPI = "remote ipi send"
+
+# Above this many pages, flush the whole TLB instead of INVLPG per page
+# (arch/x86/mm/tlb.c: tlb_single_page_flush_ceiling, default 33).
+tlb_single_page_flush_ceiling = 33
+
+
+class TlbOps:
+    """The x86 backend of :class:`minikernel.arch.ArchTlbOps`.
+
+    apic:        IPIs and local invalidation instructions
+    loaded_mm:   per CPU, the mm whose page table is loaded (None: kernel only)
+    cpu_tlb_gen: per CPU, asid -> the mm tlb_gen this CPU's TLB is known to
+                 reflect (``cpu_tlbstate.ctxs[].tlb_gen``)
+    """
+
+    def __init__(self, machine: "Machine") -> None:
+        p = machine.profile
+        self.machine = machine
+        self.vmstat = machine.vmstat
+        self.apic = Apic(machine.tlbs, send_ns=p.ipi_send_ns, latency_ns=p.ipi_latency_ns,
+                         entry_ns=p.ipi_entry_ns, invlpg_ns=p.invlpg_ns,
+                         flush_ns=p.flush_tlb_ns)
+        self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
+        self.cpus = machine.cpus
+        self.loaded_mm: list["MmStruct | None"] = [None] * machine.nr_cpus
+        self.cpu_tlb_gen: list[dict[int, int]] = [{} for _ in range(machine.nr_cpus)]
+
+    # arch/x86/mm/tlb.c
+
+    def flush_tlb_func(self, cpu: "Cpu", mm: "MmStruct | None", start: int, end: int,
+                       new_tlb_gen: int, local: bool) -> None:
+        """Models: flush_tlb_func(): bring this CPU's TLB up to *mm*'s tlb_gen.
+
+        Skips the work if this CPU already caught up (or no longer runs the
+        mm); widens a partial flush to a full one if it missed an earlier
+        generation or the range is past the single-page ceiling.  *mm* None
+        is the reclaim batch: a full flush of whatever is loaded.
+        """
+        loaded = self.loaded_mm[cpu.id]
+        if loaded is None or (mm is not None and loaded is not mm):
+            return
+        vs = self.vmstat
+        if not local:
+            vs.nr_tlb_remote_flush_received += 1
+        mine = self.cpu_tlb_gen[cpu.id]
+        local_gen = mine.get(loaded.asid, 0)
+        mm_gen = loaded.tlb_gen
+        if local_gen >= mm_gen:
+            return
+        reason = TLB_LOCAL_MM_SHOOTDOWN if local else TLB_REMOTE_SHOOTDOWN
+        pages = -1 if end == TLB_FLUSH_ALL else nr_pages(start, end)
+        if (mm is not None and pages != -1 and pages <= tlb_single_page_flush_ceiling
+                and new_tlb_gen == local_gen + 1 and new_tlb_gen == mm_gen):
+            base = loaded.asid << ASID_SHIFT
+            for addr in range(start, end, PAGE_SIZE):
+                self.apic.invlpg(cpu, base | addr >> PAGE_SHIFT)
+            vs.nr_tlb_local_flush_one += pages
+            if local:
+                reason = TLB_LOCAL_SHOOTDOWN
+        else:
+            self.apic.flush_local_asid(cpu, loaded.asid)
+            vs.nr_tlb_local_flush_all += 1
+            pages = -1
+        mine[loaded.asid] = mm_gen
+        self.machine.trace_tlb_flush(cpu, reason, pages)
+
+    def flush_tlb_multi(self, cpu: "Cpu", cpumask: int, mm: "MmStruct | None", start: int,
+                        end: int, new_tlb_gen: int) -> None:
+        """Models: native_flush_tlb_multi(): IPI every other CPU in *cpumask*, flush locally if in it.
+
+        The initiator spins in ``smp_call_function_many_cond`` until every
+        target acknowledged.
+        """
+        vs = self.vmstat
+        vs.nr_tlb_remote_flush += 1
+        self.machine.trace_tlb_flush(cpu, TLB_REMOTE_SEND_IPI,
+                                     -1 if end == TLB_FLUSH_ALL else nr_pages(start, end))
+        cpus = self.cpus
+        me = cpu.id
+        targets = [cpus[i] for i in _bits(cpumask & ~(1 << me))]
+        saved = cpu.sym
+        cpu.sym = "smp_call_function_many_cond"
+        self.apic.ipi_round(cpu, targets,
+                            lambda t: self.flush_tlb_func(t, mm, start, end, new_tlb_gen, False),
+                            "flush_tlb_func", "smp_call_function_many_cond")
+        cpu.sym = saved
+        if cpumask >> me & 1:
+            self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
+
+    def flush_tlb_mm_range(self, cpu: "Cpu", mm: "MmStruct", start: int, end: int) -> None:
+        """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
+        saved = cpu.sym
+        cpu.sym = "flush_tlb_mm_range"
+        mm.tlb_gen += 1
+        new_gen = mm.tlb_gen
+        if mm.mm_cpumask & ~(1 << cpu.id):
+            self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen)
+        elif self.loaded_mm[cpu.id] is mm:
+            self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
+        cpu.sym = saved
+
+    # asm/tlbflush.h verbs
+
+    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+        """Models: flush_tlb_page() = flush_tlb_mm_range() of one page."""
+        self.flush_tlb_mm_range(cpu, vma.vm_mm, uaddr, uaddr + PAGE_SIZE)
+
+    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+        """Models: flush_tlb_range()."""
+        self.flush_tlb_mm_range(cpu, vma.vm_mm, start, end)
+
+    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL)."""
+        self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL)
+
+    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+        """Models: x86 arch_tlbbatch_should_defer(): defer only if another CPU runs this mm.
+
+        A local flush is one INVLPG; batching only pays when it saves IPIs.
+        """
+        return bool(mm.mm_cpumask & ~(1 << cpu.id))
+
+    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
+                                  mm: "MmStruct", uaddr: int) -> None:
+        """Models: arch_tlbbatch_add_pending(): remember the mm's CPUs; bump its tlb_gen.
+
+        The bump makes a CPU that leaves and later re-enters the mm flush on
+        the way back in, even though the batch IPI will have missed it.
+        """
+        mm.tlb_gen += 1
+        batch.cpumask |= mm.mm_cpumask
+
+    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+        """Models: arch_tlbbatch_flush(): one IPI round, a full flush on every CPU in the mask."""
+        saved = cpu.sym
+        cpu.sym = "arch_tlbbatch_flush"
+        mask = batch.cpumask
+        if mask & ~(1 << cpu.id):
+            self.flush_tlb_multi(cpu, mask, None, 0, TLB_FLUSH_ALL, 0)
+        elif mask >> cpu.id & 1:
+            self.flush_tlb_func(cpu, None, 0, TLB_FLUSH_ALL, 0, True)
+        batch.cpumask = 0
+        cpu.sym = saved
+
+    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: x86 arch_flush_tlb_batched_pending() = flush_tlb_mm()."""
+        self.flush_tlb_mm(cpu, mm)
+
+    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+        """Models: switch_mm_irqs_off(): maintain mm_cpumask and catch up on missed flushes."""
+        me = cpu.id
+        if prev is not None and prev is not next:
+            prev.mm_cpumask &= ~(1 << me)
+        self.loaded_mm[me] = next
+        if next is None:
+            cpu.switch_pgd(None, 0)
+            return
+        next.mm_cpumask |= 1 << me
+        cpu.switch_pgd(next.pgd, next.asid)
+        mine = self.cpu_tlb_gen[me]
+        if mine.get(next.asid, 0) < next.tlb_gen:
+            self.apic.flush_local_asid(cpu, next.asid)
+            self.vmstat.nr_tlb_local_flush_all += 1
+            self.machine.trace_tlb_flush(cpu, TLB_FLUSH_ON_TASK_SWITCH, -1)
+        mine[next.asid] = next.tlb_gen
+
+    def new_batch(self) -> ArchTlbflushUnmapBatch:
+        """Model-only: an empty x86 batch."""
+        return ArchTlbflushUnmapBatch()
+
+    def tlb_flush_path(self) -> FlushPath:
+        """Model-only: x86 decides per mm at run time."""
+        if not self.batching:
+            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n via the model-only "
+                                    "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH knob: every unmapped "
+                                    "PTE is flushed at once (flush_tlb_mm_range)")
+        return FlushPath(None, "configured (X86 selects it); reclaim defers only for an mm "
+                               "active on another CPU, since a local flush is one INVLPG")
+
+    def counters(self) -> dict[str, int]:
+        """Model-only: IPIs sent."""
+        return {"ipis_sent": self.apic.ipis_sent}
+
+
+def _bits(mask: int):
+    """CPU numbers set in an int cpumask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low

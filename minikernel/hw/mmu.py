@@ -1,0 +1,118 @@
+"""Page-table entry format and the hardware page-table walker.
+
+Models: the page-table entry helpers of arch/*/include/asm/pgtable.h
+(``pte_present``, ``pte_write``, ``pte_dirty``, ``pte_pfn`` ...) and the
+hardware walker that fills a TLB on a miss.
+
+Invariants this module owns:
+  - A PTE is a plain ``int``: ``pfn << PTE_PFN_SHIFT | flags``.  ``0`` is
+    ``pte_none``.  A non-present PTE with ``_PAGE_SWP`` set holds a swap offset
+    where a present one holds a pfn.
+  - The walker only ever sets ``_PAGE_ACCESSED``/``_PAGE_DIRTY`` on a PTE that
+    is present and (for a write) writable; a store through a TLB entry that is
+    still clean must re-walk, and traps if the PTE has gone (the guarantee
+    x86's batched flushing relies on).
+
+# MODEL: one PTE format serves both architectures; the kernel has one per
+# arch but the bits that matter here (present, write, dirty, young, swap) have
+# the same meaning on both.
+# MODEL: page tables are one flat dict per mm (vpn -> pte); there are no
+# intermediate levels, so freeing page tables is not modelled.
+"""
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+_PAGE_PRESENT = 0x01
+_PAGE_RW = 0x02
+_PAGE_DIRTY = 0x04
+_PAGE_ACCESSED = 0x08
+_PAGE_SWP = 0x10          # not present; the high bits hold a swap offset
+PTE_PFN_SHIFT = 8
+
+# TLB entries are keyed by (ASID, virtual page number) packed into one int.
+ASID_SHIFT = 36           # 48-bit VA -> 36-bit VPN
+
+
+def mk_pte(pfn: int, writable: bool, dirty: bool = False) -> int:
+    """Models: mk_pte() + pte_mkwrite()/pte_mkdirty(): a present PTE for *pfn*."""
+    pte = (pfn << PTE_PFN_SHIFT) | _PAGE_PRESENT
+    if writable:
+        pte |= _PAGE_RW
+    if dirty:
+        pte |= _PAGE_DIRTY
+    return pte
+
+
+def pte_present(pte: int) -> bool:
+    """Models: pte_present(): the walker may use this entry."""
+    return bool(pte & _PAGE_PRESENT)
+
+
+def pte_none(pte: int) -> bool:
+    """Models: pte_none(): nothing at all is mapped (neither page nor swap entry)."""
+    return pte == 0
+
+
+def pte_write(pte: int) -> bool:
+    """Models: pte_write()."""
+    return bool(pte & _PAGE_RW)
+
+
+def pte_dirty(pte: int) -> bool:
+    """Models: pte_dirty(): the page was written through this mapping since it was cleaned."""
+    return bool(pte & _PAGE_DIRTY)
+
+
+def pte_young(pte: int) -> bool:
+    """Models: pte_young(): the page was accessed through this mapping."""
+    return bool(pte & _PAGE_ACCESSED)
+
+
+def pte_pfn(pte: int) -> int:
+    """Models: pte_pfn()."""
+    return pte >> PTE_PFN_SHIFT
+
+
+def pte_wrprotect(pte: int) -> int:
+    """Models: pte_wrprotect()."""
+    return pte & ~_PAGE_RW
+
+
+def pte_mkwrite(pte: int) -> int:
+    """Models: pte_mkwrite()."""
+    return pte | _PAGE_RW
+
+
+def pte_mkclean(pte: int) -> int:
+    """Models: pte_mkclean()."""
+    return pte & ~_PAGE_DIRTY
+
+
+def pte_mkold(pte: int) -> int:
+    """Models: pte_mkold()."""
+    return pte & ~_PAGE_ACCESSED
+
+
+def pte_accessible(pte: int) -> bool:
+    """Models: pte_accessible(): could any TLB hold a translation made from this PTE?
+
+    Simplification: the kernel also consults mm_tlb_flush_pending() and NUMA
+    protection bits; here a present PTE is accessible and nothing else is.
+    """
+    return bool(pte & _PAGE_PRESENT)
+
+
+def is_swap_pte(pte: int) -> bool:
+    """Models: is_swap_pte(): not present, but not none either."""
+    return bool(pte & _PAGE_SWP)
+
+
+def swp_entry_to_pte(offset: int) -> int:
+    """Models: swp_entry_to_pte(): a non-present PTE recording a swap slot."""
+    return (offset << PTE_PFN_SHIFT) | _PAGE_SWP
+
+
+def pte_to_swp_offset(pte: int) -> int:
+    """Models: swp_offset(pte_to_swp_entry())."""
+    return pte >> PTE_PFN_SHIFT

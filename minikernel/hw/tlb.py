@@ -1,0 +1,161 @@
+"""Per-CPU TLBs with machine-wide reverse indexes.
+
+Model-only: the hardware TLBs of every CPU.  An entry caches one translation
+(ASID, virtual page) -> (pfn, writable, dirty) and stays usable, whatever
+happens to the PTE it was made from, until an invalidation removes it.  That
+is the whole hazard this project studies.
+
+Invariants this module owns:
+  - Each CPU holds at most one entry per (ASID, vpn) key.
+  - ``by_key`` and ``by_pfn`` always list exactly the live entries, so a
+    broadcast invalidation touches only the CPUs that cache the key (no loop
+    over all CPUs on the per-page path), and "can any CPU still reach page
+    *pfn*?" is one dict lookup.
+
+# MODEL: TLBs are unbounded and fully associative; there is no eviction, so a
+# stale entry lives until something invalidates it.  This is the worst case
+# the architecture allows, which is what a sanitizer wants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minikernel.hw.mmu import ASID_SHIFT
+
+_VPN_MASK = (1 << ASID_SHIFT) - 1
+
+
+@dataclass(slots=True, eq=False)
+class TlbEntry:
+    """One cached translation in one CPU's TLB.
+
+    cpu:       the CPU whose TLB holds it
+    key:       ``asid << ASID_SHIFT | vpn``
+    pfn:       the physical page it translates to
+    writable:  stores may use it (subject to ``dirty``)
+    dirty:     the walker already set the PTE's dirty bit; stores go straight
+               through without re-walking
+    filled_at: simulated ns on ``cpu`` when the walker filled it
+    """
+
+    cpu: int
+    key: int
+    pfn: int
+    writable: bool
+    dirty: bool
+    filled_at: float
+
+    @property
+    def asid(self) -> int:
+        return self.key >> ASID_SHIFT
+
+    @property
+    def vpn(self) -> int:
+        return self.key & _VPN_MASK
+
+
+class TlbArray:
+    """The TLBs of all CPUs of one machine.
+
+    tlbs:   one dict per CPU, key -> TlbEntry (the CPU's fast path reads it)
+    by_key: key -> list of entries on any CPU
+    by_pfn: pfn -> set of entries on any CPU
+    """
+
+    __slots__ = ("tlbs", "by_key", "by_pfn")
+
+    def __init__(self, nr_cpus: int) -> None:
+        self.tlbs: list[dict[int, TlbEntry]] = [{} for _ in range(nr_cpus)]
+        self.by_key: dict[int, list[TlbEntry]] = {}
+        self.by_pfn: dict[int, set[TlbEntry]] = {}
+
+    # Public interface
+
+    def fill(self, cpu: int, key: int, pfn: int, writable: bool, dirty: bool,
+             now: float) -> TlbEntry:
+        """Install a translation on *cpu*, replacing any entry for the same key."""
+        tlb = self.tlbs[cpu]
+        old = tlb.get(key)
+        if old is not None:
+            self._unlink(old)
+        e = TlbEntry(cpu, key, pfn, writable, dirty, now)
+        tlb[key] = e
+        lst = self.by_key.get(key)
+        if lst is None:
+            self.by_key[key] = [e]
+        else:
+            lst.append(e)
+        s = self.by_pfn.get(pfn)
+        if s is None:
+            self.by_pfn[pfn] = {e}
+        else:
+            s.add(e)
+        return e
+
+    def drop(self, e: TlbEntry) -> None:
+        """Remove one entry (a fault on it, or one CPU's invalidation)."""
+        if self.tlbs[e.cpu].get(e.key) is e:
+            del self.tlbs[e.cpu][e.key]
+            self._unlink(e)
+
+    def invalidate_key(self, key: int) -> int:
+        """Remove *key* from every CPU (a completed broadcast invalidation by VA)."""
+        lst = self.by_key.pop(key, None)
+        if not lst:
+            return 0
+        for e in lst:
+            del self.tlbs[e.cpu][key]
+            self._unlink_pfn(e)
+        return len(lst)
+
+    def invalidate_key_local(self, cpu: int, key: int) -> int:
+        """Remove *key* from one CPU's TLB only (INVLPG)."""
+        e = self.tlbs[cpu].get(key)
+        if e is None:
+            return 0
+        self.drop(e)
+        return 1
+
+    def invalidate_asid(self, asid: int, cpu: int | None = None) -> int:
+        """Remove every entry of *asid*, on *cpu* only or on all CPUs."""
+        cpus = range(len(self.tlbs)) if cpu is None else (cpu,)
+        n = 0
+        for c in cpus:
+            victims = [e for e in self.tlbs[c].values() if e.key >> ASID_SHIFT == asid]
+            for e in victims:
+                self.drop(e)
+            n += len(victims)
+        return n
+
+    def invalidate_all_local(self, cpu: int) -> int:
+        """Remove every entry of one CPU (a full local flush)."""
+        victims = list(self.tlbs[cpu].values())
+        for e in victims:
+            self.drop(e)
+        return len(victims)
+
+    def entries_for_pfn(self, pfn: int) -> set[TlbEntry]:
+        """Every entry on any CPU that still translates to *pfn* (may be empty)."""
+        return self.by_pfn.get(pfn) or set()
+
+    def lookup(self, cpu: int, asid: int, vpn: int) -> TlbEntry | None:
+        """The entry *cpu* would hit for (asid, vpn), if any (for tests and reports)."""
+        return self.tlbs[cpu].get(asid << ASID_SHIFT | vpn)
+
+    # Private helpers
+
+    def _unlink(self, e: TlbEntry) -> None:
+        lst = self.by_key.get(e.key)
+        if lst is not None:
+            lst.remove(e)
+            if not lst:
+                del self.by_key[e.key]
+        self._unlink_pfn(e)
+
+    def _unlink_pfn(self, e: TlbEntry) -> None:
+        s = self.by_pfn.get(e.pfn)
+        if s is not None:
+            s.discard(e)
+            if not s:
+                del self.by_pfn[e.pfn]

@@ -1,0 +1,90 @@
+"""x86 TLB maintenance: INVLPG, local flushes, and IPIs through the APIC.
+
+Model-only: the hardware side of x86 TLB shootdown.  x86 has no broadcast
+invalidation: a CPU can only invalidate its own TLB, so a remote flush is an
+inter-processor interrupt whose handler flushes the target's TLB, and the
+initiator spins until every target has acknowledged.
+
+Invariants this module owns:
+  - INVLPG and local flushes act on the executing CPU's TLB only.
+  - An IPI round returns only after every target ran its handler (the handler
+    charges the *target* CPU) and acknowledged; the initiator's stall is the
+    slowest acknowledgement.
+
+# MODEL: the handler runs at (sender's time + delivery latency) on a target
+# whose own clock only accumulates the handler's cost: per-CPU clocks count
+# busy time; they are not a synchronised global timeline.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from minikernel.hw.cpu import Cpu
+from minikernel.hw.tlb import TlbArray
+
+
+class Apic:
+    """IPIs and local invalidations.
+
+    send_ns:    initiator cost per target (ICR write)
+    latency_ns: one-way delivery latency of an IPI or its acknowledgement
+    entry_ns:   interrupt entry/exit on the target
+    invlpg_ns:  one INVLPG
+    flush_ns:   a full local flush (CR3 write)
+    """
+
+    __slots__ = ("tlbs", "send_ns", "latency_ns", "entry_ns", "invlpg_ns", "flush_ns",
+                 "ipis_sent")
+
+    def __init__(self, tlbs: TlbArray, *, send_ns: float, latency_ns: float,
+                 entry_ns: float, invlpg_ns: float, flush_ns: float) -> None:
+        self.tlbs = tlbs
+        self.send_ns = send_ns
+        self.latency_ns = latency_ns
+        self.entry_ns = entry_ns
+        self.invlpg_ns = invlpg_ns
+        self.flush_ns = flush_ns
+        self.ipis_sent = 0
+
+    def invlpg(self, cpu: Cpu, key: int) -> None:
+        """``INVLPG``: drop one (ASID, VA) from *cpu*'s own TLB."""
+        cpu.charge(cpu.sym, self.invlpg_ns)
+        self.tlbs.invalidate_key_local(cpu.id, key)
+
+    def flush_local(self, cpu: Cpu) -> None:
+        """A full local flush (all PCIDs) of *cpu*'s TLB."""
+        cpu.charge(cpu.sym, self.flush_ns)
+        self.tlbs.invalidate_all_local(cpu.id)
+
+    def flush_local_asid(self, cpu: Cpu, asid: int) -> None:
+        """Flush one PCID from *cpu*'s TLB (INVPCID single-context)."""
+        cpu.charge(cpu.sym, self.flush_ns)
+        self.tlbs.invalidate_asid(asid, cpu.id)
+
+    def ipi_round(self, src: Cpu, targets: Iterable[Cpu], handler: Callable[[Cpu], None],
+                  handler_sym: str, wait_sym: str) -> int:
+        """Send one IPI to each target, run *handler* there, wait for every ack.
+
+        Returns the number of targets.
+        """
+        targets = list(targets)
+        if not targets:
+            return 0
+        for _ in targets:
+            src.charge(wait_sym, self.send_ns)
+        sent = src.now
+        latest = sent
+        for t in targets:
+            saved = t.sym
+            t.sym = handler_sym
+            before = t.now
+            t.charge(handler_sym, self.entry_ns)
+            handler(t)
+            t.sym = saved
+            ack = sent + self.latency_ns + (t.now - before) + self.latency_ns
+            if ack > latest:
+                latest = ack
+        self.ipis_sent += len(targets)
+        src.wait_until(wait_sym, "ipi ack", latest)
+        return len(targets)

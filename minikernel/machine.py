@@ -1,0 +1,119 @@
+"""The Machine: wires one configuration to simulated hardware and kernel state.
+
+Model-only.  A Machine owns the CPUs, their TLBs, physical memory, the arch
+backend chosen for ``cfg.arch`` (the one dispatch point is
+:func:`minikernel.arch.tlb_ops_for`), the vmstat counters, the page
+allocator, the swap device, the LRU, the tasks, the trace buffer and the probe
+points.  Reclaim and rmap logic do not live here: they are kernel-named
+functions in ``mm/`` that receive the Machine through ``current.machine``.
+
+Invariants this module owns:
+  - Nothing is module-level: two Machines with different arches and configs
+    can coexist in one process.
+  - Configuration is read here once, into plain attributes, so the per-page
+    path never consults kconfiglib.
+  - Deterministic: no wall clock, no unseeded randomness.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import structlog
+
+from minikernel.arch import tlb_ops_for
+from minikernel.hw.cpu import Cpu
+from minikernel.hw.memory import PhysMem
+from minikernel.hw.tlb import TlbArray
+from minikernel.mm.page_alloc import PageAllocator
+from minikernel.mm.swap import SwapInfo
+from minikernel.mm.vmscan import Lruvec
+from minikernel.mm.vmstat import VmStat
+from minikernel.profile import MachineProfile
+
+if TYPE_CHECKING:
+    from minikernel.mm.mm_types import TaskStruct
+
+
+class Machine:
+    """One simulated machine running one kernel configuration.
+
+    cfg:       the immutable KernelConfig
+    profile:   the MachineProfile (CPU count, costs)
+    nr_cpus:   online CPUs
+    cpus:      Cpu objects; ``tlbs`` their TLBs; ``mem`` physical memory
+    arch:      the ArchTlbOps backend
+    vmstat:    kernel event counters
+    kernel_ns: symbol -> cost of one call's own work, from the profile
+    tasks:     every task created on this machine
+    probes:    probe name -> callback(current, **ctx); see :meth:`probe`
+    sanitizer: the TLB sanitizer when enabled, else None
+    trace:     list of ftrace-shaped lines, or None when tracing is off
+    batched_unmap, debug_vm: boot-resolved config booleans for hot paths
+    """
+
+    def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False) -> None:
+        self.cfg = cfg
+        self.profile = profile
+        self.nr_cpus = profile.cpus
+        self.log = structlog.get_logger("minikernel").bind(arch=cfg.arch)
+        self.batched_unmap = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
+        self.debug_vm = bool(cfg.DEBUG_VM)
+        self.kernel_ns = dict(profile.kernel_ns)
+        self.mem = PhysMem(profile.mem_pages)
+        self.tlbs = TlbArray(self.nr_cpus)
+        self.cpus = [Cpu(i, self.tlbs, self.mem, profile.tlb_walk_ns)
+                     for i in range(self.nr_cpus)]
+        self.vmstat = VmStat()
+        self.trace: list[str] | None = [] if trace else None
+        self.probes: dict[str, Callable[..., None]] = {}
+        self.sanitizer: Any = None
+        self.page_alloc = PageAllocator(self)
+        self.swap = SwapInfo(self)
+        self.lru = Lruvec()
+        self.tasks: list["TaskStruct"] = []
+        self._next_pid = 1
+        self._next_asid = 1
+        self.arch = tlb_ops_for(self)
+
+    # Public interface
+
+    def probe(self, name: str, current: "TaskStruct", **ctx: Any) -> None:
+        """Model-only: a named point where a scenario may pause this operation.
+
+        Call sites guard with ``if machine.probes:`` so an unprobed run pays
+        one truth test.  The callback runs other CPUs' steps and returns;
+        the paused operation then resumes.
+        """
+        cb = self.probes.get(name)
+        if cb is not None:
+            cb(current, **ctx)
+
+    def trace_tlb_flush(self, cpu: Cpu, reason: str, pages: int) -> None:
+        """Models: the tlb:tlb_flush tracepoint (include/trace/events/tlb.h)."""
+        if self.trace is not None:
+            self.trace_event(cpu, "tlb_flush", f"pages:{pages} reason:{reason}")
+
+    def trace_event(self, cpu: Cpu, event: str, payload: str) -> None:
+        """Model-only: append one ftrace-shaped line (``comm-pid [cpu] ts: event: payload``)."""
+        if self.trace is None:
+            return
+        t = cpu.current
+        who = f"{t.comm}-{t.pid}" if t is not None else "<idle>-0"
+        self.trace.append(f"{who:>16} [{cpu.id:03d}] {cpu.now / 1e9:12.6f}: {event}: {payload}")
+
+    def alloc_pid(self) -> int:
+        """Model-only: the next pid."""
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def alloc_asid(self) -> int:
+        """Model-only: a fresh ASID/PCID for a new mm (never recycled in the model)."""
+        asid = self._next_asid
+        self._next_asid += 1
+        return asid
+
+    def cost(self, sym: str) -> float:
+        """Model-only: the profile's cost of one call of *sym*'s own work (ns)."""
+        return self.kernel_ns[sym]

@@ -1,0 +1,133 @@
+"""User space: what a simulated program can do, each call entering the kernel as a syscall would.
+
+Model-only.  A :class:`Process` handle wraps a task; its methods run on the
+task's CPU (switching to it first) and call the kernel-named functions in
+``mm/``.  Loads and stores go through the CPU's TLB.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minikernel import sched
+from minikernel.hw.mmu import PAGE_SIZE
+from minikernel.mm.madvise import MADV_DONTNEED, MADV_PAGEOUT, do_madvise
+from minikernel.mm.memory import access_user
+from minikernel.mm.mm_types import TaskStruct
+from minikernel.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, \
+    do_mmap, do_munmap
+from minikernel.mm.mprotect import do_mprotect_pkey
+from minikernel.mm.vmscan import try_to_free_pages
+
+if TYPE_CHECKING:
+    from minikernel.machine import Machine
+
+__all__ = ["Process", "MAP_ANONYMOUS", "MAP_PRIVATE", "MAP_SHARED", "PROT_READ", "PROT_WRITE",
+           "MADV_DONTNEED", "MADV_PAGEOUT", "PAGE_SIZE"]
+
+
+class Process:
+    """A user-space handle on one task.
+
+    task: the TaskStruct it drives
+    """
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: TaskStruct) -> None:
+        self.task = task
+
+    @classmethod
+    def spawn(cls, machine: "Machine", comm: str = "a.out", cpu: int = 0) -> "Process":
+        """A new process on *cpu*."""
+        return cls(sched.create_process(machine, comm, cpu))
+
+    # Introspection
+
+    @property
+    def mm(self):
+        return self.task.mm
+
+    @property
+    def cpu(self) -> int:
+        return self.task.cpu.id
+
+    # Syscalls
+
+    def _enter(self, name: str):
+        cpu = sched.run_on(self.task)
+        cpu.sym = name
+        cpu.charge("el0_svc", self.task.machine.kernel_ns["el0_svc"])
+        return cpu
+
+    def _leave(self, cpu) -> None:
+        cpu.sym = "main"
+        san = self.task.machine.sanitizer
+        if san is not None:
+            san.syscall_returned(self.task)
+
+    def mmap(self, length: int, prot: int = PROT_READ | PROT_WRITE,
+             flags: int = MAP_PRIVATE | MAP_ANONYMOUS) -> int:
+        cpu = self._enter("do_mmap")
+        try:
+            return do_mmap(self.task, length, prot, flags)
+        finally:
+            self._leave(cpu)
+
+    def munmap(self, addr: int, length: int) -> None:
+        cpu = self._enter("do_munmap")
+        try:
+            do_munmap(self.task, addr, length)
+        finally:
+            self._leave(cpu)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        cpu = self._enter("do_mprotect_pkey")
+        try:
+            do_mprotect_pkey(self.task, addr, length, prot)
+        finally:
+            self._leave(cpu)
+
+    def madvise(self, addr: int, length: int, advice: int) -> int:
+        cpu = self._enter("do_madvise")
+        try:
+            return do_madvise(self.task, addr, length, advice)
+        finally:
+            self._leave(cpu)
+
+    def reclaim(self, nr_pages: int) -> int:
+        """Direct reclaim of *nr_pages* from the LRU, as memory pressure would trigger."""
+        cpu = self._enter("try_to_free_pages")
+        try:
+            return try_to_free_pages(self.task, nr_pages)
+        finally:
+            self._leave(cpu)
+
+    def fork(self, cpu: int, comm: str | None = None) -> "Process":
+        c = self._enter("kernel_clone")
+        try:
+            return Process(sched.do_fork(self.task, comm or self.task.comm, cpu))
+        finally:
+            self._leave(c)
+
+    def clone_thread(self, cpu: int, comm: str | None = None) -> "Process":
+        c = self._enter("kernel_clone")
+        try:
+            return Process(sched.clone_thread(self.task, comm or self.task.comm, cpu))
+        finally:
+            self._leave(c)
+
+    def move_to(self, cpu: int) -> None:
+        sched.migrate_task(self.task, cpu)
+
+    # Loads and stores
+
+    def read(self, addr: int) -> int:
+        cpu = sched.run_on(self.task)
+        cpu.sym = "main"
+        return access_user(self.task, addr, False)
+
+    def write(self, addr: int, value: int) -> None:
+        cpu = sched.run_on(self.task)
+        cpu.sym = "main"
+        access_user(self.task, addr, True, value)

@@ -1,0 +1,303 @@
+"""Page faults, and tearing down PTEs with an mmu_gather.
+
+Models: mm/memory.c (``handle_mm_fault``, ``do_anonymous_page``,
+``do_read_fault``/``do_shared_fault`` with fault-around, ``do_swap_page``,
+``do_wp_page``, ``zap_pte_range``, ``zap_page_range_single``), mm/filemap.c
+(``filemap_map_pages``), mm/mmu_gather.c (``tlb_finish_mmu``) and the user
+fault entry of arch/*/mm/fault.c (``do_user_addr_fault``).
+
+Invariants this module owns:
+  - A fault installs a PTE only; the TLB is filled by the retried access.
+  - ``zap_pte_range`` calls ``flush_tlb_batched_pending`` under the PTE lock
+    before it looks at PTEs, and frees the folios it unmapped only after
+    ``tlb_finish_mmu`` flushed the range.
+  - A private anonymous page shared after fork is mapped read-only in every
+    process until a write copies it (or reuses it when it is the last one).
+
+# MODEL: no zero page -- a read fault on private anonymous memory allocates a
+# zeroed page, mapped writable-clean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from minikernel.hw.cpu import FAULT
+from minikernel.hw.mmu import (
+    PAGE_SHIFT, PAGE_SIZE, is_swap_pte, mk_pte, pte_dirty, pte_pfn, pte_present,
+    pte_to_swp_offset, pte_write,
+)
+from minikernel.mm.mm_types import VM_READ, VM_SHARED, VM_WRITE, Folio, TaskStruct, VmAreaStruct
+from minikernel.mm.page_alloc import folio_put
+from minikernel.mm.pgtable_generic import ptep_clear_flush
+from minikernel.mm.rmap import (
+    flush_tlb_batched_pending, folio_add_anon_rmap_pte, folio_add_file_rmap_pte,
+    folio_add_new_anon_rmap, folio_remove_rmap_pte,
+)
+from minikernel.mm.shmem import shmem_fault
+from minikernel.mm.vmscan import folio_add_lru
+
+# filemap_map_pages() maps at most this many pages around a fault (fault_around_bytes = 64 KiB).
+FAULT_AROUND_PAGES = 16
+
+
+class SegmentationFault(Exception):
+    """Model-only: a user access the kernel answers with SIGSEGV (no VMA, or no permission)."""
+
+    def __init__(self, task: TaskStruct, addr: int, write: bool) -> None:
+        super().__init__(f"{task.comm}[{task.pid}]: SIGSEGV {'write' if write else 'read'} "
+                         f"at {addr:#x}")
+        self.task = task
+        self.addr = addr
+        self.write = write
+
+
+# --- faults ---
+
+def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None:
+    """Models: filemap_map_pages(): fault-around, mapping cached neighbours of a faulting page.
+
+    Only folios already in the page cache get mapped (read-only-clean, or
+    writable-clean in a shared writable VMA); swapped-out ones are skipped.
+    """
+    m = current.machine
+    current.cpu.charge("filemap_map_pages", m.kernel_ns["filemap_map_pages"])
+    mapping = vma.vm_file
+    pgd = vma.vm_mm.pgd
+    writable = bool(vma.vm_flags & VM_WRITE)
+    first = max(vma.vm_start, (addr >> PAGE_SHIFT & ~(FAULT_AROUND_PAGES - 1)) << PAGE_SHIFT)
+    last = min(vma.vm_end, first + FAULT_AROUND_PAGES * PAGE_SIZE)
+    for a in range(first, last, PAGE_SIZE):
+        vpn = a >> PAGE_SHIFT
+        if vpn in pgd:
+            continue
+        folio = mapping.i_pages.get(vma.linear_page_index(a))
+        if isinstance(folio, Folio):
+            pgd[vpn] = mk_pte(folio.pfn, writable)
+            folio_add_file_rmap_pte(folio)
+
+
+def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
+    """Models: do_fault() -> do_read_fault() (with fault-around) / do_shared_fault() for shmem."""
+    vpn = addr >> PAGE_SHIFT
+    pgd = vma.vm_mm.pgd
+    if not write:
+        filemap_map_pages(current, vma, addr)
+        if vpn in pgd:
+            return
+    folio = shmem_fault(current, vma, addr)
+    pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write)
+    folio_add_file_rmap_pte(folio)
+    if write:
+        folio.dirty = True
+
+
+def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
+    """Models: do_anonymous_page(): first touch of private anonymous memory."""
+    m = current.machine
+    cpu = current.cpu
+    cpu.charge("do_anonymous_page", m.kernel_ns["do_anonymous_page"])
+    folio = m.page_alloc.folio_alloc(cpu, zero=True)
+    folio_add_new_anon_rmap(folio, vma, addr)
+    folio.dirty = True                 # no copy anywhere else
+    vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE),
+                                               dirty=write)
+    folio_add_lru(current, folio)
+
+
+def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
+                 write: bool) -> None:
+    """Models: do_swap_page(): bring a private anonymous page back from swap.
+
+    A slot named by this PTE alone skips the swap cache (zram is
+    SWP_SYNCHRONOUS_IO) and is released at once; one shared with other
+    processes' PTEs goes through the swap cache so they all find the same
+    folio.  The page is mapped writable only when nobody else shares it.
+    """
+    m = current.machine
+    cpu = current.cpu
+    cpu.charge("do_swap_page", m.kernel_ns["do_swap_page"])
+    swap = m.swap
+    off = pte_to_swp_offset(pte)
+    folio = swap.swap_cache_get_folio(cpu, off)
+    if folio is None:
+        folio = m.page_alloc.folio_alloc(cpu, zero=False)
+        swap.swap_read_folio(cpu, folio, off)
+        m.vmstat.pgmajfault += 1
+        if swap.swap_count(off) > 1:
+            swap.add_to_swap_cache(folio, off)
+        folio_add_lru(current, folio)
+    exclusive = swap.swap_count(off) == 1 and folio.mapcount == 0
+    if folio.mapping is None:
+        folio_add_new_anon_rmap(folio, vma, addr)
+    else:
+        folio_add_anon_rmap_pte(folio, vma, addr)
+    swap.swap_free(off)
+    if folio.swapcache and swap.swap_count(off) == 0:
+        swap.delete_from_swap_cache(folio)     # folio_free_swap()
+    if not folio.swapcache:
+        folio.dirty = True                     # the swap copy is gone
+    writable = exclusive and bool(vma.vm_flags & VM_WRITE)
+    vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, writable, dirty=write and writable)
+
+
+def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> None:
+    """Models: do_wp_page(): a write to a present, write-protected private page.
+
+    Reuses the page when this PTE is its only user; otherwise copies it and
+    flushes the old translation with ptep_clear_flush() before the new PTE
+    goes in, so no CPU keeps writing to the shared original.
+    """
+    m = current.machine
+    cpu = current.cpu
+    cpu.charge("do_wp_page", m.kernel_ns["do_wp_page"])
+    mm = vma.vm_mm
+    vpn = addr >> PAGE_SHIFT
+    old = m.page_alloc.mem_map[pte_pfn(pte)]
+    swap = m.swap
+    if old.mapcount == 1 and not (old.swapcache and swap.swap_count(old.swap) > 0):
+        if old.swapcache:
+            swap.delete_from_swap_cache(old)
+        old.dirty = True
+        mm.pgd[vpn] = mk_pte(old.pfn, True, dirty=True)
+        return
+    new = m.page_alloc.folio_alloc(cpu, zero=False)
+    m.mem.data[new.pfn] = m.mem.data[old.pfn]
+    ptep_clear_flush(cpu, vma, addr)
+    folio_add_new_anon_rmap(new, vma, addr)
+    new.dirty = True
+    mm.pgd[vpn] = mk_pte(new.pfn, True, dirty=True)
+    folio_add_lru(current, new)
+    folio_remove_rmap_pte(old)
+    folio_put(m, cpu, old)
+
+
+def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
+    """Models: handle_mm_fault() -> handle_pte_fault(): dispatch on what the PTE holds."""
+    m = current.machine
+    current.cpu.charge("handle_mm_fault", m.kernel_ns["handle_mm_fault"])
+    pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
+    if pte == 0:
+        if vma.vm_file is not None:
+            do_fault(current, vma, addr, write)
+        else:
+            do_anonymous_page(current, vma, addr, write)
+    elif is_swap_pte(pte):
+        do_swap_page(current, vma, addr, pte, write)
+    elif write and not pte_write(pte):
+        if vma.vm_flags & VM_SHARED:
+            vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True)
+        else:
+            do_wp_page(current, vma, addr, pte)
+    # else: a spurious fault (the PTE is fine; a stale TLB entry was dropped).
+
+
+def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
+    """Models: do_user_addr_fault() (x86) / do_page_fault() (arm64): check the VMA, then fault in."""
+    m = current.machine
+    cpu = current.cpu
+    saved = cpu.sym
+    cpu.sym = "el0_da"
+    cpu.charge("el0_da", m.kernel_ns["el0_da"])
+    m.vmstat.pgfault += 1
+    vma = current.mm.find_vma(addr)
+    if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
+        cpu.sym = saved
+        raise SegmentationFault(current, addr, write)
+    cpu.sym = "handle_mm_fault"
+    handle_mm_fault(current, vma, addr, write)
+    cpu.sym = saved
+
+
+def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> int:
+    """Model-only: one load or store by *current*'s user code, faulting as needed.
+
+    Returns the value read (or written).  Raises SegmentationFault.
+    """
+    cpu = current.cpu
+    vpn = addr >> PAGE_SHIFT
+    cpu.charge("main", current.machine.kernel_ns["main"])
+    for _ in range(4):
+        r = cpu.access(vpn, write, value)
+        if r is not FAULT:
+            return r
+        do_user_addr_fault(current, addr, write)
+    raise RuntimeError(f"fault loop at {addr:#x}: the fault handler made no progress")
+
+
+# --- unmapping ranges ---
+
+@dataclass(slots=True, eq=False)
+class MmuGather:
+    """struct mmu_gather (include/asm-generic/tlb.h): a range to flush and pages to free after.
+
+    start, end: the span of cleared PTEs still to be flushed (end == 0: none)
+    folios:     folios whose last PTE went away; freed only after the flush
+    """
+
+    vma: VmAreaStruct
+    start: int = 0
+    end: int = 0
+    folios: list[Folio] = field(default_factory=list)
+
+    def tlb_remove_tlb_entry(self, addr: int) -> None:
+        """Models: tlb_remove_tlb_entry(): widen the range to flush."""
+        if self.end == 0:
+            self.start, self.end = addr, addr + PAGE_SIZE
+        else:
+            self.start = min(self.start, addr)
+            self.end = max(self.end, addr + PAGE_SIZE)
+
+
+def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> None:
+    """Models: zap_pte_range(): clear every PTE in [start, end) of one VMA.
+
+    Present pages go into the gather (dirty bits moved to the folio); swap
+    entries release their slot.  Calls flush_tlb_batched_pending() first:
+    a PTE reclaim cleared here may still be cached, and the range flush below
+    would not cover a PTE this function never sees.
+    """
+    m = current.machine
+    cpu = current.cpu
+    vma = tlb.vma
+    mm = vma.vm_mm
+    pgd = mm.pgd
+    flush_tlb_batched_pending(current, mm)
+    cost = m.kernel_ns["zap_pte_range"]
+    mem_map = m.page_alloc.mem_map
+    for addr in range(start, end, PAGE_SIZE):
+        pte = pgd.pop(addr >> PAGE_SHIFT, 0)
+        if pte == 0:
+            continue
+        cpu.charge("zap_pte_range", cost)
+        if pte_present(pte):
+            folio = mem_map[pte_pfn(pte)]
+            if pte_dirty(pte):
+                folio.dirty = True
+            folio_remove_rmap_pte(folio)
+            tlb.tlb_remove_tlb_entry(addr)
+            tlb.folios.append(folio)
+        elif is_swap_pte(pte):
+            m.swap.swap_free(pte_to_swp_offset(pte))
+
+
+def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
+    """Models: tlb_finish_mmu(): flush the gathered range, then release the gathered folios."""
+    m = current.machine
+    cpu = current.cpu
+    if tlb.end:
+        m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+    for folio in tlb.folios:
+        if folio.anon and not folio.mapcount:
+            # An anonymous folio nobody maps is garbage, swap copy included.
+            if folio.swapcache and m.swap.swap_count(folio.swap) == 0:
+                m.swap.delete_from_swap_cache(folio)
+        folio_put(m, cpu, folio)
+    tlb.folios.clear()
+
+
+def zap_page_range_single(current: TaskStruct, vma: VmAreaStruct, start: int, end: int) -> None:
+    """Models: zap_page_range_single(): unmap a range of one VMA and flush it (MADV_DONTNEED, munmap)."""
+    tlb = MmuGather(vma)
+    zap_pte_range(current, tlb, start, end)
+    tlb_finish_mmu(current, tlb)

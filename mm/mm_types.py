@@ -1,0 +1,205 @@
+"""The mm data structures: folio, VMA, mm_struct, anon_vma, address_space, task.
+
+Models: include/linux/mm_types.h (struct folio, struct vm_area_struct,
+struct mm_struct), include/linux/mm_types_task.h (struct
+tlbflush_unmap_batch), include/linux/rmap.h (struct anon_vma),
+include/linux/fs.h (struct address_space), include/linux/sched.h (the parts
+of struct task_struct that reclaim touches).  Struct names become CapWords;
+field names stay the kernel's.
+
+Invariants this module owns:
+  - ``folio.mapcount`` equals the number of present PTEs mapping the folio.
+  - ``mm.tlb_flush_batched`` packs two generations as upstream: the low bits
+    count flushes deferred by reclaim (``pending``), the high bits record the
+    ``pending`` value last flushed by flush_tlb_batched_pending().  They differ
+    exactly while this mm may have stale TLB entries from a deferred flush.
+
+# MODEL: addresses are byte addresses as in the kernel; page tables and TLBs
+# work on virtual page numbers (``addr >> PAGE_SHIFT``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from minikernel.hw.mmu import PAGE_SHIFT
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.machine import Machine
+
+# vm_flags (include/linux/mm.h)
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_SHARED = 0x8
+VM_MAYWRITE = 0x20
+
+# mm->tlb_flush_batched layout (include/linux/mm_types.h)
+TLB_FLUSH_BATCH_FLUSHED_SHIFT = 16
+TLB_FLUSH_BATCH_PENDING_MASK = (1 << TLB_FLUSH_BATCH_FLUSHED_SHIFT) - 1
+TLB_FLUSH_BATCH_PENDING_LARGE = TLB_FLUSH_BATCH_PENDING_MASK // 2
+
+
+@dataclass(slots=True, eq=False)
+class AnonVma:
+    """struct anon_vma (include/linux/rmap.h): who may map an anonymous folio.
+
+    vmas: every VMA whose PTEs may point at folios of this anon_vma.
+
+    # MODEL: one anon_vma is shared by a process and all its forked children
+    # (the kernel builds a chain of anon_vmas per fork); rmap walks may visit
+    # a VMA that maps nothing, exactly as the kernel's walk can.
+    """
+
+    vmas: list["VmAreaStruct"] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class AddressSpace:
+    """struct address_space (include/linux/fs.h) of a shmem object (MAP_SHARED|MAP_ANONYMOUS).
+
+    i_pages: index -> Folio, or int (a swap offset: the xa_value shmem leaves
+             behind when it swaps a page out)
+    i_mmap:  every VMA mapping this object
+    nr_pages: size of the object in pages
+    """
+
+    nr_pages: int
+    i_pages: dict[int, Any] = field(default_factory=dict)
+    i_mmap: list["VmAreaStruct"] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class Folio:
+    """struct folio (include/linux/mm_types.h), always one page here.
+
+    pfn:       the page frame
+    mapping:   AnonVma for anonymous memory, AddressSpace for shmem
+    index:     page offset within the mapping (linear page index for anon)
+    mapcount:  number of PTEs mapping it (``folio_mapcount()``)
+    dirty:     PG_dirty: contents newer than any swap copy
+    swapcache: PG_swapcache; then ``swap`` is the swap offset (folio->swap)
+    lru:       PG_lru: on an LRU list, isolatable by reclaim
+    isolated:  taken off the LRU by reclaim, which now holds it
+    freed:     returned to the page allocator (model-only, for the sanitizer)
+
+    # MODEL: no large folios; no refcount separate from mapcount (isolation
+    # and the swap cache are tracked by the flags above).
+    """
+
+    pfn: int
+    mapping: Any = None
+    index: int = 0
+    mapcount: int = 0
+    dirty: bool = False
+    swapcache: bool = False
+    swap: int = 0
+    lru: bool = False
+    isolated: bool = False
+    freed: bool = False
+
+    @property
+    def anon(self) -> bool:
+        """folio_test_anon()."""
+        return isinstance(self.mapping, AnonVma)
+
+
+@dataclass(slots=True, eq=False)
+class VmAreaStruct:
+    """struct vm_area_struct (include/linux/mm_types.h).
+
+    vm_mm:     the owning mm
+    vm_start, vm_end: byte addresses, page aligned, end exclusive
+    vm_flags:  VM_READ | VM_WRITE | VM_SHARED ...
+    vm_pgoff:  page offset of vm_start within the mapping (anon: the linear
+               page index of vm_start when the VMA was created)
+    anon_vma:  for private anonymous memory
+    vm_file:   the shmem AddressSpace for MAP_SHARED|MAP_ANONYMOUS
+    """
+
+    vm_mm: "MmStruct"
+    vm_start: int
+    vm_end: int
+    vm_flags: int
+    vm_pgoff: int
+    anon_vma: AnonVma | None = None
+    vm_file: AddressSpace | None = None
+
+    def linear_page_index(self, addr: int) -> int:
+        """Models: include/linux/pagemap.h: linear_page_index()."""
+        return self.vm_pgoff + ((addr - self.vm_start) >> PAGE_SHIFT)
+
+    def address_of(self, index: int) -> int | None:
+        """Models: mm/internal.h: vma_address(): where *index* sits in this VMA, or None."""
+        addr = self.vm_start + ((index - self.vm_pgoff) << PAGE_SHIFT)
+        if self.vm_start <= addr < self.vm_end:
+            return addr
+        return None
+
+
+@dataclass(slots=True, eq=False)
+class MmStruct:
+    """struct mm_struct (include/linux/mm_types.h).
+
+    pgd:         the page table: vpn -> pte
+    asid:        the address-space id its TLB entries are tagged with
+    mm_cpumask:  bitmask of CPUs where this mm is (or was) loaded; x86 keeps
+                 it exact, arm64 does not use it
+    tlb_flush_batched: pending/flushed generations (see module docstring)
+    mmap:        VMAs sorted by vm_start
+    tlb_gen:     x86 mm->context.tlb_gen: bumped by every flush request
+    mm_users:    tasks using it
+    machine:     the machine it lives on
+    """
+
+    machine: "Machine"
+    asid: int
+    pgd: dict[int, int] = field(default_factory=dict)
+    mm_cpumask: int = 0
+    tlb_flush_batched: int = 0
+    mmap: list[VmAreaStruct] = field(default_factory=list)
+    tlb_gen: int = 0
+    mm_users: int = 0
+
+    def find_vma(self, addr: int) -> VmAreaStruct | None:
+        """Models: mm/mmap.c: find_vma(), restricted to VMAs containing *addr*."""
+        for vma in self.mmap:
+            if vma.vm_start <= addr < vma.vm_end:
+                return vma
+        return None
+
+
+@dataclass(slots=True, eq=False)
+class TlbflushUnmapBatch:
+    """struct tlbflush_unmap_batch (include/linux/mm_types_task.h): ``current->tlb_ubc``.
+
+    arch:           the per-arch batch (ArchTlbflushUnmapBatch of the arch)
+    flush_required: some PTE was cleared whose TLB flush is still owed
+    writable:       one of those PTEs was dirty, so a CPU may still be
+                    *writing* the page through a stale entry: the flush must
+                    happen before the page is queued for IO
+    """
+
+    arch: Any
+    flush_required: bool = False
+    writable: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class TaskStruct:
+    """struct task_struct (include/linux/sched.h), the fields reclaim and the scheduler touch.
+
+    pid, comm:  identity
+    mm:         its address space (threads share one)
+    cpu:        the CPU it runs on (``task_cpu()``); its ``current``
+    tlb_ubc:    reclaim's deferred-flush state (``current->tlb_ubc``)
+    machine:    the machine it lives on
+    """
+
+    pid: int
+    comm: str
+    mm: MmStruct
+    machine: "Machine"
+    tlb_ubc: TlbflushUnmapBatch
+    cpu: "Cpu | None" = None

@@ -1,0 +1,103 @@
+"""The page allocator: hands out page frames and poisons the ones freed.
+
+Models: mm/page_alloc.c (``__alloc_pages``, ``free_unref_folios``) with page
+poisoning on (CONFIG_PAGE_POISONING): a freed page's contents are
+overwritten, so a CPU that still reads it through a stale TLB entry reads
+poison, and one that writes it corrupts whoever gets the page next.
+
+Invariants this module owns:
+  - A pfn is either free (on ``free_list``) or owned by exactly one folio.
+  - Freed pages are reused last-in first-out, so a use-after-free meets the
+    page's next owner quickly -- the way per-CPU free lists behave.
+
+# MODEL: one zone, no watermarks; running out of frames is an error, not reclaim.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from minikernel.hw.memory import PAGE_POISON
+from minikernel.mm.mm_types import Folio
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.machine import Machine
+
+
+class OutOfMemory(RuntimeError):
+    """The simulated RAM is exhausted (raise the profile's ``mem_pages``)."""
+
+
+class PageAllocator:
+    """Free page frames of one machine.
+
+    free_list: free pfns, reused LIFO
+    mem_map:   pfn -> the Folio currently owning it (``pfn_folio()``)
+    on_free:   optional observer (the sanitizer) called with each freed folio
+               *before* its contents are poisoned
+    """
+
+    __slots__ = ("machine", "free_list", "mem_map", "on_free")
+
+    def __init__(self, machine: "Machine") -> None:
+        self.machine = machine
+        # pfn 0 is never handed out, so a zero pfn is always a bug.
+        self.free_list = list(range(machine.mem.nr_pages - 1, 0, -1))
+        self.mem_map: dict[int, Folio] = {}
+        self.on_free: Callable[[Any, Folio], None] | None = None
+
+    def __alloc_pages(self, cpu: "Cpu") -> Folio:
+        """Models: __alloc_pages() for one order-0 page: a new, unmapped folio."""
+        m = self.machine
+        cpu.charge("__alloc_pages", m.kernel_ns["__alloc_pages"])
+        if not self.free_list:
+            raise OutOfMemory(f"simulated RAM exhausted ({m.mem.nr_pages} pages)")
+        m.vmstat.pgalloc += 1
+        folio = Folio(self.free_list.pop())
+        self.mem_map[folio.pfn] = folio
+        return folio
+
+    def folio_alloc(self, cpu: "Cpu", zero: bool = True) -> Folio:
+        """Models: folio_alloc() (+ clear_page when the caller wants a zeroed page)."""
+        folio = self.__alloc_pages(cpu)
+        if zero:
+            cpu.charge("clear_page", self.machine.kernel_ns["clear_page"])
+            self.machine.mem.data[folio.pfn] = 0
+        return folio
+
+    def free_folio(self, cpu: "Cpu", folio: Folio) -> None:
+        """Models: free_unref_folios() for one folio: poison and return the frame.
+
+        Caller's contract: no PTE maps the folio and every TLB flush owed for
+        its old mappings has completed (the sanitizer checks the latter).
+        """
+        if folio.freed:
+            raise AssertionError(f"double free of pfn {folio.pfn}")
+        if self.on_free is not None:
+            self.on_free(cpu, folio)
+        folio.freed = True
+        self.machine.mem.data[folio.pfn] = PAGE_POISON
+        self.machine.vmstat.pgfree += 1
+        del self.mem_map[folio.pfn]
+        self.free_list.append(folio.pfn)
+
+
+def folio_put(m: "Machine", cpu: "Cpu", folio: Folio) -> bool:
+    """Models: folio_put() reaching zero: free the folio once nothing holds it.
+
+    Holders are PTEs (mapcount), the swap cache, a shmem page cache slot and
+    reclaim's isolation; a folio held by none of them leaves its LRU list and
+    is freed.  Returns True if it was freed.
+
+    # MODEL: the "references" are derived from those flags instead of a refcount.
+    """
+    if folio.freed or folio.mapcount or folio.swapcache or folio.isolated:
+        return False
+    mapping = folio.mapping
+    if mapping is not None and not folio.anon and mapping.i_pages.get(folio.index) is folio:
+        return False
+    if folio.lru:
+        m.lru.del_folio(folio)
+    m.page_alloc.free_folio(cpu, folio)
+    return True

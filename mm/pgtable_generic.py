@@ -1,0 +1,51 @@
+"""Generic PTE helpers that combine a PTE update with a TLB flush.
+
+Models: mm/pgtable-generic.c (``ptep_clear_flush``) and the
+``ptep_get_and_clear`` / ``set_pte_at`` accessors of asm/pgtable.h.
+
+Invariants this module owns:
+  - ``ptep_clear_flush`` returns only when no CPU can use a translation made
+    from the cleared PTE: it flushes synchronously whenever the PTE was
+    accessible.  That flush is the cost deferred batching removes.
+  - ``ptep_get_and_clear`` flushes nothing: its caller owes the flush.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minikernel.hw.mmu import PAGE_SHIFT, pte_accessible
+
+if TYPE_CHECKING:
+    from minikernel.hw.cpu import Cpu
+    from minikernel.mm.mm_types import MmStruct, VmAreaStruct
+
+
+def ptep_get_and_clear(cpu: "Cpu", mm: "MmStruct", addr: int) -> int:
+    """Models: ptep_get_and_clear(): atomically read and clear one PTE; no flush.
+
+    Caller's contract: flush the TLB for *addr* (now or through the batch)
+    before the page can be freed or written back.
+    """
+    cpu.charge("ptep_get_and_clear", mm.machine.kernel_ns["ptep_get_and_clear"])
+    return mm.pgd.pop(addr >> PAGE_SHIFT, 0)
+
+
+def ptep_clear_flush(cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> int:
+    """Models: ptep_clear_flush(): clear one PTE and flush it from every TLB before returning.
+
+    On arm64 the inlined flush_tlb_page() stalls in DSB ISH for the broadcast
+    TLBI; on x86 it is flush_tlb_mm_range(), IPIs included when the mm runs
+    elsewhere.  Either way the cost is charged to this symbol (arm64) or below
+    it (x86), as perf shows it.
+    """
+    mm = vma.vm_mm
+    m = mm.machine
+    saved = cpu.sym
+    cpu.sym = "ptep_clear_flush"
+    cpu.charge("ptep_clear_flush", m.kernel_ns["ptep_clear_flush"])
+    pte = mm.pgd.pop(addr >> PAGE_SHIFT, 0)
+    if pte_accessible(pte):
+        m.arch.flush_tlb_page(cpu, vma, addr)
+    cpu.sym = saved
+    return pte

@@ -1,0 +1,261 @@
+"""Reverse mapping: find every PTE of a folio and unmap it, with batched TLB flushing.
+
+Models: mm/rmap.c (Linux 6.x, with the arm64 series' arch hooks):
+``try_to_unmap``, ``rmap_walk``, ``try_to_unmap_one``, ``should_defer_flush``,
+``set_tlb_ubc_flush_pending``, ``try_to_unmap_flush``,
+``try_to_unmap_flush_dirty``, ``flush_tlb_batched_pending``, and the rmap
+add/remove helpers.
+
+Invariants this module owns:
+  - A PTE cleared with ``ptep_get_and_clear`` under TTU_BATCH_FLUSH leaves
+    ``current->tlb_ubc.flush_required`` set until ``try_to_unmap_flush``; the
+    folio must not be freed before then (vmscan's contract).
+  - If any such PTE was dirty, ``tlb_ubc.writable`` is set: some CPU may
+    still write the page through its stale entry, so
+    ``try_to_unmap_flush_dirty`` must run before the page is queued for IO.
+  - Every deferred PTE bumps ``mm->tlb_flush_batched``'s pending count, so a
+    later PTE-lock holder (mprotect, munmap, madvise, mremap) can tell that
+    this mm may have stale entries and flush them via
+    ``flush_tlb_batched_pending`` *before* relying on the PTEs it sees.
+  - With ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n every function here that deals
+    with the batch is the kernel's empty stub (an early return).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from minikernel.hw.mmu import PAGE_SHIFT, pte_accessible, pte_dirty, pte_pfn, pte_present, \
+    swp_entry_to_pte
+from minikernel.mm.mm_types import (
+    TLB_FLUSH_BATCH_FLUSHED_SHIFT, TLB_FLUSH_BATCH_PENDING_LARGE, TLB_FLUSH_BATCH_PENDING_MASK,
+    AddressSpace, AnonVma, Folio, MmStruct, TaskStruct, VmAreaStruct,
+)
+from minikernel.mm.pgtable_generic import ptep_clear_flush, ptep_get_and_clear
+
+
+class TtuFlags(enum.IntFlag):
+    """enum ttu_flags (include/linux/rmap.h), the ones reclaim passes."""
+
+    TTU_SYNC = 0x10
+    TTU_BATCH_FLUSH = 0x40
+
+
+TTU_SYNC = TtuFlags.TTU_SYNC
+TTU_BATCH_FLUSH = TtuFlags.TTU_BATCH_FLUSH
+
+
+# --- Batched unmap flushing (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH) ---
+
+def try_to_unmap_flush(current: TaskStruct) -> None:
+    """Models: try_to_unmap_flush(): complete every flush reclaim deferred.
+
+    Caller's contract (vmscan): call it before any folio whose PTE went into
+    the batch is freed.  Its cost -- on arm64 one DSB stall for the whole
+    batch -- is what replaces a DSB per page.
+    """
+    m = current.machine
+    if not m.batched_unmap:
+        return                        # = the #else stub
+    tlb_ubc = current.tlb_ubc
+    if not tlb_ubc.flush_required:
+        return
+    cpu = current.cpu
+    saved = cpu.sym
+    cpu.sym = "try_to_unmap_flush"
+    cpu.charge("try_to_unmap_flush", m.kernel_ns["try_to_unmap_flush"])
+    m.arch.arch_tlbbatch_flush(cpu, tlb_ubc.arch)
+    cpu.sym = saved
+    tlb_ubc.flush_required = False
+    tlb_ubc.writable = False
+    m.vmstat.tlb_batch_flush += 1
+
+
+def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
+    """Models: try_to_unmap_flush_dirty(): flush now if a deferred PTE was dirty.
+
+    A dirty PTE means a CPU may still store through its stale writable entry;
+    writing the page out before that entry is gone would lose the store
+    (the 2015 fix d950c9477d51).
+    """
+    m = current.machine
+    if not m.batched_unmap:
+        return                        # = the #else stub
+    cpu = current.cpu
+    cpu.charge("try_to_unmap_flush_dirty", m.kernel_ns["try_to_unmap_flush_dirty"])
+    if current.tlb_ubc.writable:
+        m.vmstat.tlb_flush_dirty += 1
+        try_to_unmap_flush(current)
+
+
+def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
+                              uaddr: int) -> None:
+    """Models: set_tlb_ubc_flush_pending(): add one cleared PTE to current's batch.
+
+    Also records in *mm* that a flush is pending, so other PTE-lock holders
+    know to call flush_tlb_batched_pending().
+    """
+    m = current.machine
+    cpu = current.cpu
+    cpu.charge("set_tlb_ubc_flush_pending", m.kernel_ns["set_tlb_ubc_flush_pending"])
+    if not pte_accessible(pteval):
+        return
+    tlb_ubc = current.tlb_ubc
+    m.arch.arch_tlbbatch_add_pending(cpu, tlb_ubc.arch, mm, uaddr)
+    tlb_ubc.flush_required = True
+    m.vmstat.tlb_deferred_pte += 1
+    batch = mm.tlb_flush_batched
+    if (batch & TLB_FLUSH_BATCH_PENDING_MASK) > TLB_FLUSH_BATCH_PENDING_LARGE:
+        # Keep "pending" from wrapping around onto "flushed": restart at 1/0.
+        mm.tlb_flush_batched = 1
+    else:
+        mm.tlb_flush_batched = batch + 1
+    if pte_dirty(pteval):
+        tlb_ubc.writable = True
+
+
+def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: TtuFlags) -> bool:
+    """Models: should_defer_flush(): may this unmap leave its TLB flush for later?
+
+    Only reclaim asks (TTU_BATCH_FLUSH), and then the arch decides whether
+    deferring pays on this machine for this mm.
+    """
+    m = current.machine
+    if not m.batched_unmap:
+        return False                  # = the #else stub
+    if not flags & TTU_BATCH_FLUSH:
+        return False
+    return m.arch.arch_tlbbatch_should_defer(current.cpu, mm)
+
+
+def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct) -> None:
+    """Models: flush_tlb_batched_pending(): flush what reclaim deferred for *mm*, if anything.
+
+    Caller's contract: hold the page-table lock of the range it is about to
+    change.  Reclaim may have cleared a PTE there and deferred the flush; a
+    caller that saw "no PTE" would skip its own flush and return while a CPU
+    can still use the old translation (the 2017 race, fixed by 3ea277194daa).
+    """
+    m = current.machine
+    if not m.batched_unmap:
+        return                        # = the #else stub
+    cpu = current.cpu
+    cpu.charge("flush_tlb_batched_pending", m.kernel_ns["flush_tlb_batched_pending"])
+    batch = mm.tlb_flush_batched
+    pending = batch & TLB_FLUSH_BATCH_PENDING_MASK
+    flushed = batch >> TLB_FLUSH_BATCH_FLUSHED_SHIFT
+    if pending != flushed:
+        saved = cpu.sym
+        cpu.sym = "flush_tlb_batched_pending"
+        m.arch.arch_flush_tlb_batched_pending(cpu, mm)
+        cpu.sym = saved
+        m.vmstat.tlb_batched_pending_flush += 1
+        # The kernel uses cmpxchg so a concurrent deferral is not lost; one
+        # step runs atomically in the model, so a plain store is equivalent.
+        if mm.tlb_flush_batched == batch:
+            mm.tlb_flush_batched = pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT)
+
+
+# --- rmap bookkeeping ---
+
+def folio_add_new_anon_rmap(folio: Folio, vma: VmAreaStruct, addr: int) -> None:
+    """Models: folio_add_new_anon_rmap(): a fresh anonymous folio gets its first mapping."""
+    folio.mapping = vma.anon_vma
+    folio.index = vma.linear_page_index(addr)
+    folio.mapcount = 1
+
+
+def folio_add_anon_rmap_pte(folio: Folio, vma: VmAreaStruct, addr: int) -> None:
+    """Models: folio_add_anon_rmap_pte(): one more PTE maps an existing anonymous folio."""
+    if folio.mapping is None:
+        folio.mapping = vma.anon_vma
+        folio.index = vma.linear_page_index(addr)
+    folio.mapcount += 1
+
+
+def folio_add_file_rmap_pte(folio: Folio) -> None:
+    """Models: folio_add_file_rmap_pte(): one more PTE maps a shmem folio."""
+    folio.mapcount += 1
+
+
+def folio_remove_rmap_pte(folio: Folio) -> None:
+    """Models: folio_remove_rmap_pte(): one PTE mapping *folio* is gone."""
+    folio.mapcount -= 1
+
+
+# --- try_to_unmap ---
+
+def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, address: int,
+                     flags: TtuFlags) -> bool:
+    """Models: try_to_unmap_one(): clear the PTE mapping *folio* at *address* in *vma*.
+
+    Either flushes at once (ptep_clear_flush, one TLB shootdown per PTE) or,
+    when should_defer_flush() agrees, clears the PTE and adds it to
+    current->tlb_ubc.  An anonymous folio's PTE becomes a swap entry; a shmem
+    folio's PTE becomes none (the swap entry lives in the page cache).
+    Returns False if the walk must stop (never, in the model).
+    """
+    m = current.machine
+    cpu = current.cpu
+    k = m.kernel_ns
+    mm = vma.vm_mm
+    saved = cpu.sym
+    cpu.sym = "try_to_unmap_one"
+    cpu.charge("try_to_unmap_one", k["try_to_unmap_one"])
+    cpu.charge("page_vma_mapped_walk", k["page_vma_mapped_walk"])
+    vpn = address >> PAGE_SHIFT
+    pte = mm.pgd.get(vpn, 0)
+    if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+        cpu.sym = saved
+        return True                   # page_vma_mapped_walk() found nothing here
+    if should_defer_flush(current, mm, flags):
+        pteval = ptep_get_and_clear(cpu, mm, address)
+        set_tlb_ubc_flush_pending(current, mm, pteval, address)
+    else:
+        pteval = ptep_clear_flush(cpu, vma, address)
+        m.vmstat.tlb_sync_flush += 1
+    if pte_dirty(pteval):
+        folio.dirty = True            # move the dirty bit to the folio
+    if folio.anon:
+        m.swap.swap_duplicate(folio.swap)
+        mm.pgd[vpn] = swp_entry_to_pte(folio.swap)
+    folio_remove_rmap_pte(folio)
+    cpu.sym = saved
+    if m.probes:
+        m.probe("try_to_unmap_one:cleared", current, folio=folio, mm=mm, addr=address)
+    return True
+
+
+def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+    """Models: rmap_walk() -> rmap_walk_anon() / rmap_walk_file() for try_to_unmap.
+
+    Visits every VMA that may map the folio -- through its anon_vma, or the
+    shmem object's i_mmap -- and unmaps it there.
+    """
+    m = current.machine
+    current.cpu.charge("rmap_walk", m.kernel_ns["rmap_walk"])
+    mapping = folio.mapping
+    if isinstance(mapping, AnonVma):
+        vmas = mapping.vmas
+    elif isinstance(mapping, AddressSpace):
+        vmas = mapping.i_mmap
+    else:
+        return
+    index = folio.index
+    for vma in tuple(vmas):
+        addr = vma.address_of(index)
+        if addr is None:
+            continue
+        try_to_unmap_one(current, folio, vma, addr, flags)
+        if not folio.mapcount:
+            break
+
+
+def try_to_unmap(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+    """Models: try_to_unmap(): remove every PTE mapping *folio*.
+
+    With TTU_BATCH_FLUSH the caller takes on the flushes: see
+    try_to_unmap_flush_dirty() and try_to_unmap_flush().
+    """
+    rmap_walk(current, folio, flags)

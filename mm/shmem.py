@@ -1,0 +1,96 @@
+"""Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): shmem faults, swap-out and swap-in.
+
+Models: mm/shmem.c (``shmem_zero_setup``, ``shmem_fault``,
+``shmem_swapin_folio``, ``shmem_writeout``) -- the path the seed benchmark
+takes, since its buffer is MAP_SHARED|MAP_ANONYMOUS.
+
+Invariants this module owns:
+  - Each index of a shmem object holds either a folio or the swap slot of the
+    folio that was written out (the kernel stores it as an xa_value), which
+    counts as one reference on that slot.
+  - A folio swapped back in is dirty again (its slot is released at once), so
+    every reclaim pass writes it out anew -- why __zram_bvec_write appears
+    in the benchmark profile on every iteration.
+
+# MODEL: a newly allocated shmem folio is marked dirty at once (it has no
+# copy anywhere else); the kernel reaches the same state by other routes.
+"""
+
+from __future__ import annotations
+
+from minikernel.mm.mm_types import AddressSpace, Folio, TaskStruct, VmAreaStruct
+
+
+def shmem_zero_setup(nr_pages: int) -> AddressSpace:
+    """Models: shmem_zero_setup(): the anonymous shmem object behind a MAP_SHARED|MAP_ANONYMOUS mmap."""
+    return AddressSpace(nr_pages=nr_pages)
+
+
+def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
+                       off: int) -> Folio:
+    """Models: shmem_swapin_folio(): read slot *off* back into a new folio at *index*."""
+    m = current.machine
+    cpu = current.cpu
+    k = m.kernel_ns
+    cpu.charge("shmem_swapin_folio", k["shmem_swapin_folio"])
+    swap = m.swap
+    folio = swap.swap_cache_get_folio(cpu, off)
+    if folio is None:
+        folio = m.page_alloc.folio_alloc(cpu, zero=False)
+        swap.swap_read_folio(cpu, folio, off)
+        m.vmstat.pgmajfault += 1
+    else:
+        swap.delete_from_swap_cache(folio)
+    folio.mapping = mapping
+    folio.index = index
+    mapping.i_pages[index] = folio
+    swap.swap_free(off)                # the page cache's reference to the slot
+    folio.dirty = True                 # no copy on swap any more
+    return folio
+
+
+def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> Folio:
+    """Models: shmem_get_folio_gfp(): the folio at *index*, swapped in or allocated as needed."""
+    from minikernel.mm.vmscan import folio_add_lru
+    m = current.machine
+    entry = mapping.i_pages.get(index)
+    if isinstance(entry, Folio):
+        return entry
+    if entry is not None:
+        folio = shmem_swapin_folio(current, mapping, index, entry)
+    else:
+        folio = m.page_alloc.folio_alloc(current.cpu, zero=True)
+        folio.mapping = mapping
+        folio.index = index
+        folio.dirty = True
+        mapping.i_pages[index] = folio
+    folio_add_lru(current, folio)
+    return folio
+
+
+def shmem_fault(current: TaskStruct, vma: VmAreaStruct, addr: int) -> Folio:
+    """Models: shmem_fault(): the ->fault of a shmem VMA."""
+    m = current.machine
+    current.cpu.charge("shmem_fault", m.kernel_ns["shmem_fault"])
+    return shmem_get_folio(current, vma.vm_file, vma.linear_page_index(addr))
+
+
+def shmem_writeout(current: TaskStruct, folio: Folio) -> None:
+    """Models: shmem_writeout() (shmem_writepage() before 6.15): move a folio to swap.
+
+    The page cache slot is replaced by the folio's new swap slot, the folio
+    goes into the swap cache, and swap_writepage() writes it.  Caller's
+    contract: the folio is unmapped everywhere.
+    """
+    m = current.machine
+    cpu = current.cpu
+    cpu.charge("shmem_writeout", m.kernel_ns["shmem_writeout"])
+    swap = m.swap
+    off = swap.folio_alloc_swap()
+    if off is None:
+        return                          # no swap: the folio stays dirty and is kept
+    mapping: AddressSpace = folio.mapping
+    swap.add_to_swap_cache(folio, off)
+    mapping.i_pages[folio.index] = off
+    swap.swap_duplicate(off)            # the page cache slot's reference
+    swap.swap_writepage(cpu, folio)

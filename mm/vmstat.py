@@ -1,0 +1,39 @@
+"""Event counters of one machine, with the kernel's /proc/vmstat names.
+
+Models: mm/vmstat.c (``vmstat_text``) and include/linux/vm_event_item.h.
+Counters are bumped where the kernel calls count_vm_event() /
+count_vm_tlb_event().  The ``nr_tlb_*`` ones exist upstream only with
+CONFIG_DEBUG_TLBFLUSH; the model always counts them and reports them only
+when that option is set.
+
+Model-only counters (plain names, no kernel counterpart) record the reclaim
+path's TLB decisions: ``tlb_sync_flush`` (ptep_clear_flush from
+try_to_unmap_one), ``tlb_deferred_pte`` (PTEs cleared into the batch),
+``tlb_batch_flush`` (try_to_unmap_flush calls that flushed),
+``tlb_flush_dirty`` (flushes forced before IO by try_to_unmap_flush_dirty),
+``tlb_batched_pending_flush`` (flush_tlb_batched_pending calls that flushed).
+"""
+
+from __future__ import annotations
+
+TLB_COUNTERS = ("nr_tlb_remote_flush", "nr_tlb_remote_flush_received",
+                "nr_tlb_local_flush_all", "nr_tlb_local_flush_one")
+EVENT_COUNTERS = ("pgfault", "pgmajfault", "pswpin", "pswpout", "pgsteal_direct",
+                  "pgscan_direct", "pgactivate", "pgfree", "pgalloc")
+MODEL_COUNTERS = ("tlb_sync_flush", "tlb_deferred_pte", "tlb_batch_flush", "tlb_flush_dirty",
+                  "tlb_batched_pending_flush")
+
+
+class VmStat:
+    """Counters, one int attribute per name above."""
+
+    __slots__ = TLB_COUNTERS + EVENT_COUNTERS + MODEL_COUNTERS
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+    def as_dict(self, debug_tlbflush: bool = True) -> dict[str, int]:
+        """The counters as /proc/vmstat would list them (nr_tlb_* only with DEBUG_TLBFLUSH)."""
+        names = self.__slots__ if debug_tlbflush else EVENT_COUNTERS + MODEL_COUNTERS
+        return {n: getattr(self, n) for n in names}
