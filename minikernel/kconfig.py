@@ -292,6 +292,7 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
     """
     done: dict[str, tuple[kconfiglib.Symbol, str]] = {}
     for name, value in pairs:
+        name = _strip_config(name)
         what = f"{origin} {name}={value}: "
         if not name:
             raise ConfigError(f"{origin} ={value}: expected SYM=VAL (e.g. EXPERT=y)")
