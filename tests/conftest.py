@@ -4,6 +4,7 @@
   fragment_sets() a tests/configs/*.config fragment as --set assignments
   run_cli         in-process main() with captured stdout/stderr
   run_cli_proc    `python -m minikernel` in a subprocess (for "no traceback")
+  cli_env         environment for such subprocesses
   --run-slow      runs tests marked @pytest.mark.slow
 """
 
@@ -99,6 +100,13 @@ def run_cli(capsys):
         return CliResult(rc, cap.out, cap.err)
 
     return run
+
+
+@pytest.fixture(name="cli_env")
+def cli_env_fixture():
+    """cli_env(**extra) as a fixture (test modules cannot import conftest
+    under --import-mode=importlib)."""
+    return cli_env
 
 
 def cli_env(**extra: str) -> dict[str, str]:
