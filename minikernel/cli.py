@@ -1,0 +1,362 @@
+"""Command line: boot and run the main job, and the kernel's config verbs.
+
+Model-only (the kernel's counterparts: scripts/kconfig/Makefile targets
+defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
+
+    minikernel --defconfig ARCH [--set SYM=VAL ...] [--smp N] [--json]
+    minikernel --config FILE    [--set SYM=VAL ...] [--smp N] [--json]
+    minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
+    minikernel menuconfig
+    minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
+
+Invariants:
+  - stdout carries results only: with --json exactly one JSON object; logs
+    go to stderr (structlog, configured here and nowhere else).
+  - Bad input of any kind (UserError, argparse usage) prints ONE line on
+    stderr and exits 2, never a traceback.
+  - The config verbs work on ./.config or $KCONFIG_CONFIG, like a kernel
+    build directory; writes keep the previous file as .config.old.
+  - After boot, the main job is one call, run_main_job(kernel, args), whose
+    dict is the report (JSON object or text).
+"""
+
+# File layout:
+#
+#   Public interface
+#     main(), build_parser(), run_main_job(), boot_report(), render_text()
+#   Subcommands
+#     cmd_boot(), cmd_defconfig(), cmd_olddefconfig(), cmd_savedefconfig(),
+#     cmd_menuconfig(), cmd_config()
+#   Private helpers
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import structlog
+
+from minikernel import kconfig
+from minikernel.boot import Kernel, boot
+from minikernel.errors import UserError
+from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+
+PROG = "minikernel"
+
+#
+# Public interface
+#
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `minikernel` and `python -m minikernel`; returns the
+    exit status (0 ok, 2 bad input)."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help / --version
+            return int(e.code or 0)
+        configure_logging(args.log_format, args.log_level)
+        return args.func(args)
+    except UserError as e:
+        print(_one_line(str(e)), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree.  Later options of the main job (--machine,
+    --iterations, --workload, --vmstat, --trace) go next to --smp."""
+    p = _Parser(
+        prog=PROG,
+        description="Kconfig-driven model of Linux reclaim and its TLB shootdown.",
+        allow_abbrev=False,
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--defconfig", metavar="ARCH",
+                     help="boot from arch/ARCH/configs/defconfig (arm64, x86)")
+    src.add_argument("--config", metavar="FILE", type=Path,
+                     help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
+    p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
+                   help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
+    p.add_argument("--smp", metavar="N", type=int, default=None,
+                   help="number of online CPUs (default: 96 on arm64, 48 on x86)")
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object on stdout")
+    _add_log_options(p, defaults=True)
+    p.set_defaults(func=cmd_boot, command=None)
+
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    s = sub.add_parser("defconfig", help="write .config from arch/ARCH/configs/defconfig",
+                       allow_abbrev=False)
+    s.add_argument("arch", metavar="ARCH", help="arm64 or x86")
+    s.set_defaults(func=cmd_defconfig)
+
+    s = sub.add_parser("olddefconfig", help="refresh .config, new symbols get their defaults",
+                       allow_abbrev=False)
+    s.set_defaults(func=cmd_olddefconfig)
+
+    s = sub.add_parser("savedefconfig", help="write a minimal defconfig from .config",
+                       allow_abbrev=False)
+    s.add_argument("--out", metavar="FILE", type=Path, default=Path("defconfig"),
+                   help="output file (default: ./defconfig)")
+    s.set_defaults(func=cmd_savedefconfig)
+
+    s = sub.add_parser("menuconfig", help="kconfiglib's curses menuconfig on .config (needs a TTY)",
+                       allow_abbrev=False)
+    s.set_defaults(func=cmd_menuconfig)
+
+    s = sub.add_parser("config", help="scripts/config-style edits and queries of .config",
+                       allow_abbrev=False)
+    s.add_argument("--enable", "-e", metavar="SYM", action=_Op, const="enable", dest="ops",
+                   help="set SYM=y")
+    s.add_argument("--disable", "-d", metavar="SYM", action=_Op, const="disable", dest="ops",
+                   help="set SYM=n")
+    s.add_argument("--set-val", metavar=("SYM", "VAL"), nargs=2, action=_Op, const="set-val",
+                   dest="ops", help="set SYM=VAL")
+    s.add_argument("--state", "-s", metavar="SYM", action=_Op, const="state", dest="ops",
+                   help="print the value of SYM (y, n, a value, or undef)")
+    s.set_defaults(func=cmd_config, ops=None)
+
+    for s in sub.choices.values():
+        _add_log_options(s, defaults=False)
+    return p
+
+
+def run_main_job(kernel: Kernel, args: argparse.Namespace) -> dict:
+    """The main job run after boot; its dict is the whole report.
+
+    For now the main job is the boot report.  The reclaim workload adds its
+    results (e.g. "runs") to the dict it returns.
+    """
+    return boot_report(kernel)
+
+
+def boot_report(kernel: Kernel) -> dict:
+    """arch, machine, config and tlb_flush_path of a booted kernel (the
+    README documents this schema)."""
+    return {
+        "arch": kernel.cfg.arch,
+        "machine": {"cpus": kernel.cpus},
+        "config": kernel.cfg.values,
+        "tlb_flush_path": {
+            "batched": kernel.tlb_flush_path.batched,
+            "reason": kernel.tlb_flush_path.reason,
+        },
+    }
+
+
+def render_text(report: dict) -> str:
+    """Human-readable form of a report (what stdout shows without --json)."""
+    out = []
+    if "arch" in report and "machine" in report:
+        out.append(f"minikernel/{report['arch']} on {report['machine']['cpus']} CPUs")
+    path = report.get("tlb_flush_path")
+    if path is not None:
+        state = "batched" if path["batched"] else "not batched"
+        out.append(f"TLB flush path: {state}: {path['reason']}")
+    cfg = report.get("config")
+    if cfg is not None:
+        out.append("Configuration:")
+        out.extend(
+            f"  CONFIG_{name}={value}" if value != "n" else f"  # CONFIG_{name} is not set"
+            for name, value in cfg.items()
+        )
+    for key, value in report.items():
+        if key not in ("arch", "machine", "tlb_flush_path", "config"):
+            out.append(f"{key}: {json.dumps(value, indent=2)}")
+    return "\n".join(out) + "\n"
+
+
+#
+# Subcommands
+#
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    """minikernel --defconfig ARCH | --config FILE: boot, run the main job."""
+    if args.defconfig is None and args.config is None:
+        raise UserError(
+            f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
+            "or a command (see --help)"
+        )
+    cfg = kconfig.load_kernel_config(args.defconfig, config=args.config, sets=args.sets)
+    kernel = boot(cfg, cpus=args.smp)
+    report = run_main_job(kernel, args)
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return 0
+
+
+def cmd_defconfig(args: argparse.Namespace) -> int:
+    """make ARCH=... defconfig: .config from the arch's defconfig."""
+    srcarch = kconfig.srcarch_of(args.arch)
+    kconf = kconfig.parse_tree(srcarch)
+    _warn_notes(kconfig.load_config_file(kconf, kconfig.defconfig_path(srcarch)))
+    print("*** Default configuration is based on 'defconfig'")
+    _report_write(kconfig.write_config(kconf, kconfig.config_path()))
+    return 0
+
+
+def cmd_olddefconfig(args: argparse.Namespace) -> int:
+    """make olddefconfig: reload .config, give new symbols their defaults,
+    drop what does not take (reported), write it back."""
+    kconf = _load_build_config(allow_defconfig=True)
+    _report_write(kconfig.write_config(kconf, kconfig.config_path()))
+    return 0
+
+
+def cmd_savedefconfig(args: argparse.Namespace) -> int:
+    """make savedefconfig: minimal config, byte-identical to a defconfig file
+    when .config came from it."""
+    kconf = _load_build_config(allow_defconfig=False)
+    kconfig.write_min_config(kconf, args.out)
+    return 0
+
+
+def cmd_menuconfig(args: argparse.Namespace) -> int:
+    """make menuconfig: kconfiglib's curses interface on .config."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(
+            "menuconfig: stdin/stdout is not a terminal: expected an interactive terminal; "
+            "without one use `minikernel config --enable SYM --disable SYM --set-val SYM VAL`"
+        )
+    import menuconfig as kconfiglib_menuconfig  # top-level module of the kconfiglib wheel
+
+    path = kconfig.config_path()
+    kconf = _load_build_config(allow_defconfig=True)
+    if not path.exists():  # menuconfig loads $KCONFIG_CONFIG itself
+        kconfig.write_config(kconf, path)
+    saved = os.environ.get("KCONFIG_CONFIG")
+    os.environ["KCONFIG_CONFIG"] = str(path)
+    try:
+        kconfiglib_menuconfig.menuconfig(kconf)
+    finally:
+        if saved is None:
+            os.environ.pop("KCONFIG_CONFIG", None)
+        else:
+            os.environ["KCONFIG_CONFIG"] = saved
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """scripts/config: --enable/--disable/--set-val/--state in order.
+
+    Unlike scripts/config (a text editor that checks nothing), assignments
+    go through kconfiglib: every one must take or nothing is written.
+    Assignments before a --state take effect before it prints.
+    """
+    if not args.ops:
+        raise UserError(
+            f"{PROG} config: error: nothing to do: expected --enable SYM, --disable SYM, "
+            "--set-val SYM VAL or --state SYM"
+        )
+    kconf = _load_build_config(allow_defconfig=False)
+    pending: list[tuple[str, str]] = []
+    changed = False
+    for op, arg in args.ops:
+        if op == "state":
+            kconfig.apply_assignments(kconf, pending, origin="config")
+            pending = []
+            print(kconfig.symbol_state(kconf, arg))
+            continue
+        if op == "set-val":
+            name, value = arg
+        else:
+            name, value = arg, ("y" if op == "enable" else "n")
+        pending.append((name, value))
+        changed = True
+    kconfig.apply_assignments(kconf, pending, origin="config")
+    if changed:
+        kconfig.write_config(kconf, kconfig.config_path())
+    return 0
+
+
+#
+# Private helpers
+#
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one-line UserErrors (exit 2)."""
+
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: error: {message} (see --help)")
+
+
+class _Op(argparse.Action):
+    """Collect scripts/config operations in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        ops = list(getattr(namespace, self.dest) or [])
+        ops.append((self.const, values))
+        setattr(namespace, self.dest, ops)
+
+
+def _add_log_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    # The same options work before and after a subcommand; SUPPRESS keeps a
+    # subparser from overwriting a value given before the subcommand.
+    kw = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("--log-format", choices=LOG_FORMATS,
+                   help="stderr log format (default: console)",
+                   **({"default": "console"} if defaults else kw))
+    p.add_argument("--log-level", choices=LOG_LEVELS,
+                   help="minimum level logged (default: info)",
+                   **({"default": "info"} if defaults else kw))
+
+
+def _load_build_config(*, allow_defconfig: bool):
+    """kconfiglib tree + values of the build directory's .config.
+
+    The arch comes from the .config (CONFIG_ARM64=y / CONFIG_X86=y), else
+    from $ARCH.  Without a .config, olddefconfig and menuconfig start from
+    $ARCH's defconfig, as the kernel's do; the other verbs need one.
+    """
+    path = kconfig.config_path()
+    env_arch = os.environ.get("ARCH") or None
+    if not path.exists():
+        if allow_defconfig and env_arch:
+            srcarch = kconfig.srcarch_of(env_arch)
+            kconf = kconfig.parse_tree(srcarch)
+            _warn_notes(kconfig.load_config_file(kconf, kconfig.defconfig_path(srcarch)))
+            return kconf
+        raise UserError(
+            f"{path}: no such file: expected a configured build directory "
+            "(run `minikernel defconfig ARCH` first)"
+        )
+    srcarch = kconfig.infer_arch(path)
+    if srcarch is None:
+        if env_arch is None:
+            raise UserError(
+                f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line, "
+                "or ARCH=arm64|x86 in the environment"
+            )
+        srcarch = kconfig.srcarch_of(env_arch)
+    kconf = kconfig.parse_tree(srcarch)
+    _warn_notes(kconfig.load_config_file(kconf, path))
+    return kconf
+
+
+def _warn_notes(notes: list[str]) -> None:
+    log = structlog.get_logger(PROG)
+    for note in notes:
+        log.warning("kconfig: assignment did not take", note=note)
+
+
+def _report_write(msg: str) -> None:
+    """Print the kernel's conf messages for a .config write."""
+    name = kconfig.config_path()
+    if msg.startswith("No change"):
+        print(f"# No change to {name}")
+    else:
+        print(f"#\n# configuration written to {name}\n#")
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(part.strip() for part in msg.strip().splitlines() if part.strip())

@@ -1,0 +1,133 @@
+"""Shared fixtures, SimPy-style: small and explicit.
+
+  kernel_config   parametrized over (arch, defconfig [+ tests/configs fragment])
+  fragment_sets() a tests/configs/*.config fragment as --set assignments
+  run_cli         in-process main() with captured stdout/stderr
+  run_cli_proc    `python -m minikernel` in a subprocess (for "no traceback")
+  cli_env         environment for such subprocesses
+  --run-slow      runs tests marked @pytest.mark.slow
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+
+import minikernel
+
+TESTS = Path(__file__).resolve().parent
+CONFIGS = TESTS / "configs"
+REPO = TESTS.parent
+
+# (arch, fragment or None): both sides of every config-dependent path.
+KERNEL_CONFIGS = [
+    ("arm64", None),
+    ("arm64", "arm64_batched"),
+    ("arm64", "arm64_erratum"),
+    ("x86", None),
+    ("x86", "x86_nobatch"),
+]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running; skipped without --run-slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: use --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def fragment_sets(name: str) -> list[str]:
+    """tests/configs/NAME.config as SYM=VAL assignments (comments skipped)."""
+    out = []
+    for line in (CONFIGS / f"{name}.config").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("CONFIG_"):
+            out.append(line[len("CONFIG_"):])
+        elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
+            out.append(line[len("# CONFIG_"):-len(" is not set")] + "=n")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    """No test sees the developer's build directory settings; structlog is
+    back to its defaults after each test (main() configures it)."""
+    for var in ("KCONFIG_CONFIG", "ARCH", "srctree", "SRCARCH", "KCONFIG_WARN_UNDEF"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture(params=KERNEL_CONFIGS, ids=lambda p: p[1] or f"{p[0]}_defconfig")
+def kernel_config(request):
+    from minikernel.kconfig import load_kernel_config
+
+    arch, fragment = request.param
+    return load_kernel_config(arch, sets=fragment_sets(fragment) if fragment else ())
+
+
+@dataclass
+class CliResult:
+    rc: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run minikernel's main() in-process; returns CliResult."""
+    from minikernel.cli import main
+
+    def run(*argv: str) -> CliResult:
+        rc = main(list(argv))
+        cap = capsys.readouterr()
+        return CliResult(rc, cap.out, cap.err)
+
+    return run
+
+
+@pytest.fixture(name="cli_env")
+def cli_env_fixture():
+    """cli_env(**extra) as a fixture (test modules cannot import conftest
+    under --import-mode=importlib)."""
+    return cli_env
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess that imports the minikernel under test."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KCONFIG_CONFIG", "ARCH", "srctree", "SRCARCH")}
+    env["PYTHONPATH"] = str(Path(minikernel.__file__).resolve().parent.parent)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_cli_proc(tmp_path):
+    """Run `python -m minikernel ARGS` in a subprocess, cwd=tmp_path."""
+
+    def run(*argv: str, cwd: Path | None = None, **env: str) -> CliResult:
+        p = subprocess.run(
+            [sys.executable, "-m", "minikernel", *argv],
+            cwd=cwd or tmp_path, env=cli_env(**env), capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=60,
+        )
+        return CliResult(p.returncode, p.stdout, p.stderr)
+
+    return run
