@@ -131,3 +131,17 @@ def run_cli_proc(tmp_path):
         return CliResult(p.returncode, p.stdout, p.stderr)
 
     return run
+
+
+@pytest.fixture
+def make_machine():
+    """make_machine(arch, *sets, cpus=4, trace=False) -> a booted Machine on the built-in profile."""
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import default_profile
+
+    def make(arch: str, *sets: str, cpus: int = 4, trace: bool = False):
+        cfg = load_kernel_config(arch, sets=sets)
+        return Machine(cfg, default_profile(arch, cpus), trace=trace)
+
+    return make

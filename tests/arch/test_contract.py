@@ -1,0 +1,42 @@
+"""The contract every arch backend keeps: after arch_tlbbatch_flush, nothing cleared into the batch is reachable."""
+
+import pytest
+
+from minikernel.arch import BACKENDS
+from minikernel.hw.mmu import PAGE_SIZE, pte_pfn
+from minikernel.mm.pgtable_generic import ptep_get_and_clear
+from minikernel.mm.rmap import set_tlb_ubc_flush_pending, try_to_unmap_flush
+from minikernel.user import MAP_ANONYMOUS, MAP_SHARED, Process
+
+
+def batch_contract_violations(m, npages=8, ncpus=4):
+    """Clear PTEs cached on several CPUs into the batch, flush, list what is still reachable."""
+    p = Process.spawn(m, cpu=0)
+    threads = [p.clone_thread(cpu=c) for c in range(1, ncpus)]
+    buf = p.mmap(npages * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    for proc in [p] + threads:
+        for i in range(npages):
+            proc.read(buf + i * PAGE_SIZE)
+    task = p.task
+    cpu = task.cpu
+    pfns = []
+    for i in range(npages):
+        addr = buf + i * PAGE_SIZE
+        pte = ptep_get_and_clear(cpu, p.mm, addr)
+        pfns.append(pte_pfn(pte))
+        set_tlb_ubc_flush_pending(task, p.mm, pte, addr)
+    try_to_unmap_flush(task)
+    return [(e.cpu, pfn) for pfn in pfns for e in m.tlbs.entries_for_pfn(pfn)]
+
+
+@pytest.mark.parametrize("arch", sorted(BACKENDS))
+def test_batch_flush_leaves_nothing_reachable(make_machine, arch):
+    m = make_machine(arch, "EXPERT=y", cpus=16)
+    assert batch_contract_violations(m) == []
+
+
+@pytest.mark.parametrize("arch", sorted(BACKENDS))
+def test_contract_check_catches_a_backend_that_skips_its_flush(make_machine, arch):
+    m = make_machine(arch, "EXPERT=y", cpus=16)
+    m.arch.arch_tlbbatch_flush = lambda cpu, batch: None    # the broken, test-only backend
+    assert len(batch_contract_violations(m, npages=8, ncpus=4)) == 8 * 4
