@@ -15,8 +15,9 @@ Invariants this module owns:
 Cost structure (the "latency vs throughput" reading of the v5 figures):
   - each broadcast TLBI occupies the issuer's DVM slot for ``throughput_ns``
     (the interconnect snoops every CPU and accepts a few operations per
-    requester, so back-to-back TLBIs queue), and completes ``latency_ns``
-    after it got its slot;
+    requester, so back-to-back TLBIs queue); the TLBI instruction retires
+    only when accepted, so the issuing CPU pays that time even when nothing
+    waits for completion; it completes ``latency_ns`` after it got its slot;
   - a DSB stalls until the last outstanding TLBI of its CPU completes.
   Unbatched, every page pays the full latency; batched, a page pays the
   pipelined throughput cost and the batch one latency.
@@ -65,10 +66,18 @@ class Dvm:
         self.on_complete = None   # optional observer (sanitizer): (cpu, kind, arg)
 
     def tlbi_is(self, cpu: Cpu, kind: int, arg: int) -> None:
-        """Issue ``TLBI <kind>IS`` on *cpu* for a TLB key (TLBI_VA) or an ASID (TLBI_ASID)."""
+        """Issue ``TLBI <kind>IS`` on *cpu* for a TLB key (TLBI_VA) or an ASID (TLBI_ASID).
+
+        The instruction retires once the interconnect has accepted the
+        broadcast: it stalls while an earlier TLBI of this CPU still holds
+        the DVM slot, and then for this one's own slot time.  Completion
+        follows ``latency_ns`` after acceptance began, asynchronously.
+        """
         cpu.charge(cpu.sym, self.issue_ns)
         start = cpu.now if cpu.now > self.next_free[cpu.id] else self.next_free[cpu.id]
-        self.next_free[cpu.id] = start + self.throughput_ns
+        accepted = start + self.throughput_ns
+        self.next_free[cpu.id] = accepted
+        cpu.wait_until(cpu.sym, "tlbi", accepted)
         cpu.pending_tlbi.append((start + self.latency_ns, kind, arg))
         self.tlbi_issued += 1
 
