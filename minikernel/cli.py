@@ -184,7 +184,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
             "or a command (see --help)"
         )
-    cfg = kconfig.load_kernel_config(args.defconfig, config=args.config, sets=args.sets)
+    arch = args.defconfig
+    if args.config is not None and kconfig.infer_arch(args.config) is None:
+        arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
+    cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     kernel = boot(cfg, cpus=args.smp)
     report = run_main_job(kernel, args)
     if args.json:

@@ -149,6 +149,18 @@ class KernelConfig:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"KernelConfig is immutable (tried to delete {name})")
 
+    def __reduce__(self):
+        # Pickle/copy support (e.g. for worker processes): rebuild from data.
+        d = self.__dict__
+        return (KernelConfig._restore, (
+            self.srcarch, self.source, self.sets, {k: d[k] for k in self._types},
+            dict(self._values), dict(self._types), self._notes))
+
+    @classmethod
+    def _restore(cls, srcarch, source, sets, symbols, values, types, notes) -> KernelConfig:
+        return cls(srcarch=srcarch, source=source, sets=sets, symbols=symbols,
+                   values=values, types=types, notes=notes)
+
     def __repr__(self) -> str:
         src = "defconfig" if self.source is None else str(self.source)
         return f"KernelConfig(arch={self.arch!r}, source={src!r}, sets={list(self.sets)!r})"
@@ -419,7 +431,7 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
     if inferred is None and required:
         raise ConfigError(
             f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line "
-            "(or give the arch explicitly)"
+            "or an explicit arch (on the command line: ARCH=arm64|x86 in the environment)"
         )
     return inferred
 

@@ -131,6 +131,17 @@ def test_with_sets_rederives_from_source_and_sets(tmp_path):
     assert cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH is False
 
 
+def test_kernel_config_pickles_and_copies():
+    import copy
+    import pickle
+
+    cfg = load_kernel_config("arm64", sets=["EXPERT=y"])
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg), copy.copy(cfg)):
+        assert clone.values == cfg.values and clone.ARM64_NR_CPUS_FOR_BATCHED_TLB == 8
+        with pytest.raises(ConfigError):
+            clone.NOPE
+
+
 def test_kernel_config_is_not_module_state():
     assert isinstance(load_kernel_config("x86"), KernelConfig)
     assert load_kernel_config("arm64") is not load_kernel_config("arm64")
