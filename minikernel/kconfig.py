@@ -257,9 +257,13 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     """
     path = Path(path)
     lines = _scan_config(path)
+    checked = []
     for a in lines:
         sym = _lookup(kconf, a.name, f"{path}:{a.lineno}: ")
+        if a.unset and sym.orig_type not in (BOOL, TRISTATE):
+            continue  # "# CONFIG_NR_CPUS is not set": ignored, as by the C tools
         _check_value(sym, a.value, f"{path}:{a.lineno}: CONFIG_{a.name}={a.value}: ")
+        checked.append(a)
     del kconf.warnings[:]
     kconf.load_config(str(path))
     notes = []
@@ -269,7 +273,7 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
         else:
             raise ConfigError(_one_line(w))
     del kconf.warnings[:]
-    last = {a.name: a for a in lines}  # the last assignment of a symbol wins
+    last = {a.name: a for a in checked}  # the last assignment of a symbol wins
     for a in last.values():
         sym = kconf.syms[a.name]
         if _took(sym, a.value):
@@ -363,6 +367,7 @@ class _Assignment:
     lineno: int
     name: str
     value: str
+    unset: bool = False  # from a "# CONFIG_FOO is not set" line
 
 
 _SET_RE = re.compile(r"CONFIG_([A-Za-z0-9_]+)=(.*)")
@@ -397,7 +402,7 @@ def _scan_config(path: Path) -> list[_Assignment]:
             continue
         m = _UNSET_RE.fullmatch(line)
         if m:
-            out.append(_Assignment(lineno, m.group(1), "n"))
+            out.append(_Assignment(lineno, m.group(1), "n", unset=True))
             continue
         if line and not line.lstrip().startswith("#"):
             raise ConfigError(

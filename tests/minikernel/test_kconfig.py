@@ -182,6 +182,11 @@ def test_saved_dot_config_round_trip(tmp_path):
     assert (cfg.arch, cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB, cfg.notes) == ("arm64", 16, [])
 
 
+def test_is_not_set_on_an_int_is_ignored_like_the_c_tools(tmp_path):
+    cfg = load_kernel_config(config=write(tmp_path, "CONFIG_X86=y\n# CONFIG_NR_CPUS is not set\n"))
+    assert (cfg.NR_CPUS, cfg.notes) == (64, [])
+
+
 def test_dropped_dot_config_line_becomes_a_note_with_chain(tmp_path):
     p = write(tmp_path, "CONFIG_ARM64=y\n# CONFIG_EXPERT is not set\nCONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB=4\n")
     cfg = load_kernel_config(config=p)
