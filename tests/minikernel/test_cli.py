@@ -229,6 +229,8 @@ BAD = {
     "savedefconfig without .config": (["savedefconfig"], ".config: no such file"),
     "config without .config": (["config", "--enable", "EXPERT"], ".config: no such file"),
     "config without ops": (["config"], "nothing to do"),
+    "boot option with a command": (["--defconfig", "x86", "defconfig", "arm64"],
+                                   "--defconfig cannot be combined with the defconfig command"),
     "menuconfig without a tty": (["menuconfig"], "use `minikernel config --enable SYM"),
     "bad log format": (["--defconfig", "x86", "--log-format", "xml"], "argument --log-format: invalid choice"),
 }
