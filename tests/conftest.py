@@ -22,7 +22,6 @@ import structlog
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-
 import minikernel
 
 TESTS = Path(__file__).resolve().parent
