@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version
             return int(e.code or 0)
+        if args.command is not None:
+            _reject_boot_options(args)
         configure_logging(args.log_format, args.log_level)
         return args.func(args)
     except UserError as e:
@@ -184,7 +186,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
             "or a command (see --help)"
         )
-    cfg = kconfig.load_kernel_config(args.defconfig, config=args.config, sets=args.sets)
+    arch = args.defconfig
+    if args.config is not None and kconfig.infer_arch(args.config) is None:
+        arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
+    cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     kernel = boot(cfg, cpus=args.smp)
     report = run_main_job(kernel, args)
     if args.json:
@@ -297,6 +302,19 @@ class _Op(argparse.Action):
         ops = list(getattr(namespace, self.dest) or [])
         ops.append((self.const, values))
         setattr(namespace, self.dest, ops)
+
+
+def _reject_boot_options(args: argparse.Namespace) -> None:
+    given = [opt for opt, on in (("--defconfig", args.defconfig is not None),
+                                 ("--config", args.config is not None),
+                                 ("--set", bool(args.sets)),
+                                 ("--smp", args.smp is not None),
+                                 ("--json", args.json)) if on]
+    if given:
+        raise UserError(
+            f"{PROG}: error: {given[0]} cannot be combined with the {args.command} command: "
+            "expected boot options only without a command (see --help)"
+        )
 
 
 def _add_log_options(p: argparse.ArgumentParser, defaults: bool) -> None:

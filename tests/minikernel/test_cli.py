@@ -77,6 +77,12 @@ def test_boot_from_saved_config(run_cli, tmp_path, monkeypatch):
     assert report["arch"] == "x86"
 
 
+def test_config_without_arch_line_uses_arch_env(run_cli, monkeypatch):
+    path = str(srctree() / "arch" / "x86" / "configs" / "defconfig")
+    monkeypatch.setenv("ARCH", "x86")
+    assert json.loads(run_cli("--config", path, "--json").out)["arch"] == "x86"
+
+
 def test_dropped_line_in_config_is_a_boot_warning(run_cli, tmp_path):
     p = tmp_path / "my.config"
     p.write_text("CONFIG_ARM64=y\nCONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB=4\n")
@@ -223,6 +229,8 @@ BAD = {
     "savedefconfig without .config": (["savedefconfig"], ".config: no such file"),
     "config without .config": (["config", "--enable", "EXPERT"], ".config: no such file"),
     "config without ops": (["config"], "nothing to do"),
+    "boot option with a command": (["--defconfig", "x86", "defconfig", "arm64"],
+                                   "--defconfig cannot be combined with the defconfig command"),
     "menuconfig without a tty": (["menuconfig"], "use `minikernel config --enable SYM"),
     "bad log format": (["--defconfig", "x86", "--log-format", "xml"], "argument --log-format: invalid choice"),
 }
