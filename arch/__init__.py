@@ -35,13 +35,13 @@ BACKENDS: dict[str, str] = {
 class FlushPath:
     """Model-only: what boot decided about deferred TLB flushing, and why.
 
-    batched: True when reclaim will defer flushes on this machine for the
-             benchmark's single-threaded mm; None when it depends on the mm
-             at run time (x86: only when the mm is active on another CPU)
+    batched: True when reclaim may defer flushes on this machine (on x86
+             that still depends on the mm: only one active on another CPU
+             defers); False when every unmapped PTE is flushed at once
     reason:  one line a kernel engineer would accept as the explanation
     """
 
-    batched: bool | None
+    batched: bool
     reason: str
 
 

@@ -40,7 +40,8 @@ from pathlib import Path
 import structlog
 
 from minikernel import kconfig
-from minikernel.boot import Kernel, boot
+from minikernel.boot import boot
+from minikernel.machine import Machine
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
 
@@ -129,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_main_job(kernel: Kernel, args: argparse.Namespace) -> dict:
+def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     """The main job run after boot; its dict is the whole report.
 
     For now the main job is the boot report.  The reclaim workload adds its
@@ -138,12 +139,12 @@ def run_main_job(kernel: Kernel, args: argparse.Namespace) -> dict:
     return boot_report(kernel)
 
 
-def boot_report(kernel: Kernel) -> dict:
+def boot_report(kernel: Machine) -> dict:
     """arch, machine, config and tlb_flush_path of a booted kernel (the
     README documents this schema)."""
     return {
         "arch": kernel.cfg.arch,
-        "machine": {"cpus": kernel.cpus},
+        "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name},
         "config": kernel.cfg.values,
         "tlb_flush_path": {
             "batched": kernel.tlb_flush_path.batched,

@@ -165,19 +165,22 @@ class TlbOps:
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: why reclaim will or will not defer flushes on this machine."""
         if not self.batching:
-            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n: arm64 selects it only "
-                                    "when EXPERT=y; every unmapped PTE is flushed synchronously "
-                                    "(ptep_clear_flush)")
+            expert = "y" if self.machine.cfg.EXPERT else "n"
+            return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
+                                    f"because CONFIG_EXPERT={expert} (arm64 selects it only if "
+                                    "EXPERT); every unmapped PTE is flushed synchronously "
+                                    "(ptep_clear_flush: TLBI + DSB)")
         if self.num_online_cpus <= self.threshold:
-            return FlushPath(False, f"configured, but {self.num_online_cpus} online CPUs <= "
-                                    f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}: "
-                                    "arch_tlbbatch_should_defer() says no")
+            return FlushPath(False, f"configured but not deferring: {self.num_online_cpus} "
+                                    "online CPUs <= CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB="
+                                    f"{self.threshold} (arch_tlbbatch_should_defer())")
         if self.repeat_tlbi:
-            return FlushPath(False, "configured, but disabled by the REPEAT_TLBI erratum "
-                                    "workaround (ARM64_WORKAROUND_REPEAT_TLBI=y)")
+            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround "
+                                    "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores "
+                                    "need every TLBI repeated and completed at once")
         return FlushPath(True, f"deferring: {self.num_online_cpus} online CPUs > "
-                               f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs are "
-                               "issued per page and completed by one DSB per batch")
+                               f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs "
+                               "are issued without waiting and one DSB ISH completes each batch")
 
     def counters(self) -> dict[str, int]:
         """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""

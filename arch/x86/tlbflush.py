@@ -223,11 +223,14 @@ class TlbOps:
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: x86 decides per mm at run time."""
         if not self.batching:
-            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n via the model-only "
-                                    "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH knob: every unmapped "
-                                    "PTE is flushed at once (flush_tlb_mm_range)")
-        return FlushPath(None, "configured (X86 selects it); reclaim defers only for an mm "
-                               "active on another CPU, since a local flush is one INVLPG")
+            return FlushPath(False, "off by the model-only knob "
+                                    "CONFIG_X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                                    "counterpart; real x86 always batches): every unmapped PTE "
+                                    "is flushed at once (flush_tlb_mm_range)")
+        return FlushPath(True, "configured: X86 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH "
+                               "unconditionally; reclaim defers a flush only while the mm is "
+                               "active on another CPU (a local flush is one INVLPG), then sends "
+                               "one IPI round per batch")
 
     def counters(self) -> dict[str, int]:
         """Model-only: IPIs sent."""
