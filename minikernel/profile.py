@@ -1,124 +1,377 @@
 """Machine profiles: how many CPUs, how fast, and what each modelled operation costs.
 
 Model-only.  A profile is the part of the model a user edits to describe a
-machine of their own.  Hardware figures shape the TLB-maintenance costs
-(DVM latency/throughput growing with the number of CPUs, IPI costs); kernel
-figures are the cost of each modelled kernel function's own work, charged to
-that function's symbol.
+machine of their own.  Profiles are TOML files; the built-in ones ship in
+``minikernel/profiles/`` (package data) and every figure there carries a
+comment with its unit and where it came from (a measurement, a published
+figure, an assumption, or the fit in tools/fit_profiles.py).
 
+Hardware figures shape the TLB-maintenance costs (DVM latency/throughput
+growing with the number of CPUs; IPI costs); kernel figures are the cost of
+each modelled kernel function's own work, charged to that function's symbol.
 Every figure is in nanoseconds unless its name says otherwise.
+
+Invariants this module owns:
+  - A loaded profile is complete: every key below is present with the right
+    type, or loading raises UserError naming the file, the key and the
+    expected type (the CLI prints it as one line and exits 2).  Unknown keys
+    are errors too, so a typo never silently falls back to a default.
+  - The default profile of each arch is data (``profiles/defaults.toml``),
+    not code.
+  - Profiles are immutable values; ``with_cpus`` (``--smp``) makes a new one.
+
+File format (see profiles/snapdragon888.toml for a commented example)::
+
+    inherit = "NAME or relative/path.toml"   # optional: start from that profile
+    [machine]  name arch cpus ghz mem_pages init_on_alloc
+    [tlb]      walk_ns
+    [arm64]    tlbi_issue_ns dsb_ns dvm_latency_base_ns dvm_latency_per_cpu_ns
+               dvm_throughput_base_ns dvm_throughput_per_cpu_ns
+    [x86]      ipi_send_ns ipi_latency_ns ipi_entry_ns invlpg_ns flush_tlb_ns
+    [kernel]   scale                          # multiplies every [kernel_ns] figure
+    [kernel_ns] <symbol> = ns per call, for every symbol in KERNEL_SYMBOLS
+
+With ``inherit``, tables merge key by key and the inheriting file wins.  A
+profile that names ``arch`` needs only that arch's section; one that does
+not needs both.
 """
+
+# File layout:
+#
+#   Public interface
+#     KERNEL_SYMBOLS, MachineProfile, load_profile(), find_profile(),
+#     builtin_profiles(), default_profile_name(), default_profile()
+#   Private helpers
+#     schema tables, _read_toml(), _merge(), _check()
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+import tomllib
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
-# Kernel work charged per call to the symbol of the same name (ns).  Rough
-# defaults; profiles override them.  See the profile files for sources/fits.
-DEFAULT_KERNEL_NS: Mapping[str, float] = MappingProxyType({
+from minikernel.errors import UserError
+
+#
+# Public interface
+#
+
+#: Every kernel symbol the model charges (``m.kernel_ns[sym]``); a profile's
+#: [kernel_ns] table must give each one.  Kernel names, verbatim.
+KERNEL_SYMBOLS: tuple[str, ...] = (
     # fault path
-    "el0_da": 60.0,                 # exception entry/exit for a user data abort
-    "handle_mm_fault": 80.0,
-    "do_anonymous_page": 60.0,
-    "do_wp_page": 80.0,
-    "filemap_map_pages": 380.0,     # fault-around over the shmem mapping
-    "shmem_fault": 150.0,
-    "shmem_swapin_folio": 100.0,
-    "do_swap_page": 150.0,
-    "swap_cache_lookup": 40.0,
-    "__alloc_pages": 150.0,
-    "clear_page": 90.0,
-    "memset64": 200.0,              # zram refills a same-filled page
-    "zram_bvec_read": 60.0,
-    "__zram_bvec_write": 350.0,     # zram scans the page (page_same_filled)
-    "_raw_spin_lock": 50.0,
-    "_raw_spin_unlock_irq": 300.0,  # lru_lock/xa_lock hold time lands at irq-enable
-    "_raw_spin_unlock_irqrestore": 120.0,
-    "folio_add_lru": 60.0,
+    "el0_da", "handle_mm_fault", "do_anonymous_page", "do_wp_page", "filemap_map_pages",
+    "shmem_fault", "shmem_swapin_folio", "do_swap_page", "swap_cache_lookup",
+    "swap_read_folio", "__alloc_pages", "clear_page", "memset64", "zram_bvec_read",
+    "zram_slot_lock", "__zram_bvec_write", "_raw_spin_lock", "_raw_spin_unlock_irq",
+    "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore", "folio_add_lru",
     # reclaim path
-    "madvise_cold_or_pageout_pte_range": 60.0,
-    "folio_isolate_lru": 50.0,
-    "shrink_folio_list": 150.0,
-    "folio_referenced": 60.0,
-    "add_to_swap": 100.0,
-    "rmap_walk": 60.0,
-    "try_to_unmap_one": 100.0,
-    "page_vma_mapped_walk": 80.0,
-    "ptep_clear_flush": 15.0,
-    "ptep_get_and_clear": 10.0,
-    "set_tlb_ubc_flush_pending": 10.0,
-    "try_to_unmap_flush": 10.0,
-    "try_to_unmap_flush_dirty": 5.0,
-    "shmem_writeout": 100.0,
-    "swap_writepage": 80.0,
-    "__remove_mapping": 80.0,
-    "free_unref_folios": 60.0,
-    "reclaim_pages": 50.0,
+    "madvise_cold_or_pageout_pte_range", "folio_isolate_lru", "shrink_folio_list",
+    "folio_referenced", "add_to_swap", "rmap_walk", "try_to_unmap_one",
+    "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
+    "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
+    "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",
+    "reclaim_pages",
     # syscalls
-    "el0_svc": 100.0,               # syscall entry/exit
-    "zap_pte_range": 40.0,          # per PTE
-    "change_pte_range": 30.0,       # per PTE
-    "flush_tlb_batched_pending": 10.0,
+    "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
     # user space
-    "main": 5.0,                    # one user load/store, excluding TLB misses
-})
+    "main",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class MachineProfile:
     """A machine the model can run on.
 
-    name:    profile name (``--machine``)
-    arch:    "arm64" or "x86"
-    cpus:    number of online CPUs
-    ghz:     core clock, for converting ns to cycles in reports
+    name:      profile name (``--machine``)
+    arch:      "arm64" or "x86", or None for a profile usable with either
+    cpus:      number of online CPUs
+    ghz:       core clock, for converting ns to cycles in reports
     mem_pages: page frames of simulated RAM
+    init_on_alloc: the kernel zeroes every page it allocates (init_on_alloc=1)
+    tlb_walk_ns: a TLB miss's page walk
+    source:    the file it was loaded from (for messages), or "" if built in code
 
     arm64 DVM (broadcast TLBI) figures grow linearly with the CPU count n:
       dvm_latency_ns    = dvm_latency_base_ns + dvm_latency_per_cpu_ns * n
       dvm_throughput_ns = dvm_throughput_base_ns + dvm_throughput_per_cpu_ns * n
+    tlbi_issue_ns, dsb_ns: issuing one TLBI; a DSB with nothing outstanding.
     x86 figures: ipi_send_ns (per target), ipi_latency_ns (one way),
       ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns.
-    tlb_walk_ns: a TLB miss's page walk.
-    kernel_ns: symbol -> ns of that kernel function's own work per call.
+    The other arch's figures are None in a profile that names its arch.
+    kernel_ns: symbol -> ns of that kernel function's own work per call
+      (already multiplied by the file's [kernel] scale).
     """
 
     name: str
-    arch: str
+    arch: str | None
     cpus: int
-    ghz: float = 2.0
-    mem_pages: int = 16384
-    tlb_walk_ns: float = 20.0
-    tlbi_issue_ns: float = 4.0
-    dsb_ns: float = 2.0
-    dvm_latency_base_ns: float = 230.0
-    dvm_latency_per_cpu_ns: float = 6.5
-    dvm_throughput_base_ns: float = 0.0
-    dvm_throughput_per_cpu_ns: float = 1.3
-    ipi_send_ns: float = 150.0
-    ipi_latency_ns: float = 700.0
-    ipi_entry_ns: float = 400.0
-    invlpg_ns: float = 60.0
-    flush_tlb_ns: float = 200.0
-    kernel_ns: Mapping[str, float] = field(default_factory=lambda: DEFAULT_KERNEL_NS)
+    ghz: float
+    mem_pages: int
+    init_on_alloc: bool
+    tlb_walk_ns: float
+    tlbi_issue_ns: float | None
+    dsb_ns: float | None
+    dvm_latency_base_ns: float | None
+    dvm_latency_per_cpu_ns: float | None
+    dvm_throughput_base_ns: float | None
+    dvm_throughput_per_cpu_ns: float | None
+    ipi_send_ns: float | None
+    ipi_latency_ns: float | None
+    ipi_entry_ns: float | None
+    invlpg_ns: float | None
+    flush_tlb_ns: float | None
+    kernel_ns: Mapping[str, float]
+    source: str = ""
 
     def with_cpus(self, cpus: int) -> "MachineProfile":
         """The same machine with a different number of online CPUs (``--smp``)."""
         return replace(self, cpus=cpus)
 
     def dvm_latency_ns(self) -> float:
+        """Issue-to-complete time of one broadcast TLBI on this many CPUs (ns)."""
         return self.dvm_latency_base_ns + self.dvm_latency_per_cpu_ns * self.cpus
 
     def dvm_throughput_ns(self) -> float:
+        """How long one broadcast TLBI occupies its issuer's DVM slot (ns)."""
         return self.dvm_throughput_base_ns + self.dvm_throughput_per_cpu_ns * self.cpus
+
+    def check_arch(self, arch: str) -> None:
+        """Raise UserError unless this profile can run an *arch* kernel."""
+        if self.arch is not None and self.arch != arch:
+            raise UserError(f"{self.source or self.name}: machine '{self.name}' is an "
+                            f"{self.arch} machine: expected an {self.arch} kernel, found "
+                            f"{arch} (pick another --machine)")
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the profiles shipped with minikernel."""
+    return sorted(p.name[:-5] for p in _profiles_dir().iterdir()
+                  if p.name.endswith(".toml") and p.name != "defaults.toml")
+
+
+def default_profile_name(arch: str) -> str:
+    """The built-in profile used for *arch* when no ``--machine`` is given."""
+    path = _profiles_dir() / "defaults.toml"
+    table = _read_toml(path).get("default", {})
+    name = table.get(arch)
+    if not isinstance(name, str):
+        raise UserError(f"{path}: default.{arch}: expected a profile name (string), "
+                        f"found {name!r}")
+    return name
+
+
+def find_profile(spec: str) -> Path:
+    """Resolve ``--machine NAME|FILE.toml`` to a file; UserError if there is none."""
+    if spec.endswith(".toml") or "/" in spec or "\\" in spec:
+        path = Path(spec)
+        if not path.is_file():
+            raise UserError(f"{spec}: no such profile file: expected a TOML machine profile "
+                            f"or one of {', '.join(builtin_profiles())}")
+        return path
+    path = _profiles_dir() / f"{spec}.toml"
+    if spec == "defaults" or not path.is_file():
+        raise UserError(f"--machine {spec}: unknown machine profile: expected one of "
+                        f"{', '.join(builtin_profiles())}, or a path to a .toml file")
+    return path
+
+
+def load_profile(spec: str | Path) -> MachineProfile:
+    """Load a profile by built-in name or path; UserError if it is malformed or incomplete."""
+    path = spec if isinstance(spec, Path) else find_profile(spec)
+    return _load(str(path))
 
 
 def default_profile(arch: str, cpus: int | None = None) -> MachineProfile:
-    """The built-in profile for *arch*, optionally with another CPU count."""
-    if arch == "arm64":
-        p = MachineProfile(name="kunpeng920", arch="arm64", cpus=96, ghz=2.6)
-    else:
-        p = MachineProfile(name="x86-2s", arch="x86", cpus=48, ghz=2.5)
+    """The built-in default profile for *arch*, optionally with another CPU count."""
+    p = load_profile(default_profile_name(arch))
     return p if cpus is None else p.with_cpus(cpus)
+
+
+#
+# Private helpers
+#
+
+# section -> key -> (kind, description for messages).  Kinds: "int+" a
+# positive int, "num+" a positive number, "num" a number >= 0, "bool",
+# "str", "arch".
+_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
+    "machine": {
+        "name": ("str", "a string"),
+        "arch": ("arch", "'arm64' or 'x86'"),
+        "cpus": ("int+", "a positive integer (CPUs)"),
+        "ghz": ("num+", "a positive number (GHz)"),
+        "mem_pages": ("int+", "a positive integer (4 KiB page frames)"),
+        "init_on_alloc": ("bool", "true or false"),
+    },
+    "tlb": {
+        "walk_ns": ("num", "a number >= 0 (ns)"),
+    },
+    "arm64": {k: ("num", "a number >= 0 (ns)") for k in (
+        "tlbi_issue_ns", "dsb_ns", "dvm_latency_base_ns", "dvm_latency_per_cpu_ns",
+        "dvm_throughput_base_ns", "dvm_throughput_per_cpu_ns")},
+    "x86": {k: ("num", "a number >= 0 (ns)") for k in (
+        "ipi_send_ns", "ipi_latency_ns", "ipi_entry_ns", "invlpg_ns", "flush_tlb_ns")},
+    "kernel": {
+        "scale": ("num+", "a positive number (multiplies every [kernel_ns] figure)"),
+    },
+}
+_OPTIONAL = {("machine", "name"), ("machine", "arch"), ("kernel", "scale")}
+_ARCH_SECTIONS = ("arm64", "x86")
+
+
+@lru_cache(maxsize=None)
+def _profiles_dir() -> Path:
+    return Path(str(resources.files("minikernel") / "profiles"))
+
+
+@lru_cache(maxsize=64)
+def _load(path_str: str) -> MachineProfile:
+    path = Path(path_str)
+    data = _resolve(path, ())
+    return _check(path, data)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read machine profile: {e.strerror or e}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: malformed TOML: {e}: expected a machine profile "
+                        "(see minikernel/profiles/*.toml)") from None
+
+
+def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's tables merged over those of the profile it inherits from."""
+    real = path.resolve()
+    if real in seen:
+        chain = " -> ".join(str(p) for p in seen + (real,))
+        raise UserError(f"{path}: inherit: profiles inherit from each other in a loop ({chain})")
+    data = _read_toml(path)
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"{path}: inherit: expected a profile name or path (string), "
+                        f"found {parent!r}")
+    if parent.endswith(".toml") or "/" in parent:
+        ppath = (path.parent / parent)
+        if not ppath.is_file():
+            raise UserError(f"{path}: inherit: no such profile file {ppath}")
+    else:
+        ppath = find_profile(parent)
+    base = _resolve(ppath, seen + (real,))
+    # A child names its own machine; never inherit the parent's name.
+    base.get("machine", {}).pop("name", None)
+    return _merge(base, data)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
+
+
+def _bad(path: Path, key: str, expected: str, found: Any) -> UserError:
+    return UserError(f"{path}: {key}: expected {expected}, found {found!r}")
+
+
+def _value(path: Path, key: str, kind: str, expected: str, v: Any) -> Any:
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise _bad(path, key, expected, v)
+        return v
+    if kind in ("str", "arch"):
+        if not isinstance(v, str) or not v or (kind == "arch" and v not in _ARCH_SECTIONS):
+            raise _bad(path, key, expected, v)
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _bad(path, key, expected, v)
+    if kind == "int+":
+        if not isinstance(v, int) or v < 1:
+            raise _bad(path, key, expected, v)
+        return v
+    if not math.isfinite(v) or v < 0 or (kind == "num+" and v == 0):
+        raise _bad(path, key, expected, v)
+    return float(v)
+
+
+def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
+    known = set(_SCHEMA) | {"kernel_ns"}
+    for section, table in data.items():
+        if section not in known:
+            raise UserError(f"{path}: {section}: unknown key: expected one of the tables "
+                            f"{', '.join(sorted(known))} (or 'inherit')")
+        if not isinstance(table, dict):
+            raise _bad(path, section, f"a table [{section}]", table)
+    machine = data.get("machine", {})
+    arch = machine.get("arch")
+    if arch is not None:
+        arch = _value(path, "machine.arch", "arch", _SCHEMA["machine"]["arch"][1], arch)
+    need_arch = _ARCH_SECTIONS if arch is None else (arch,)
+    fields: dict[str, Any] = {}
+    for section, keys in _SCHEMA.items():
+        if section in _ARCH_SECTIONS and section not in need_arch:
+            continue        # e.g. an inherited [arm64] in an x86 profile: not used
+        table = data.get(section, {})
+        for k in table:
+            if k not in keys:
+                raise UserError(f"{path}: {section}.{k}: unknown key: expected one of "
+                                f"{', '.join(keys)}")
+        for k, (kind, expected) in keys.items():
+            if k not in table:
+                if (section, k) in _OPTIONAL:
+                    continue
+                raise UserError(f"{path}: {section}.{k}: missing: expected {expected}")
+            fields[f"{section}.{k}"] = _value(path, f"{section}.{k}", kind, expected, table[k])
+    scale = fields.get("kernel.scale", 1.0)
+    table = data.get("kernel_ns")
+    if table is None:
+        raise UserError(f"{path}: kernel_ns: missing: expected a table [kernel_ns] of "
+                        "symbol = ns per call")
+    for sym in table:
+        if sym not in KERNEL_SYMBOLS:
+            raise UserError(f"{path}: kernel_ns.{sym}: unknown symbol: expected one the model "
+                            "charges (see minikernel.profile.KERNEL_SYMBOLS)")
+    kernel_ns = {}
+    for sym in KERNEL_SYMBOLS:
+        if sym not in table:
+            raise UserError(f"{path}: kernel_ns.{sym}: missing: expected a number >= 0 "
+                            "(ns per call)")
+        kernel_ns[sym] = _value(path, f"kernel_ns.{sym}", "num", "a number >= 0 (ns per call)",
+                                table[sym]) * scale
+    g = fields.get
+    return MachineProfile(
+        name=g("machine.name") or path.stem,
+        arch=arch,
+        cpus=fields["machine.cpus"],
+        ghz=fields["machine.ghz"],
+        mem_pages=fields["machine.mem_pages"],
+        init_on_alloc=fields["machine.init_on_alloc"],
+        tlb_walk_ns=fields["tlb.walk_ns"],
+        tlbi_issue_ns=g("arm64.tlbi_issue_ns"),
+        dsb_ns=g("arm64.dsb_ns"),
+        dvm_latency_base_ns=g("arm64.dvm_latency_base_ns"),
+        dvm_latency_per_cpu_ns=g("arm64.dvm_latency_per_cpu_ns"),
+        dvm_throughput_base_ns=g("arm64.dvm_throughput_base_ns"),
+        dvm_throughput_per_cpu_ns=g("arm64.dvm_throughput_per_cpu_ns"),
+        ipi_send_ns=g("x86.ipi_send_ns"),
+        ipi_latency_ns=g("x86.ipi_latency_ns"),
+        ipi_entry_ns=g("x86.ipi_entry_ns"),
+        invlpg_ns=g("x86.invlpg_ns"),
+        flush_tlb_ns=g("x86.flush_tlb_ns"),
+        kernel_ns=MappingProxyType(kernel_ns),
+        source=str(path),
+    )

@@ -61,7 +61,11 @@ class PageAllocator:
     def folio_alloc(self, cpu: "Cpu", zero: bool = True) -> Folio:
         """Models: folio_alloc() (+ clear_page when the caller wants a zeroed page)."""
         folio = self.__alloc_pages(cpu)
-        if zero:
+        # MODEL: init_on_alloc=1 (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, a boot
+        # setting of the machine profile) zeroes every allocation, which is
+        # where clear_page comes from on a swap-in; the contents are then
+        # overwritten by the caller, so only the cost is modelled.
+        if zero or self.machine.profile.init_on_alloc:
             cpu.charge("clear_page", self.machine.kernel_ns["clear_page"])
             self.machine.mem.data[folio.pfn] = 0
         return folio

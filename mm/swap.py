@@ -124,6 +124,7 @@ class SwapInfo:
 
     def swap_read_folio(self, cpu: "Cpu", folio: Folio, off: int) -> None:
         """Models: swap_read_folio(): fill *folio* from slot *off*."""
+        cpu.charge("swap_read_folio", self.machine.kernel_ns["swap_read_folio"])
         self.zram.zram_bvec_read(cpu, off, folio.pfn)
         self.machine.vmstat.pswpin += 1
 

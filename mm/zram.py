@@ -39,6 +39,7 @@ class Zram:
         The cost is the scan that finds the page same-filled.
         """
         m = self.machine
+        cpu.charge("zram_slot_lock", m.kernel_ns["zram_slot_lock"])
         cpu.charge("__zram_bvec_write", m.kernel_ns["__zram_bvec_write"])
         self.table[index] = m.mem.data[pfn]
 
@@ -47,6 +48,7 @@ class Zram:
         m = self.machine
         k = m.kernel_ns
         cpu.charge("zram_bvec_read", k["zram_bvec_read"])
+        cpu.charge("zram_slot_lock", k["zram_slot_lock"])
         cpu.charge("memset64", k["memset64"])
         m.mem.data[pfn] = self.table[index]
 

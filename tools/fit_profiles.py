@@ -1,0 +1,204 @@
+"""Fit the built-in arm64 machine profiles to the published results (issue 5).
+
+Model-only tooling, not part of the package.  Prints the figures that went
+into minikernel/profiles/snapdragon888.toml and kunpeng920.toml, and checks
+them against the published numbers by running the model:
+
+    python tools/fit_profiles.py [--iterations N]
+
+How the fit works (all from the model's own output, nothing hard-coded):
+  1. Count calls.  Run the seed benchmark unbatched with every kernel figure
+     = 1 ns and every hardware figure = 0: the per-symbol profile is then the
+     number of calls per iteration.
+  2. Snapdragon 888.  Each published top symbol gets its published share of
+     the published 1.469 ms/iteration, divided by its call count.  The
+     remaining share is spread over the other symbols by the weights in
+     OTHER_WEIGHTS (assumption: no published figure; each stays below the
+     8th published symbol, clear_page at 1.63 %).  The DVM latency is what
+     makes ptep_clear_flush reach PTEP_TARGET; the throughput is set to
+     ~3 % of that latency (DESIGN.md section 5).
+  3. Kunpeng 920.  No published profile, so it keeps the Snapdragon's
+     per-symbol proportions, multiplied by one factor [kernel] scale; scale,
+     the DVM latency and the DVM throughput are solved from three published
+     numbers: 1.346 ms/iteration, ptep_clear_flush = 16.99 %, and 12.5 %
+     less elapsed with batching.
+  4. How latency/throughput split between a fixed part and a per-CPU part is
+     not published (each machine was measured at one CPU count): the
+     profiles assume half the latency is fixed and half grows with the
+     CPUs, and all of the throughput cost grows with the CPUs (it is the
+     snoop fan-out).  That assumption is what --smp extrapolates with.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from types import MappingProxyType
+
+from minikernel.kconfig import load_kernel_config
+from minikernel.machine import Machine
+from minikernel.profile import KERNEL_SYMBOLS, load_profile
+from minikernel.workload import run_seed_benchmark
+
+PAGES = 256
+SD_MS = 1.469             # published: 14.69 s / 10 000 iterations
+KP_MS = 1.346             # published: 13.460 s / 10 000 iterations
+PTEP_TARGET_SD = 5.66     # % (published 5.36; upper half of the +-0.5 band, see README)
+PTEP_TARGET_KP = 17.2     # % (published 16.99)
+SAVING_TARGET_KP = 12.5   # % less elapsed with batching (published)
+
+PUBLISHED_SD = {          # % of the a.out task's cycles, v5 commit message
+    "_raw_spin_unlock_irq": 21.07,
+    "_raw_spin_unlock_irqrestore": 8.23,
+    "filemap_map_pages": 6.67,
+    "__zram_bvec_write": 6.16,
+    "_raw_spin_lock": 3.71,
+    "memset64": 3.49,
+    "clear_page": 1.63,
+}
+
+# Relative weights of the unpublished symbols (assumption).
+OTHER_WEIGHTS = {
+    "el0_da": 1.6, "handle_mm_fault": 1.5, "shmem_fault": 1.2, "shmem_swapin_folio": 1.6,
+    "swap_cache_lookup": 1.0, "swap_read_folio": 1.2, "__alloc_pages": 1.6,
+    "zram_bvec_read": 1.2, "zram_slot_lock": 1.5, "folio_add_lru": 1.5,
+    "_raw_spin_lock_irqsave": 1.2, "madvise_cold_or_pageout_pte_range": 1.4,
+    "folio_isolate_lru": 1.5, "shrink_folio_list": 1.6, "rmap_walk": 1.3,
+    "try_to_unmap_one": 1.5, "page_vma_mapped_walk": 1.5, "shmem_writeout": 1.6,
+    "swap_writepage": 1.5, "__remove_mapping": 1.6, "free_unref_folios": 1.6,
+}
+
+# Small fixed figures (assumptions, ns): the non-waiting part of a flush.
+PTEP_OWN_NS = 6.0         # ptep_clear_flush's / ptep_get_and_clear's own PTE work
+SET_PENDING_NS = 4.0      # set_tlb_ubc_flush_pending bookkeeping
+TRY_FLUSH_NS = 5.0        # try_to_unmap_flush bookkeeping
+FLUSH_PENDING_NS = 3.0    # flush_tlb_batched_pending's check
+FLUSH_DIRTY_NS = 3.0      # try_to_unmap_flush_dirty's check
+SYSCALL_NS = 300.0        # el0_svc entry/exit, once per madvise
+RECLAIM_PAGES_NS = 300.0  # reclaim_pages setup, once per madvise
+TLBI_ISSUE_NS = 2.0
+DSB_NS = 1.0
+WALK_NS = 25.0            # a TLB miss walk with the tables in cache
+MAIN_NS = 2.0             # one user load, a.out [.] main
+SD_T_RATIO = 0.03         # throughput / latency at 8 CPUs (DESIGN.md section 5: 3-4 %)
+
+
+def run(profile, sets, iterations):
+    m = Machine(load_kernel_config("arm64", sets=sets), profile)
+    return run_seed_benchmark(m, iterations, warmup=1)
+
+
+def counts(base, iterations):
+    ones = {s: 1.0 for s in KERNEL_SYMBOLS}
+    p = replace(base, kernel_ns=MappingProxyType(ones), tlb_walk_ns=0.0, tlbi_issue_ns=0.0,
+                dsb_ns=0.0, dvm_latency_base_ns=0.0, dvm_latency_per_cpu_ns=0.0,
+                dvm_throughput_base_ns=0.0, dvm_throughput_per_cpu_ns=0.0)
+    r = run(p, ["EXPERT=y"], iterations)
+    return {k: v / iterations for k, v in r.profile.items()}
+
+
+def split(latency, throughput, cpus):
+    """Half the latency fixed, half per CPU; throughput all per CPU (assumption)."""
+    return dict(dvm_latency_base_ns=latency / 2, dvm_latency_per_cpu_ns=latency / 2 / cpus,
+                dvm_throughput_base_ns=0.0, dvm_throughput_per_cpu_ns=throughput / cpus)
+
+
+def fit_snapdragon(base, iterations):
+    calls = counts(base, iterations)
+    t_iter = SD_MS * 1e6
+    k = {s: 0.0 for s in KERNEL_SYMBOLS}
+    for s, share in PUBLISHED_SD.items():
+        k[s] = share / 100 * t_iter / calls[s]
+    k.update(ptep_clear_flush=PTEP_OWN_NS, ptep_get_and_clear=PTEP_OWN_NS,
+             set_tlb_ubc_flush_pending=SET_PENDING_NS, try_to_unmap_flush=TRY_FLUSH_NS,
+             flush_tlb_batched_pending=FLUSH_PENDING_NS, main=MAIN_NS,
+             try_to_unmap_flush_dirty=FLUSH_DIRTY_NS, el0_svc=SYSCALL_NS,
+             reclaim_pages=RECLAIM_PAGES_NS)
+    # ptep_clear_flush per page = own + DSB ISHST + issue + T + (L - T) + DSB ISH
+    flush = PTEP_TARGET_SD / 100 * t_iter / PAGES
+    latency = flush - PTEP_OWN_NS - TLBI_ISSUE_NS - 2 * DSB_NS
+    fixed = (sum(PUBLISHED_SD.values()) + PTEP_TARGET_SD) / 100 * t_iter
+    fixed += calls["main"] * (MAIN_NS + 2 * WALK_NS) + sum(
+        calls[s] * k[s] for s in ("flush_tlb_batched_pending", "try_to_unmap_flush_dirty",
+                                  "el0_svc", "reclaim_pages"))
+    rest = t_iter - fixed
+    wsum = sum(OTHER_WEIGHTS[s] * 1.0 for s in OTHER_WEIGHTS if calls.get(s))
+    for s, w in OTHER_WEIGHTS.items():
+        if calls.get(s):
+            k[s] = w / wsum * rest / calls[s]
+    # Symbols the seed benchmark never calls keep the scale of their neighbours.
+    k.update(do_anonymous_page=k["shmem_fault"], do_wp_page=k["shmem_fault"],
+             do_swap_page=k["shmem_swapin_folio"], folio_referenced=k["rmap_walk"],
+             add_to_swap=k["shmem_writeout"], zap_pte_range=k["madvise_cold_or_pageout_pte_range"],
+             change_pte_range=k["madvise_cold_or_pageout_pte_range"])
+    dvm = split(latency, SD_T_RATIO * latency, base.cpus)
+    return k, dvm, latency
+
+
+def fit_kunpeng(sd_kernel, sd_latency, cpus):
+    """Solve scale, L, T analytically from the Snapdragon figures (then verified by a run)."""
+    t_iter = KP_MS * 1e6
+    flush = PTEP_TARGET_KP / 100 * t_iter / PAGES
+    latency = flush - PTEP_OWN_NS - TLBI_ISSUE_NS - 2 * DSB_NS
+    sd_flush = PTEP_TARGET_SD / 100 * SD_MS * 1e6
+    walks = PAGES * 2 * WALK_NS
+    scale = (t_iter - PAGES * flush - walks) / (SD_MS * 1e6 - sd_flush - walks)
+    # unbatched per page: L + own + issue + 2 dsb ; batched: own + set + issue + dsb + T
+    # per iteration batched adds 8 batch DSBs and one flush_tlb_mm: ~9 (L + small)
+    saving = SAVING_TARGET_KP / 100 * t_iter
+    per_page = latency + 2 * DSB_NS - SET_PENDING_NS - DSB_NS
+    throughput = (PAGES * per_page - 9 * (latency + TRY_FLUSH_NS) - saving) / PAGES
+    return scale, split(latency, throughput, cpus), latency, throughput
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iterations", type=int, default=20)
+    a = ap.parse_args()
+    sd = load_profile("snapdragon888")
+    k, dvm, lat = fit_snapdragon(sd, a.iterations)
+    print("# snapdragon888 [kernel_ns]")
+    for s in KERNEL_SYMBOLS:
+        print(f"{s} = {k[s]:.1f}")
+    print("# snapdragon888 [arm64]", {x: round(v, 3) for x, v in dvm.items()}, "L(8) =", lat)
+    kp = load_profile("kunpeng920")
+    scale, kdvm, klat, kthr = fit_kunpeng(k, lat, kp.cpus)
+    print(f"# kunpeng920 [kernel] scale = {scale:.4f}; L(96) = {klat:.1f}, T(96) = {kthr:.1f}",
+          {x: round(v, 3) for x, v in kdvm.items()})
+    # The analytic solution ignores second-order terms (and the Kunpeng
+    # profile's own init_on_alloc): refine scale, latency and throughput
+    # from runs until the model's output sits on the published numbers.
+    t_iter = KP_MS * 1e6
+    for _ in range(4):
+        kprof = replace(kp, kernel_ns=MappingProxyType({s: v * scale for s, v in k.items()}),
+                        **kdvm)
+        ru = run(kprof, [], a.iterations)
+        rb = run(kprof, ["EXPERT=y"], a.iterations)
+        e = ru.elapsed_ns / a.iterations
+        f = ru.profile["ptep_clear_flush"] / a.iterations
+        walks = ru.profile["main"] / a.iterations
+        got = (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
+        klat += (PTEP_TARGET_KP / 100 * t_iter - f) / PAGES
+        scale *= (t_iter * (1 - PTEP_TARGET_KP / 100) - walks) / (e - f - walks)
+        kthr += (got - SAVING_TARGET_KP) / 100 * e / PAGES
+        kdvm = split(klat, kthr, kp.cpus)
+    print(f"# kunpeng920 refined: scale = {scale:.4f}, L(96) = {klat:.1f}, T(96) = {kthr:.1f}",
+          {x: round(v, 3) for x, v in kdvm.items()})
+    # Verify with the fitted figures.
+    for name, prof, sets in (
+            ("snapdragon888", replace(sd, kernel_ns=MappingProxyType(k), **dvm),
+             (["EXPERT=y"], ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])),
+            ("kunpeng920", replace(kp, kernel_ns=MappingProxyType(
+                {s: v * scale for s, v in k.items()}), **kdvm), ([], ["EXPERT=y"]))):
+        ru = run(prof, sets[0], a.iterations)
+        rb = run(prof, sets[1], a.iterations)
+        tot = sum(ru.profile.values())
+        pc = ru.profile["ptep_clear_flush"] / tot * 100
+        dsb = ru.stalls[("ptep_clear_flush", "dsb ish")] / ru.profile["ptep_clear_flush"] * 100
+        print(f"{name}: unbatched {ru.elapsed_ns / a.iterations / 1e6:.4f} ms/it, "
+              f"ptep_clear_flush {pc:.2f} % ({dsb:.1f} % DSB), batched "
+              f"{(1 - rb.elapsed_ns / ru.elapsed_ns) * 100:.2f} % less elapsed")
+
+
+if __name__ == "__main__":
+    main()
