@@ -66,13 +66,14 @@ from minikernel.errors import UserError
 KERNEL_SYMBOLS: tuple[str, ...] = (
     # fault path
     "el0_da", "handle_mm_fault", "do_anonymous_page", "do_wp_page", "filemap_map_pages",
-    "shmem_fault", "shmem_swapin_folio", "do_swap_page", "swap_cache_lookup",
+    "do_fault", "finish_fault", "_raw_spin_unlock", "shmem_get_folio_gfp", "xas_load",
+    "shmem_add_to_page_cache", "shmem_fault", "shmem_swapin_folio", "do_swap_page", "swap_cache_lookup",
     "swap_read_folio", "__alloc_pages", "clear_page", "memset64", "zram_bvec_read",
     "zram_slot_lock", "__zram_bvec_write", "_raw_spin_lock", "_raw_spin_unlock_irq",
     "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore", "folio_add_lru",
     # reclaim path
     "madvise_cold_or_pageout_pte_range", "folio_isolate_lru", "shrink_folio_list",
-    "folio_referenced", "add_to_swap", "rmap_walk", "try_to_unmap_one",
+    "folio_referenced", "pageout", "add_to_swap", "rmap_walk", "try_to_unmap_one",
     "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
     "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
     "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",

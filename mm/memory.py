@@ -79,6 +79,10 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
 
 def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: do_fault() -> do_read_fault() (with fault-around) / do_shared_fault() for shmem."""
+    m = current.machine
+    cpu = current.cpu
+    k = m.kernel_ns
+    cpu.charge("do_fault", k["do_fault"])
     vpn = addr >> PAGE_SHIFT
     pgd = vma.vm_mm.pgd
     if not write:
@@ -86,6 +90,10 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
         if vpn in pgd:
             return
     folio = shmem_fault(current, vma, addr)
+    # finish_fault() installs the PTE under the page-table lock.
+    cpu.charge("finish_fault", k["finish_fault"])
+    cpu.charge("_raw_spin_lock", k["_raw_spin_lock"])
+    cpu.charge("_raw_spin_unlock", k["_raw_spin_unlock"])
     pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write)
     folio_add_file_rmap_pte(folio)
     if write:

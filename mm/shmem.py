@@ -41,6 +41,7 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
         m.vmstat.pgmajfault += 1
     else:
         swap.delete_from_swap_cache(folio)
+    cpu.charge("shmem_add_to_page_cache", k["shmem_add_to_page_cache"])
     folio.mapping = mapping
     folio.index = index
     mapping.i_pages[index] = folio
@@ -53,6 +54,9 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
     """Models: shmem_get_folio_gfp(): the folio at *index*, swapped in or allocated as needed."""
     from minikernel.mm.vmscan import folio_add_lru
     m = current.machine
+    cpu = current.cpu
+    cpu.charge("shmem_get_folio_gfp", m.kernel_ns["shmem_get_folio_gfp"])
+    cpu.charge("xas_load", m.kernel_ns["xas_load"])      # the page-cache lookup
     entry = mapping.i_pages.get(index)
     if isinstance(entry, Folio):
         return entry

@@ -120,6 +120,7 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
     Caller's contract: try_to_unmap_flush_dirty() has run.
     """
     m = current.machine
+    current.cpu.charge("pageout", m.kernel_ns["pageout"])
     if m.probes:
         m.probe("pageout:before_io", current, folio=folio)
     if m.sanitizer is not None:
