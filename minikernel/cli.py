@@ -3,8 +3,10 @@
 Model-only (the kernel's counterparts: scripts/kconfig/Makefile targets
 defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
-    minikernel --defconfig ARCH [--set SYM=VAL ...] [--smp N] [--json]
-    minikernel --config FILE    [--set SYM=VAL ...] [--smp N] [--json]
+    minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
+               [--iterations N] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
+               [--trace FILE] [--json]
+    minikernel --config FILE    [same options]
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
     minikernel menuconfig
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
@@ -40,12 +42,18 @@ from pathlib import Path
 import structlog
 
 from minikernel import kconfig
+from minikernel import report as ab_report
 from minikernel.boot import boot
 from minikernel.machine import Machine
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+from minikernel.profile import load_profile
+from minikernel.report import DEFAULT_COUNT
 
 PROG = "minikernel"
+#: Measured iterations per run; small enough that the default machine (96
+#: CPUs) answers in a few seconds.  Steady-state iterations all cost the same.
+DEFAULT_ITERATIONS = 10
 
 #
 # Public interface
@@ -86,8 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
     p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
                    help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
+    p.add_argument("--machine", metavar="NAME|FILE.toml", default=None,
+                   help="machine profile: a built-in name (kunpeng920, snapdragon888, x86-2s) "
+                        "or a TOML file (default: kunpeng920 on arm64, x86-2s on x86)")
     p.add_argument("--smp", metavar="N", type=int, default=None,
-                   help="number of online CPUs (default: 96 on arm64, 48 on x86)")
+                   help="number of online CPUs (default: the machine profile's)")
+    p.add_argument("--iterations", metavar="N", type=int, default=DEFAULT_ITERATIONS,
+                   help="measured iterations of the seed benchmark per run, after one "
+                        f"warm-up (default: {DEFAULT_ITERATIONS}; every steady-state "
+                        "iteration costs the same, so per-iteration figures do not depend on N)")
+    p.add_argument("--workload", metavar="W", default="seed",
+                   help="seed (the cover letter's benchmark), procs[:N] (N processes map "
+                        "the buffer) or threads[:N] (the mm runs on N CPUs; what makes x86 "
+                        f"defer); N defaults to {DEFAULT_COUNT}")
+    p.add_argument("--vmstat", action="store_true",
+                   help="also print each run's vmstat counter deltas")
+    p.add_argument("--trace", metavar="FILE", type=Path, default=None,
+                   help="write ftrace-shaped events (tlb_flush, mm_vmscan_*) of both runs to FILE")
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout")
     _add_log_options(p, defaults=True)
@@ -133,10 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
 def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     """The main job run after boot; its dict is the whole report.
 
-    For now the main job is the boot report.  The reclaim workload adds its
-    results (e.g. "runs") to the dict it returns.
+    The boot report, then the A/B run of the seed benchmark (minikernel.report):
+    *kernel* is run A; run B boots the same configuration plus the assignments
+    that flip the deferral decision, on the same machine profile.  The report
+    gains ``ab`` (flip, workload, iterations, notes) and ``runs`` (A, then B).
     """
-    return boot_report(kernel)
+    if args.iterations < 1:
+        raise UserError(f"--iterations {args.iterations}: expected a positive number")
+    report = boot_report(kernel)
+    flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
+    flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
+                   profile=kernel.profile, trace=kernel.trace is not None)
+    ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.iterations,
+                          workload=args.workload)
+    if args.trace is not None:
+        ab_report.write_trace(args.trace, [kernel, flipped],
+                              [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
+                               ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
+    report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
+    report["runs"] = ab["runs"]
+    return report
 
 
 def boot_report(kernel: Machine) -> dict:
@@ -144,7 +183,8 @@ def boot_report(kernel: Machine) -> dict:
     README documents this schema)."""
     return {
         "arch": kernel.cfg.arch,
-        "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name},
+        "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name,
+                    "ghz": kernel.profile.ghz},
         "config": kernel.cfg.values,
         "tlb_flush_path": {
             "batched": kernel.tlb_flush_path.batched,
@@ -153,8 +193,9 @@ def boot_report(kernel: Machine) -> dict:
     }
 
 
-def render_text(report: dict) -> str:
-    """Human-readable form of a report (what stdout shows without --json)."""
+def render_text(report: dict, vmstat: bool = False) -> str:
+    """Human-readable form of a report (what stdout shows without --json);
+    *vmstat* adds each run's counters (--vmstat)."""
     out = []
     if "arch" in report and "machine" in report:
         out.append(f"minikernel/{report['arch']} on {report['machine']['cpus']} CPUs")
@@ -169,8 +210,12 @@ def render_text(report: dict) -> str:
             f"  CONFIG_{name}={value}" if value != "n" else f"  # CONFIG_{name} is not set"
             for name, value in cfg.items()
         )
+    if "runs" in report and "ab" in report:
+        out.append("")
+        out.append(ab_report.render_text({**report["ab"], "runs": report["runs"]},
+                                         vmstat=vmstat).rstrip("\n"))
     for key, value in report.items():
-        if key not in ("arch", "machine", "tlb_flush_path", "config"):
+        if key not in ("arch", "machine", "tlb_flush_path", "config", "ab", "runs"):
             out.append(f"{key}: {json.dumps(value, indent=2)}")
     return "\n".join(out) + "\n"
 
@@ -191,12 +236,16 @@ def cmd_boot(args: argparse.Namespace) -> int:
     if args.config is not None and kconfig.infer_arch(args.config) is None:
         arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
     cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
-    kernel = boot(cfg, cpus=args.smp)
+    profile = None
+    if args.machine is not None:
+        profile = load_profile(args.machine)
+        profile.check_arch(cfg.arch)
+    kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
     report = run_main_job(kernel, args)
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(report, vmstat=args.vmstat))
     return 0
 
 
@@ -310,6 +359,11 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
                                  ("--config", args.config is not None),
                                  ("--set", bool(args.sets)),
                                  ("--smp", args.smp is not None),
+                                 ("--machine", args.machine is not None),
+                                 ("--iterations", args.iterations != DEFAULT_ITERATIONS),
+                                 ("--workload", args.workload != "seed"),
+                                 ("--vmstat", args.vmstat),
+                                 ("--trace", args.trace is not None),
                                  ("--json", args.json)) if on]
     if given:
         raise UserError(

@@ -121,6 +121,10 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
     """
     m = current.machine
     current.cpu.charge("pageout", m.kernel_ns["pageout"])
+    if m.trace is not None:
+        wb = "RECLAIM_WB_ANON" if folio.anon else "RECLAIM_WB_FILE"
+        m.trace_event(current.cpu, "mm_vmscan_write_folio",
+                      f"pfn=0x{folio.pfn:x} flags={wb}|RECLAIM_WB_SYNC")
     if m.probes:
         m.probe("pageout:before_io", current, folio=folio)
     if m.sanitizer is not None:
@@ -239,6 +243,9 @@ def try_to_free_pages(current: TaskStruct, nr_to_reclaim: int) -> int:
     # MODEL: references are ignored here too (no second-chance aging).
     """
     m = current.machine
+    if m.trace is not None:
+        m.trace_event(current.cpu, "mm_vmscan_direct_reclaim_begin",
+                      f"order=0 gfp_flags=GFP_HIGHUSER_MOVABLE nr_to_reclaim={nr_to_reclaim}")
     nr = 0
     scanned_all = False
     while nr < nr_to_reclaim and not scanned_all:
@@ -253,4 +260,6 @@ def try_to_free_pages(current: TaskStruct, nr_to_reclaim: int) -> int:
         got = shrink_folio_list(current, batch, True)
         nr += got
         scanned_all = got == 0
+    if m.trace is not None:
+        m.trace_event(current.cpu, "mm_vmscan_direct_reclaim_end", f"nr_reclaimed={nr}")
     return nr

@@ -25,9 +25,9 @@ def test_json_is_exactly_one_object_and_logs_only_on_stderr(run_cli):
     assert r.rc == 0
     assert r.out.endswith("\n") and r.out.count("\n") == 1
     report = json.loads(r.out)
-    assert set(report) == {"arch", "machine", "config", "tlb_flush_path"}
+    assert set(report) == {"arch", "machine", "config", "tlb_flush_path", "ab", "runs"}
     assert report["arch"] == "arm64"
-    assert report["machine"] == {"cpus": 96, "profile": "kunpeng920"}
+    assert report["machine"] == {"cpus": 96, "profile": "kunpeng920", "ghz": 2.6}
     assert report["config"]["ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"] == "n"
     assert report["config"]["NR_CPUS"] == "256"
     assert report["tlb_flush_path"]["batched"] is False
@@ -55,7 +55,10 @@ def test_json_log_format_is_one_object_per_line(run_cli):
     r = run_cli("--defconfig", "x86", "--json", "--log-format", "json")
     events = [json.loads(line) for line in r.err.splitlines()]
     assert [e["event"] for e in events][0] == "Booting minikernel/x86"
-    assert events[-1]["reason"] == json.loads(r.out)["tlb_flush_path"]["reason"]
+    # The configured kernel boots first; the A/B's flipped kernel boots after it.
+    reasons = [e["reason"] for e in events if "reason" in e]
+    assert reasons[0] == json.loads(r.out)["tlb_flush_path"]["reason"]
+    assert reasons[1] == json.loads(r.out)["runs"][1]["flush_path"]["reason"]
 
 
 def test_log_level_filters(run_cli):

@@ -1,0 +1,303 @@
+"""Reports: the main job's A/B run of the seed benchmark, perf-style profiles, vmstat, trace.
+
+Model-only.  Answers "what does deferring the TLB flush buy on this
+machine?": the seed benchmark runs on the configured kernel (A) and on the
+same kernel with the deferral decision flipped (B), changing only the Kconfig
+assignments needed to flip it, and says which.  Every number comes out of the
+simulated machines; nothing is computed from the profile's figures directly.
+
+Invariants this module owns:
+  - Run A is the configured kernel, run B the flipped one, in that order,
+    on identical profiles and workloads.
+  - ``batched`` of a run says whether that run actually deferred flushes
+    (the model-only vmstat counter ``tlb_deferred_pte``), not whether
+    batching was configured: on x86 the single-threaded seed never defers.
+  - A run's ``profile`` is percent of the benchmark task's own cycles (what
+    ``perf record`` of the process shows); cycles spent on other CPUs, such
+    as IPI handlers, are reported separately under ``other_cpus``.
+  - The flip is decided in one place, :func:`flip_deferral`, with one small
+    function per SRCARCH behind a dispatch dict.
+"""
+
+# File layout:
+#
+#   Public interface
+#     Flip, flip_deferral(), parse_workload(), run_ab(), render_ab(),
+#     render_perf(), render_vmstat(), render_text(), write_trace()
+#   Private helpers
+#     per-arch flip functions, _run_dict()
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from minikernel.errors import UserError
+from minikernel.mm.vmstat import MODEL_COUNTERS
+from minikernel.workload import WORKLOADS, run_seed_benchmark
+
+#
+# Public interface
+#
+
+DEFAULT_COUNT = 4       # processes / threads of the procs / threads workloads
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """The assignments that turn the configured kernel into run B.
+
+    sets: SYM=VAL assignments appended to the configuration
+    why:  one sentence saying what they change and why they are needed
+    """
+
+    sets: tuple[str, ...]
+    why: str
+
+
+def flip_deferral(cfg, cpus: int) -> Flip:
+    """The fewest assignments that flip whether reclaim may defer its flushes."""
+    try:
+        flip = _FLIP[cfg.srcarch]
+    except KeyError:
+        raise NotImplementedError(
+            f"unsupported SRCARCH {cfg.srcarch!r} (known: {', '.join(sorted(_FLIP))})") from None
+    return flip(cfg, cpus)
+
+
+def parse_workload(spec: str) -> tuple[str, int, int]:
+    """``seed``, ``procs[:N]`` or ``threads[:N]`` -> (name, procs, threads)."""
+    name, _, count = spec.partition(":")
+    if name not in WORKLOADS:
+        raise UserError(f"--workload {spec}: unknown workload: expected one of "
+                        f"{', '.join(WORKLOADS)} (procs and threads take :N)")
+    if name == "seed":
+        if count:
+            raise UserError(f"--workload {spec}: the seed workload takes no count: "
+                            "expected 'seed'")
+        return name, 1, 1
+    try:
+        n = int(count) if count else DEFAULT_COUNT
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UserError(f"--workload {spec}: bad count {count!r}: expected {name}:N, N >= 1")
+    return (name, n, 1) if name == "procs" else (name, 1, n)
+
+
+def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
+           warmup: int = 1) -> dict:
+    """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.
+
+    Returns the report's ``ab`` part: ``flip`` (sets, why), ``workload``,
+    ``iterations``, ``notes`` and ``runs`` (A then B, see :func:`_run_dict`).
+    """
+    name, procs, threads = parse_workload(workload)
+    for m in (machine_a, machine_b):
+        need = max(procs, threads)
+        if need > m.nr_cpus:
+            raise UserError(f"--workload {workload}: needs {need} CPUs: expected at most "
+                            f"{m.nr_cpus} (the machine's CPU count; see --smp)")
+    runs = []
+    for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
+        r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup)
+        runs.append(_run_dict(label, m, r, iterations))
+    notes = []
+    if machine_a.cfg.srcarch == "x86" and threads == 1:
+        notes.append("x86: with one thread the seed benchmark never defers -- the mm is "
+                     "active on one CPU only, so arch_tlbbatch_should_defer() is false and a "
+                     "flush is one local INVLPG; try --workload threads:4")
+    return {"flip": {"sets": list(flip.sets), "why": flip.why}, "workload": workload,
+            "iterations": iterations, "notes": notes, "runs": runs}
+
+
+def render_ab(ab: dict) -> str:
+    """The A/B table: simulated elapsed, cycles, flushes, batches, DSBs/IPIs, change in %."""
+    a, b = ab["runs"]
+    out = [f"A/B: seed benchmark ({ab['workload']}, {ab['iterations']} iterations after 1 "
+           "warm-up), configured kernel vs deferral flipped",
+           f"  B = A + {' '.join('--set ' + s for s in ab['flip']['sets'])}",
+           f"      ({ab['flip']['why']})"]
+    out += [f"  note: {n}" for n in ab["notes"]]
+    rows = [("elapsed (simulated ms)", a["elapsed_s"] * 1e3, b["elapsed_s"] * 1e3, "{:.3f}"),
+            ("cycles (a.out)", a["cycles"], b["cycles"], "{:,.0f}"),
+            ("pages reclaimed", a["pages_reclaimed"], b["pages_reclaimed"], "{:,}"),
+            ("synchronous flushes", a["sync_flushes"], b["sync_flushes"], "{:,}"),
+            ("deferred PTEs", a["deferred_ptes"], b["deferred_ptes"], "{:,}"),
+            ("batch flushes", a["batches"], b["batches"], "{:,}")]
+    for k in dict.fromkeys([*a["arch"], *b["arch"]]):
+        rows.append((_ARCH_LABEL.get(k, k), a["arch"].get(k, 0), b["arch"].get(k, 0), "{:,}"))
+    rows.append(("other CPUs' cycles", a["other_cpus_cycles"], b["other_cpus_cycles"],
+                 "{:,.0f}"))
+    w = max(len(r[0]) for r in rows)
+    la = "A " + ("batched" if a["batched"] else "unbatched")
+    lb = "B " + ("batched" if b["batched"] else "unbatched")
+    out.append(f"  {'':{w}}  {la:>16}  {lb:>16}  {'change':>9}")
+    for label, va, vb, fmt in rows:
+        change = f"{(vb - va) / va * 100:+.1f}%" if va else ("" if not vb else "new")
+        out.append(f"  {label:{w}}  {fmt.format(va):>16}  {fmt.format(vb):>16}  {change:>9}")
+    return "\n".join(out) + "\n"
+
+
+def render_perf(run: dict, top: int = 20, comm: str = "a.out") -> str:
+    """A ``perf report --stdio``-shaped table of one run's benchmark task."""
+    out = [f"# {run['label']}: {run['kernel']}",
+           f"# Event count (approx.): {run['cycles']:,.0f} cycles of {comm} "
+           "(simulated, benchmark loop only)",
+           "#",
+           "# Overhead  Command  Shared Object      Symbol",
+           "# ........  .......  .................  ....................................",
+           "#"]
+    items = sorted(run["profile"].items(), key=lambda kv: kv[1], reverse=True)
+    for sym, pct in items[:top]:
+        if sym in _USER_SYMBOLS:
+            dso, kind = comm, "[.]"
+        else:
+            dso, kind = "[kernel.kallsyms]", "[k]"
+        out.append(f"{pct:9.2f}%  {comm:<7}  {dso:<17}  {kind} {sym}")
+    rest = sum(p for _, p in items[top:])
+    if rest:
+        out.append(f"{rest:9.2f}%  (other {len(items) - top} symbols)")
+    if run["other_cpus"]:
+        out.append("#")
+        out.append("# Other CPUs (not in the percentages above), cycles:")
+        for sym, cyc in sorted(run["other_cpus"].items(), key=lambda kv: kv[1], reverse=True):
+            out.append(f"#   {cyc:14,.0f}  [k] {sym}")
+    return "\n".join(out) + "\n"
+
+
+def render_vmstat(run: dict) -> str:
+    """/proc/vmstat-style deltas of one run (model-only counters marked)."""
+    out = [f"# vmstat deltas, {run['label']}"]
+    for k, v in run["vmstat"].items():
+        out.append(f"{k} {v}" + ("    # model-only" if k in MODEL_COUNTERS else ""))
+    return "\n".join(out) + "\n"
+
+
+def render_text(ab: dict, vmstat: bool = False, top: int = 20) -> str:
+    """The A/B table, then each run's perf table (and vmstat)."""
+    parts = [render_ab(ab)]
+    for run in ab["runs"]:
+        parts.append(render_perf(run, top))
+        if vmstat:
+            parts.append(render_vmstat(run))
+    return "\n".join(parts)
+
+
+def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
+    """Write the machines' ftrace-shaped lines to *path*, one section per run."""
+    lines = ["# tracer: nop", "#"]
+    for m, label in zip(machines, labels):
+        lines.append(f"# {label}")
+        lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
+        lines.extend(m.trace or ())
+    try:
+        Path(path).write_text("\n".join(lines) + "\n")
+    except OSError as e:
+        raise UserError(f"--trace {path}: cannot write: {e.strerror or e}") from None
+
+
+#
+# Private helpers
+#
+
+_USER_SYMBOLS = frozenset({"main"})
+_ARCH_LABEL = {"tlbi_issued": "TLBIs issued", "dsb_ish": "DSB ISH",
+               "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent"}
+
+
+def _kernel_desc(cfg) -> str:
+    src = "defconfig" if cfg.source is None else str(cfg.source)
+    sets = " ".join(f"{s}" for s in cfg.sets)
+    return f"{cfg.arch} {src}" + (f" + {sets}" if sets else "")
+
+
+def _run_dict(label: str, m, r, iterations: int) -> dict:
+    ghz = m.profile.ghz
+    total = sum(r.profile.values()) or 1.0
+    debug_tlbflush = bool(m.cfg.DEBUG_TLBFLUSH)
+    vmstat = {k: v for k, v in r.vmstat.items()
+              if debug_tlbflush or not k.startswith("nr_tlb_")}
+    path = m.tlb_flush_path
+    return {
+        "label": label,
+        "kernel": _kernel_desc(m.cfg),
+        "sets": list(m.cfg.sets),
+        "machine": m.profile.name,
+        "cpus": m.nr_cpus,
+        "flush_path": {"batched": path.batched, "reason": path.reason},
+        "batched": r.vmstat.get("tlb_deferred_pte", 0) > 0,
+        "iterations": iterations,
+        "elapsed_s": r.elapsed_ns / 1e9,
+        "elapsed_per_iteration_ms": r.elapsed_ns / iterations / 1e6,
+        "cycles": r.cycles,
+        "pages_reclaimed": r.pages_reclaimed,
+        "swapins": r.swapins,
+        "sync_flushes": r.vmstat.get("tlb_sync_flush", 0),
+        "deferred_ptes": r.vmstat.get("tlb_deferred_pte", 0),
+        "batches": r.vmstat.get("tlb_batch_flush", 0),
+        "arch": dict(r.arch),
+        "profile": {k: round(v / total * 100, 4)
+                    for k, v in sorted(r.profile.items(), key=lambda kv: kv[1], reverse=True)},
+        "stalls_pct": {f"{sym} ({insn})": round(v / total * 100, 4)
+                       for (sym, insn), v in r.stalls.items()},
+        "other_cpus": {k: round(v * ghz) for k, v in r.other_cpus_ns.items()},
+        "other_cpus_cycles": round(sum(r.other_cpus_ns.values()) * ghz),
+        "vmstat": vmstat,
+    }
+
+
+def _arm64_flip(cfg, cpus: int) -> Flip:
+    """arm64 (v5): EXPERT selects batching; defer iff CPUs > threshold and no REPEAT_TLBI."""
+    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        sets = ["EXPERT=y"]
+        why = ["EXPERT=y makes arm64 select ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"]
+        # The threshold the Kconfig tree defaults to once EXPERT=y.
+        threshold = cfg.with_sets(sets).ARM64_NR_CPUS_FOR_BATCHED_TLB
+        if cpus <= threshold:
+            sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
+            why.append(f"the threshold drops below the {cpus} online CPUs")
+        sets += _errata_off(cfg, why)
+        return Flip(tuple(sets), "; ".join(why) + ": B defers")
+    if cfg.ARM64_WORKAROUND_REPEAT_TLBI or cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
+        sets, why = [], []
+        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
+            sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
+            why.append(f"the threshold drops below the {cpus} online CPUs")
+        sets += _errata_off(cfg, why)
+        return Flip(tuple(sets), "; ".join(why) + ": B defers")
+    return Flip((f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}",),
+                f"the threshold rises to the {cpus} online CPUs, so "
+                "arch_tlbbatch_should_defer() says no: B flushes every page synchronously "
+                "(batching stays configured; only the deferral decision changes)")
+
+
+def _errata_off(cfg, why: list[str]) -> list[str]:
+    """Assignments that drop every erratum selecting ARM64_WORKAROUND_REPEAT_TLBI."""
+    if not cfg.ARM64_WORKAROUND_REPEAT_TLBI:
+        return []
+    off = [f"{e}=n" for e in _REPEAT_TLBI_ERRATA if cfg.IS_ENABLED(f"CONFIG_{e}")]
+    why.append("the REPEAT_TLBI errata workarounds are dropped ("
+               + ", ".join(off) + "; only safe on cores without those errata)")
+    return off
+
+
+def _x86_flip(cfg, cpus: int) -> Flip:
+    """x86 always selects batching upstream; the A/B uses the model-only knob."""
+    if cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        return Flip(("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"),
+                    "the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH (no upstream "
+                    "counterpart; real x86 always batches) drops the select: B flushes every "
+                    "page synchronously")
+    return Flip(("X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n",),
+                "the model-only knob is turned off again, so X86 selects "
+                "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH as upstream: B may defer")
+
+
+_REPEAT_TLBI_ERRATA = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
+
+_FLIP: dict[str, Callable[..., Flip]] = {
+    "arm64": _arm64_flip,
+    "x86": _x86_flip,
+}
