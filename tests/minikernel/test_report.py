@@ -1,0 +1,198 @@
+"""minikernel/report.py and the main job it drives: the A/B run, perf tables,
+vmstat, trace, and the CLI options that select them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from minikernel.errors import UserError
+from minikernel.kconfig import load_kernel_config
+from minikernel.report import flip_deferral, parse_workload
+
+RUN_FIELDS = {"label", "batched", "elapsed_s", "cycles", "pages_reclaimed", "profile", "vmstat",
+              "other_cpus", "other_cpus_cycles", "arch", "flush_path", "sync_flushes", "batches"}
+
+
+# --- the flip ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("sets, cpus, flip", [
+    ((), 96, ("EXPERT=y",)),
+    ((), 8, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=7")),
+    (("EXPERT=y",), 8, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=7",)),
+    (("EXPERT=y",), 96, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=96",)),
+    (("EXPERT=y", "ARM64_ERRATUM_1286807=y"), 96, ("ARM64_ERRATUM_1286807=n",)),
+    (("EXPERT=y", "ARM64_ERRATUM_2441007=y"), 4,
+     ("ARM64_NR_CPUS_FOR_BATCHED_TLB=3", "ARM64_ERRATUM_2441007=n")),
+])
+def test_arm64_flip_changes_only_what_is_needed(sets, cpus, flip, make_machine):
+    cfg = load_kernel_config("arm64", sets=sets)
+    f = flip_deferral(cfg, cpus)
+    assert f.sets == flip
+    a = make_machine("arm64", *sets, cpus=cpus)
+    b = make_machine("arm64", *sets, *f.sets, cpus=cpus)
+    assert a.tlb_flush_path.batched is not b.tlb_flush_path.batched
+
+
+def test_x86_flip_uses_the_model_only_knob():
+    cfg = load_kernel_config("x86")
+    f = flip_deferral(cfg, 48)
+    assert f.sets == ("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y")
+    assert "model-only" in f.why and "no upstream counterpart" in f.why
+    back = flip_deferral(cfg.with_sets(f.sets), 48)
+    assert back.sets == ("X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n",)
+
+
+@pytest.mark.parametrize("spec, parsed", [
+    ("seed", ("seed", 1, 1)), ("procs", ("procs", 4, 1)), ("threads:2", ("threads", 1, 2)),
+])
+def test_parse_workload(spec, parsed):
+    assert parse_workload(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["foo", "seed:2", "threads:0", "procs:x"])
+def test_parse_workload_rejects(spec):
+    with pytest.raises(UserError, match="--workload"):
+        parse_workload(spec)
+
+
+# --- the main job through the CLI ----------------------------------------------------
+
+def test_json_runs_configured_then_flipped(run_cli):
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--iterations", "2", "--json")
+    assert r.rc == 0
+    report = json.loads(r.out)
+    a, b = report["runs"]
+    assert RUN_FIELDS <= set(a) and RUN_FIELDS <= set(b)
+    assert a["label"].startswith("A") and b["label"].startswith("B")
+    assert (a["batched"], b["batched"]) == (True, False)
+    assert report["ab"]["flip"]["sets"] == ["ARM64_NR_CPUS_FOR_BATCHED_TLB=96"]
+    assert a["pages_reclaimed"] == b["pages_reclaimed"] == 512
+    assert b["elapsed_s"] > a["elapsed_s"] > 0
+    assert sum(a["profile"].values()) == pytest.approx(100, abs=0.01)
+    assert "ptep_clear_flush" in b["profile"] and "ptep_clear_flush" not in a["profile"]
+    assert a["vmstat"]["pswpout"] == 512
+    assert a["arch"]["dsb_ish"] < b["arch"]["dsb_ish"]
+
+
+def test_text_report_has_boot_decision_ab_table_and_two_perf_tables(run_cli):
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--iterations", "2")
+    assert r.rc == 0
+    out = r.out
+    assert out.startswith("minikernel/arm64 on 8 CPUs\nTLB flush path: not batched")
+    assert "B = A + --set EXPERT=y --set ARM64_NR_CPUS_FOR_BATCHED_TLB=7" in out
+    assert re.search(r"elapsed \(simulated ms\)\s+[\d.]+\s+[\d.]+\s+-\d+\.\d%", out)
+    assert out.count("# Overhead  Command  Shared Object      Symbol") == 2
+    assert re.search(r"^\s+5\.\d\d%  a\.out    \[kernel\.kallsyms\]  \[k\] ptep_clear_flush$",
+                     out, re.M)
+    assert "pswpout" not in out
+
+
+def test_smp_overrides_the_profile(run_cli):
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--smp", "16",
+                "--iterations", "1", "--json")
+    report = json.loads(r.out)
+    assert report["machine"] == {"cpus": 16, "profile": "snapdragon888", "ghz": 2.84}
+    assert report["runs"][1]["cpus"] == 16
+
+
+def test_machine_from_a_file(run_cli, tmp_path):
+    p = tmp_path / "big.toml"
+    p.write_text('inherit = "kunpeng920"\n[machine]\ncpus = 128  # count\n')
+    report = json.loads(run_cli("--defconfig", "arm64", "--machine", str(p),
+                                "--iterations", "1", "--json").out)
+    assert report["machine"]["profile"] == "big" and report["machine"]["cpus"] == 128
+
+
+def test_x86_seed_never_defers_and_says_so(run_cli):
+    r = run_cli("--defconfig", "x86", "--iterations", "1", "--json")
+    report = json.loads(r.out)
+    assert [run["batched"] for run in report["runs"]] == [False, False]
+    assert "never defers" in report["ab"]["notes"][0]
+    assert all(run["arch"].get("ipis_sent", 0) == 0 for run in report["runs"])
+
+
+def test_x86_threads_defers_and_reports_handlers_separately(run_cli):
+    r = run_cli("--defconfig", "x86", "--workload", "threads:4", "--iterations", "2", "--json")
+    a, b = json.loads(r.out)["runs"]
+    assert (a["batched"], b["batched"]) == (True, False)
+    assert b["arch"]["ipis_sent"] >= 20 * a["arch"]["ipis_sent"] > 0
+    assert "flush_tlb_func" in b["other_cpus"] and "flush_tlb_func" not in b["profile"]
+    assert b["other_cpus_cycles"] > a["other_cpus_cycles"] > 0
+
+
+def test_procs_workload_reclaims_shared_pages(run_cli):
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--workload", "procs:2",
+                "--iterations", "1", "--json")
+    a, b = json.loads(r.out)["runs"]
+    assert a["pages_reclaimed"] == b["pages_reclaimed"] == 256
+    assert b["sync_flushes"] == 512 and a["batched"]
+
+
+def test_vmstat_shows_kernel_counters_and_nr_tlb_only_with_debug_tlbflush(run_cli):
+    out = run_cli("--defconfig", "x86", "--workload", "threads:2", "--iterations", "1",
+                  "--vmstat").out
+    assert re.search(r"^pswpout 256$", out, re.M)
+    assert re.search(r"^nr_tlb_remote_flush \d+$", out, re.M)
+    assert re.search(r"^tlb_sync_flush 256    # model-only$", out, re.M)
+    out = run_cli("--defconfig", "x86", "--set", "DEBUG_TLBFLUSH=n", "--workload", "threads:2",
+                  "--iterations", "1", "--vmstat").out
+    assert "pswpout 256" in out and "nr_tlb_" not in out
+
+
+def test_trace_writes_ftrace_shaped_lines(run_cli, tmp_path):
+    path = tmp_path / "trace.txt"
+    r = run_cli("--defconfig", "x86", "--workload", "threads:2", "--iterations", "1",
+                "--trace", str(path))
+    assert r.rc == 0
+    text = path.read_text()
+    assert text.startswith("# tracer: nop\n")
+    assert text.count("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION") == 2
+    assert re.search(r"^\s+a\.out-\d+ \[000\]\s+[\d.]+: mm_vmscan_write_folio: pfn=0x[0-9a-f]+ "
+                     r"flags=RECLAIM_WB_FILE\|RECLAIM_WB_SYNC$", text, re.M)
+    assert re.search(r": tlb_flush: pages:-1 reason:remote ipi send$", text, re.M)
+
+
+def test_tracing_off_keeps_no_buffer(make_machine):
+    assert make_machine("arm64").trace is None
+
+
+BAD_PROFILE = {
+    "malformed": ("[machine\n", "malformed TOML"),
+    "missing key": ('inherit = "kunpeng920"\n[tlb]\n', None),
+    "wrong type": ('inherit = "kunpeng920"\n[machine]\ncpus = "many"\n',
+                   "machine.cpus: expected a positive integer (CPUs), found 'many'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PROFILE))
+def test_bad_profile_exits_2_with_one_line(run_cli_proc, tmp_path, case):
+    text, expected = BAD_PROFILE[case]
+    if expected is None:          # a complete file minus one key
+        from minikernel.profile import find_profile
+        full = find_profile("snapdragon888").read_text()
+        text = "\n".join(l for l in full.splitlines() if not l.startswith("walk_ns"))
+        expected = "tlb.walk_ns: missing: expected a number >= 0 (ns)"
+    (tmp_path / "bad.toml").write_text(text)
+    r = run_cli_proc("--defconfig", "arm64", "--machine", "bad.toml")
+    assert r.rc == 2 and r.out == ""
+    assert "Traceback" not in r.err
+    assert r.err.count("\n") == 1, r.err
+    assert "bad.toml" in r.err and expected in r.err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--defconfig", "arm64", "--machine", "pixel9"], "unknown machine profile"),
+    (["--defconfig", "x86", "--machine", "snapdragon888"], "is an arm64 machine"),
+    (["--defconfig", "arm64", "--iterations", "0"], "--iterations 0"),
+    (["--defconfig", "arm64", "--workload", "threads:999"], "needs 999 CPUs"),
+    (["--defconfig", "arm64", "--workload", "bogus"], "unknown workload"),
+    (["--defconfig", "arm64", "--trace", "/nonexistent/dir/t.txt", "--iterations", "1"],
+     "cannot write"),
+])
+def test_bad_main_job_options_exit_2(run_cli, argv, expected):
+    r = run_cli(*argv)
+    assert r.rc == 2 and r.out == ""
+    assert expected in r.err.splitlines()[-1]
