@@ -121,6 +121,8 @@ def render_ab(ab: dict) -> str:
            f"      ({ab['flip']['why']})"]
     out += [f"  note: {n}" for n in ab["notes"]]
     rows = [("elapsed (simulated ms)", a["elapsed_s"] * 1e3, b["elapsed_s"] * 1e3, "{:.3f}"),
+            ("  per iteration (ms)", a["elapsed_per_iteration_ms"],
+             b["elapsed_per_iteration_ms"], "{:.4f}"),
             ("cycles (a.out)", a["cycles"], b["cycles"], "{:,.0f}"),
             ("pages reclaimed", a["pages_reclaimed"], b["pages_reclaimed"], "{:,}"),
             ("synchronous flushes", a["sync_flushes"], b["sync_flushes"], "{:,}"),
@@ -130,6 +132,7 @@ def render_ab(ab: dict) -> str:
         rows.append((_ARCH_LABEL.get(k, k), a["arch"].get(k, 0), b["arch"].get(k, 0), "{:,}"))
     rows.append(("other CPUs' cycles", a["other_cpus_cycles"], b["other_cpus_cycles"],
                  "{:,.0f}"))
+    out.append("  " + _verdict(a, b))
     w = max(len(r[0]) for r in rows)
     la = "A " + ("batched" if a["batched"] else "unbatched")
     lb = "B " + ("batched" if b["batched"] else "unbatched")
@@ -205,6 +208,17 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
 _USER_SYMBOLS = frozenset({"main"})
 _ARCH_LABEL = {"tlbi_issued": "TLBIs issued", "dsb_ish": "DSB ISH",
                "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent"}
+
+
+def _verdict(a: dict, b: dict) -> str:
+    """One line answering "what does deferring buy here?"."""
+    if a["batched"] == b["batched"]:
+        return ("neither run deferred a flush, so this workload shows no effect of batching"
+                if not a["batched"] else "both runs deferred flushes")
+    on, off = (a, b) if a["batched"] else (b, a)
+    saved = (1 - on["elapsed_s"] / off["elapsed_s"]) * 100
+    return (f"deferring the flushes {'saves' if saved >= 0 else 'costs'} {abs(saved):.1f} % of "
+            f"elapsed on {off['machine']} with {off['cpus']} CPUs")
 
 
 def _kernel_desc(cfg) -> str:
