@@ -31,3 +31,14 @@ def test_indexes_match_tlbs(program):
     assert {e for lst in t.by_key.values() for e in lst} == live
     assert {e for s in t.by_pfn.values() for e in s} == live
     assert all(t.tlbs[e.cpu][e.key] is e for e in live)
+
+
+def test_full_tlb_evicts_its_oldest_entry():
+    t = TlbArray(1, capacity=2)
+    a = t.fill(0, 1, 10, True, False, 0.0)
+    t.fill(0, 2, 11, True, False, 0.0)
+    t.fill(0, 1, 12, True, False, 0.0)          # refill of key 1: now the newest
+    t.fill(0, 3, 13, True, False, 0.0)          # evicts key 2, the oldest
+    assert list(t.tlbs[0]) == [1, 3]
+    assert t.entries_for_pfn(11) == set() and a not in t.entries_for_pfn(10)
+    assert set(t.by_key) == {1, 3}
