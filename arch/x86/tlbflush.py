@@ -246,3 +246,18 @@ def _bits(mask: int):
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+    """Model-only: assignments configuring x86 batching on or off.
+
+    x86 always selects batching upstream; "off" needs the model-only knob
+    X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH (under EXPERT).  "On" cannot force
+    deferral: arch_tlbbatch_should_defer() still wants the mm on another CPU.
+    """
+    knob = cfg.X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH
+    if on:
+        return ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"] if knob else []
+    if knob:
+        return []
+    return ([] if cfg.EXPERT else ["EXPERT=y"]) + ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"]
