@@ -115,6 +115,23 @@ def tlb_ops_for(machine: "Machine") -> ArchTlbOps:
     return importlib.import_module(modname).TlbOps(machine)
 
 
+def deferral_sets(cfg: Any, cpus: int, on: bool) -> list[str]:
+    """Model-only: the fewest ``SYM=VAL`` assignments that turn deferred flushing on or off.
+
+    Used to build the other side of an A/B run or a sweep point: applied to
+    *cfg* with ``cfg.with_sets()``, they give a kernel on *cpus* CPUs whose
+    reclaim defers (on=True) or never defers (on=False); an empty list means
+    *cfg* already is that kernel.  On x86 "on" only configures batching:
+    whether reclaim defers still depends on the mm running on several CPUs.
+    """
+    try:
+        modname = BACKENDS[cfg.arch]
+    except KeyError:
+        raise NotImplementedError(
+            f"unsupported SRCARCH {cfg.arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
+    return importlib.import_module(modname).deferral_sets(cfg, cpus, on)
+
+
 def nr_pages(start: int, end: int) -> int:
     """Model-only: pages in [start, end) for byte addresses rounded to pages."""
     from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE

@@ -94,16 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
     p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
                    help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
-    p.add_argument("--machine", metavar="NAME|FILE.toml", default=None,
+    p.add_argument("--machine", metavar="NAME|FILE.toml", dest="boot_machine", default=None,
                    help="machine profile: a built-in name (kunpeng920, snapdragon888, x86-2s) "
                         "or a TOML file (default: kunpeng920 on arm64, x86-2s on x86)")
     p.add_argument("--smp", metavar="N", type=int, default=None,
                    help="number of online CPUs (default: the machine profile's)")
-    p.add_argument("--iterations", metavar="N", type=int, default=DEFAULT_ITERATIONS,
+    p.add_argument("--iterations", metavar="N", type=int, dest="boot_iterations",
+                   default=DEFAULT_ITERATIONS,
                    help="measured iterations of the seed benchmark per run, after one "
                         f"warm-up (default: {DEFAULT_ITERATIONS}; every steady-state "
                         "iteration costs the same, so per-iteration figures do not depend on N)")
-    p.add_argument("--workload", metavar="W", default="seed",
+    p.add_argument("--workload", metavar="W", dest="boot_workload", default="seed",
                    help="seed (the cover letter's benchmark), procs[:N] (N processes map "
                         "the buffer) or threads[:N] (the mm runs on N CPUs; what makes x86 "
                         f"defer); N defaults to {DEFAULT_COUNT}")
@@ -148,6 +149,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the value of SYM (y, n, a value, or undef)")
     s.set_defaults(func=cmd_config, ops=None)
 
+    s = sub.add_parser("sweep", help="where does deferring pay off: run a grid of A/B points",
+                       allow_abbrev=False)
+    s.add_argument("--arch", default="arm64,x86", help="comma list (default: arm64,x86)")
+    s.add_argument("--cpus", default="2..256",
+                   help="N, A,B,C, A..B (powers of two) or A..B/STEP (default: 2..256)")
+    s.add_argument("--machine", default="", help="comma list of profiles (default: the arch's)")
+    s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads")
+    s.add_argument("--width", type=int, default=4,
+                   help="processes (procs) or threads (threads) of the variants (default 4)")
+    s.add_argument("--set", dest="sweep_sets", metavar="SYM=VAL", action="append", default=[],
+                   help="Kconfig assignment applied at every point; repeatable")
+    s.add_argument("--iterations", type=int, default=5, help="benchmark rounds per run (default 5)")
+    s.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    s.add_argument("--executor", default="process", help="process (default) or dask")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, with --executor dask")
+    s.add_argument("--out", metavar="DIR", type=Path, default=Path("sweep"),
+                   help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
+    s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
+    s.add_argument("--json", dest="sweep_json", action="store_true",
+                   help="print the points as one JSON object instead of the table")
+    s.set_defaults(func=cmd_sweep)
+
     for s in sub.choices.values():
         _add_log_options(s, defaults=False)
     return p
@@ -161,14 +184,14 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     that flip the deferral decision, on the same machine profile.  The report
     gains ``ab`` (flip, workload, iterations, notes) and ``runs`` (A, then B).
     """
-    if args.iterations < 1:
-        raise UserError(f"--iterations {args.iterations}: expected a positive number")
+    if args.boot_iterations < 1:
+        raise UserError(f"--iterations {args.boot_iterations}: expected a positive number")
     report = boot_report(kernel)
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
-    ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.iterations,
-                          workload=args.workload)
+    ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
+                          workload=args.boot_workload)
     if args.trace is not None:
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
@@ -237,8 +260,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
         arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
     cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     profile = None
-    if args.machine is not None:
-        profile = load_profile(args.machine)
+    if args.boot_machine is not None:
+        profile = load_profile(args.boot_machine)
         profile.check_arch(cfg.arch)
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
     report = run_main_job(kernel, args)
@@ -246,6 +269,26 @@ def cmd_boot(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
         sys.stdout.write(render_text(report, vmstat=args.vmstat))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """minikernel sweep: a grid of A/B points, in parallel; table, CSV, JSON, PNG."""
+    from minikernel import sweep
+
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
+                              split(args.machine), split(args.workload), args.sweep_sets,
+                              args.iterations, args.width)
+    progress = sweep.tty_progress if sys.stderr.isatty() else None
+    rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
+                           scheduler=args.scheduler, progress=progress)
+    written = sweep.write_outputs(rows, args.out, plot=not args.no_plot)
+    if args.sweep_json:
+        sys.stdout.write(json.dumps({"points": rows, "files": [str(w) for w in written]}) + "\n")
+    else:
+        sys.stdout.write(sweep.render_table(rows))
+        sys.stdout.write("wrote " + ", ".join(str(w) for w in written) + "\n")
     return 0
 
 
@@ -359,9 +402,9 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
                                  ("--config", args.config is not None),
                                  ("--set", bool(args.sets)),
                                  ("--smp", args.smp is not None),
-                                 ("--machine", args.machine is not None),
-                                 ("--iterations", args.iterations != DEFAULT_ITERATIONS),
-                                 ("--workload", args.workload != "seed"),
+                                 ("--machine", args.boot_machine is not None),
+                                 ("--iterations", args.boot_iterations != DEFAULT_ITERATIONS),
+                                 ("--workload", args.boot_workload != "seed"),
                                  ("--vmstat", args.vmstat),
                                  ("--trace", args.trace is not None),
                                  ("--json", args.json)) if on]

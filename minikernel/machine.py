@@ -61,7 +61,7 @@ class Machine:
         self.debug_vm = bool(cfg.DEBUG_VM)
         self.kernel_ns = dict(profile.kernel_ns)
         self.mem = PhysMem(profile.mem_pages)
-        self.tlbs = TlbArray(self.nr_cpus)
+        self.tlbs = TlbArray(self.nr_cpus, profile.tlb_entries)
         self.cpus = [Cpu(i, self.tlbs, self.mem, profile.tlb_walk_ns)
                      for i in range(self.nr_cpus)]
         self.vmstat = VmStat()

@@ -24,7 +24,7 @@ File format (see profiles/snapdragon888.toml for a commented example)::
 
     inherit = "NAME or relative/path.toml"   # optional: start from that profile
     [machine]  name arch cpus ghz mem_pages init_on_alloc
-    [tlb]      walk_ns
+    [tlb]      walk_ns entries
     [arm64]    tlbi_issue_ns dsb_ns dvm_latency_base_ns dvm_latency_per_cpu_ns
                dvm_throughput_base_ns dvm_throughput_per_cpu_ns
     [x86]      ipi_send_ns ipi_latency_ns ipi_entry_ns invlpg_ns flush_tlb_ns
@@ -96,6 +96,7 @@ class MachineProfile:
     mem_pages: page frames of simulated RAM
     init_on_alloc: the kernel zeroes every page it allocates (init_on_alloc=1)
     tlb_walk_ns: a TLB miss's page walk
+    tlb_entries: per-CPU TLB capacity (L2 TLB size; oldest entry evicted)
     source:    the file it was loaded from (for messages), or "" if built in code
 
     arm64 DVM (broadcast TLBI) figures grow linearly with the CPU count n:
@@ -116,6 +117,7 @@ class MachineProfile:
     mem_pages: int
     init_on_alloc: bool
     tlb_walk_ns: float
+    tlb_entries: int
     tlbi_issue_ns: float | None
     dsb_ns: float | None
     dvm_latency_base_ns: float | None
@@ -212,6 +214,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     },
     "tlb": {
         "walk_ns": ("num", "a number >= 0 (ns)"),
+        "entries": ("int+", "a positive integer (TLB entries per CPU)"),
     },
     "arm64": {k: ("num", "a number >= 0 (ns)") for k in (
         "tlbi_issue_ns", "dsb_ns", "dvm_latency_base_ns", "dvm_latency_per_cpu_ns",
@@ -362,6 +365,7 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         mem_pages=fields["machine.mem_pages"],
         init_on_alloc=fields["machine.init_on_alloc"],
         tlb_walk_ns=fields["tlb.walk_ns"],
+        tlb_entries=fields["tlb.entries"],
         tlbi_issue_ns=g("arm64.tlbi_issue_ns"),
         dsb_ns=g("arm64.dsb_ns"),
         dvm_latency_base_ns=g("arm64.dvm_latency_base_ns"),

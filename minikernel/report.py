@@ -15,8 +15,8 @@ Invariants this module owns:
   - A run's ``profile`` is percent of the benchmark task's own cycles (what
     ``perf record`` of the process shows); cycles spent on other CPUs, such
     as IPI handlers, are reported separately under ``other_cpus``.
-  - The flip is decided in one place, :func:`flip_deferral`, with one small
-    function per SRCARCH behind a dispatch dict.
+  - The flip comes from the arch backends (``minikernel.arch.deferral_sets``,
+    the same assignments the sweep uses); this module only explains them.
 """
 
 # File layout:
@@ -25,14 +25,14 @@ Invariants this module owns:
 #     Flip, flip_deferral(), parse_workload(), run_ab(), render_ab(),
 #     render_perf(), render_vmstat(), render_text(), write_trace()
 #   Private helpers
-#     per-arch flip functions, _run_dict()
+#     _verdict(), _kernel_desc(), _run_dict(), _why()
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minikernel.arch import deferral_sets
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
 from minikernel.workload import WORKLOADS, run_seed_benchmark
@@ -57,13 +57,22 @@ class Flip:
 
 
 def flip_deferral(cfg, cpus: int) -> Flip:
-    """The fewest assignments that flip whether reclaim may defer its flushes."""
-    try:
-        flip = _FLIP[cfg.srcarch]
-    except KeyError:
-        raise NotImplementedError(
-            f"unsupported SRCARCH {cfg.srcarch!r} (known: {', '.join(sorted(_FLIP))})") from None
-    return flip(cfg, cpus)
+    """The fewest assignments that flip whether reclaim may defer its flushes.
+
+    The assignments come from the arch backend (``minikernel.arch.deferral_sets``):
+    if turning deferral off needs any, the configured kernel defers (or, on
+    x86, is configured to) and B is the kernel without; otherwise B is the
+    kernel with.  ``why`` explains each assignment.
+    """
+    off = deferral_sets(cfg, cpus, False)
+    sets = off or deferral_sets(cfg, cpus, True)
+    if not sets:
+        raise RuntimeError(f"no assignment flips deferral for {cfg.arch} on {cpus} CPUs")
+    why = "; ".join(_why(s, cpus) for s in sets)
+    outcome = ("B flushes every page synchronously" if off else
+               "B may defer (on x86 only while the mm is active on another CPU)"
+               if "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n" in sets else "B defers")
+    return Flip(tuple(sets), f"{why}: {outcome}")
 
 
 def parse_workload(spec: str) -> tuple[str, int, int]:
@@ -262,56 +271,24 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
     }
 
 
-def _arm64_flip(cfg, cpus: int) -> Flip:
-    """arm64 (v5): EXPERT selects batching; defer iff CPUs > threshold and no REPEAT_TLBI."""
-    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
-        sets = ["EXPERT=y"]
-        why = ["EXPERT=y makes arm64 select ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"]
-        # The threshold the Kconfig tree defaults to once EXPERT=y.
-        threshold = cfg.with_sets(sets).ARM64_NR_CPUS_FOR_BATCHED_TLB
-        if cpus <= threshold:
-            sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
-            why.append(f"the threshold drops below the {cpus} online CPUs")
-        sets += _errata_off(cfg, why)
-        return Flip(tuple(sets), "; ".join(why) + ": B defers")
-    if cfg.ARM64_WORKAROUND_REPEAT_TLBI or cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
-        sets, why = [], []
-        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
-            sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
-            why.append(f"the threshold drops below the {cpus} online CPUs")
-        sets += _errata_off(cfg, why)
-        return Flip(tuple(sets), "; ".join(why) + ": B defers")
-    return Flip((f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}",),
-                f"the threshold rises to the {cpus} online CPUs, so "
-                "arch_tlbbatch_should_defer() says no: B flushes every page synchronously "
-                "(batching stays configured; only the deferral decision changes)")
-
-
-def _errata_off(cfg, why: list[str]) -> list[str]:
-    """Assignments that drop every erratum selecting ARM64_WORKAROUND_REPEAT_TLBI."""
-    if not cfg.ARM64_WORKAROUND_REPEAT_TLBI:
-        return []
-    off = [f"{e}=n" for e in _REPEAT_TLBI_ERRATA if cfg.IS_ENABLED(f"CONFIG_{e}")]
-    why.append("the REPEAT_TLBI errata workarounds are dropped ("
-               + ", ".join(off) + "; only safe on cores without those errata)")
-    return off
-
-
-def _x86_flip(cfg, cpus: int) -> Flip:
-    """x86 always selects batching upstream; the A/B uses the model-only knob."""
-    if cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
-        return Flip(("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"),
-                    "the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH (no upstream "
-                    "counterpart; real x86 always batches) drops the select: B flushes every "
-                    "page synchronously")
-    return Flip(("X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n",),
-                "the model-only knob is turned off again, so X86 selects "
-                "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH as upstream: B may defer")
-
-
-_REPEAT_TLBI_ERRATA = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
-
-_FLIP: dict[str, Callable[..., Flip]] = {
-    "arm64": _arm64_flip,
-    "x86": _x86_flip,
-}
+def _why(assignment: str, cpus: int) -> str:
+    """What one assignment of a flip does, in words."""
+    sym, _, val = assignment.partition("=")
+    if sym == "EXPERT":
+        return ("EXPERT=y (v5 arm64 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
+                "EXPERT; x86's model-only knob lives under it)")
+    if sym == "ARM64_NR_CPUS_FOR_BATCHED_TLB":
+        if int(val) < cpus:
+            return f"the deferral threshold drops to {val}, below the {cpus} online CPUs"
+        return (f"the deferral threshold rises to the {cpus} online CPUs, so "
+                "arch_tlbbatch_should_defer() says no (batching stays configured; only the "
+                "deferral decision changes)")
+    if sym.startswith("ARM64_ERRATUM_"):
+        return (f"{assignment} drops a REPEAT_TLBI erratum workaround (only safe on cores "
+                "without that erratum)")
+    if sym == "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
+        if val == "y":
+            return ("the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                    "counterpart; real x86 always batches) drops the select")
+        return "the model-only knob is turned off, so X86 selects batching as upstream"
+    return assignment

@@ -187,3 +187,30 @@ class TlbOps:
         d = self.dvm
         return {"tlbi_issued": d.tlbi_issued, "dsb_ish": d.dsb_ish_count,
                 "dsb_ish_waited": d.dsb_ish_waited}
+
+
+ERRATA_REPEAT_TLBI = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
+
+
+def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+    """Model-only: assignments making arm64 reclaim defer (or not) on *cpus* CPUs.
+
+    On: EXPERT=y (v5 selects batching only then), a threshold below *cpus*,
+    and no erratum that forces REPEAT_TLBI.  Off: raise the threshold to
+    *cpus* (batching stays configured, arch_tlbbatch_should_defer() says no;
+    this keeps any user assignment to the threshold valid).
+    """
+    if not on:
+        if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+            return []
+        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB or cfg.ARM64_WORKAROUND_REPEAT_TLBI:
+            return []
+        return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
+    sets = [] if cfg.EXPERT else ["EXPERT=y"]
+    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
+    if threshold is None:
+        threshold = 8                   # the Kconfig default once EXPERT=y
+    if cpus <= threshold:
+        sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
+    sets += [f"{e}=n" for e in ERRATA_REPEAT_TLBI if cfg.IS_ENABLED(e)]
+    return sets

@@ -211,6 +211,7 @@ BAD = {
     "unknown arch": (["--defconfig", "riscv"], "unknown arch 'riscv': expected one of arm64, x86"),
     "unknown defconfig arch": (["defconfig", "sparc"], "unknown arch 'sparc'"),
     "missing config file": (["--config", "nope.config"], "nope.config: no such file"),
+    "config is a directory": (["--config", "."], ".: is a directory: expected a .config"),
     "malformed line": (["--config", "bad.config"], "bad.config:2: malformed line 'CONFIG_FOO is y'"),
     "m value in file": (["--config", "m.config"], "m.config:2: CONFIG_SWAP=m: tristate 'm' is not supported"),
     "unknown symbol": (["--defconfig", "arm64", "--set", "SWAPP=y"],
