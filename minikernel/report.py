@@ -113,9 +113,9 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
         r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup)
         runs.append(_run_dict(label, m, r, iterations))
     notes = []
-    if not any(r["batched"] for r in runs) and any(
-            r["flush_path"]["batched"] is None for r in runs):
-        # The arch decides per mm at run time (x86: only an mm active on another CPU).
+    if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):
+        # Batching was on but nothing deferred: the arch decides per mm at run
+        # time, which only x86 does (an mm active on another CPU).
         notes.append("x86: with one thread the seed benchmark never defers -- the mm is "
                      "active on one CPU only, so arch_tlbbatch_should_defer() is false and a "
                      "flush is one local INVLPG; try --workload threads:4")
