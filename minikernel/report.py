@@ -173,6 +173,12 @@ def render_perf(run: dict, top: int = 20, comm: str = "a.out") -> str:
     rest = sum(p for _, p in items[top:])
     if rest:
         out.append(f"{rest:9.2f}%  (other {len(items) - top} symbols)")
+    stalls = sorted(run["stalls_pct"].items(), key=lambda kv: kv[1], reverse=True)[:3]
+    if stalls:
+        out.append("#")
+        out.append("# Waits inside one instruction (perf annotate), % of the cycles above:")
+        for what, pct in stalls:
+            out.append(f"#   {pct:6.2f}%  {what}")
     if run["other_cpus"]:
         out.append("#")
         out.append("# Other CPUs (not in the percentages above), cycles:")
