@@ -78,6 +78,9 @@ def test_wheel_contains_every_kernel_package_and_the_kconfig_tree(wheel):
     assert _kconfig_files() <= names
     assert {"minikernel/arch/arm64/configs/defconfig", "minikernel/arch/x86/configs/defconfig",
             "minikernel/init/Kconfig", "minikernel/lib/Kconfig.debug"} <= names
+    # The machine profiles (--machine NAME) ship as package data.
+    profiles = {f"minikernel/profiles/{p.name}" for p in (REPO / "minikernel" / "profiles").glob("*.toml")}
+    assert "minikernel/profiles/defaults.toml" in profiles and profiles <= names
     # Every .py of the checkout's packages ships too.
     for top in ("minikernel", "arch", "mm"):
         for py in (REPO / top).rglob("*.py"):
