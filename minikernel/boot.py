@@ -120,6 +120,10 @@ def _arm64_tlb_flush_path(cfg: KernelConfig, cpus: int) -> TlbFlushPath:
             "disabled by the REPEAT_TLBI erratum workaround "
             "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores need every TLBI "
             "repeated and completed, so flushes cannot be deferred"))
+    if not cfg.ARM64_BATCHED_TLB_V5:
+        return TlbFlushPath(True, (
+            "deferring: the Linux 6.6-shaped variant has no CPU threshold; TLBIs are "
+            "issued without waiting and one DSB ISH completes each batch"))
     threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
     if cpus <= threshold:
         return TlbFlushPath(False, (
