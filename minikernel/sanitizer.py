@@ -18,6 +18,8 @@ Violation kinds (stable names; scenario files and JSON use them):
   io-while-writable    pageout started while a CPU could still store to the
                        page without a fault (a writable, dirty entry) --
                        invariant 2, what try_to_unmap_flush_dirty() prevents.
+                       Like use-after-free-tlb, an entry on a CPU running
+                       another mm at the time is reported only if it stores.
   stale-after-syscall  a load (or a store that does not re-walk) used a TLB
                        entry that an mprotect, munmap, mremap, madvise or
                        fork had removed or write-protected before it
@@ -226,12 +228,19 @@ class TlbSanitizer:
     def before_io(self, cpu: Cpu, folio: "Folio") -> None:
         """Invariant 2: pageout() is about to write *folio*; nobody may still store to it."""
         self.event(cpu, f"pageout: pfn {folio.pfn} queued for IO", pfn=folio.pfn)
+        cpus = self.m.cpus
         for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
-            if e.writable and e.dirty:
-                self._report("io-while-writable", e.cpu, e, cpu.current,
-                             f"pageout of pfn {folio.pfn} started on CPU{cpu.id} while CPU{e.cpu} "
-                             f"can still store to it through a writable dirty TLB entry "
-                             f"(a store now is lost when the page is freed)")
+            if not (e.writable and e.dirty):
+                continue                   # a store through a clean entry re-walks and traps
+            if cpus[e.cpu].asid != e.key >> ASID_SHIFT:
+                # Cached by a CPU now running another mm: only a store after it
+                # switches back (x86 flushes then if a flush was missed) is a bug.
+                e.stale = ("io-while-writable", folio.pfn, cpu.id)
+                continue
+            self._report("io-while-writable", e.cpu, e, cpu.current,
+                         f"pageout of pfn {folio.pfn} started on CPU{cpu.id} while CPU{e.cpu} "
+                         f"can still store to it through a writable dirty TLB entry "
+                         f"(a store now is lost when the page is freed)")
 
     def on_free(self, cpu: Cpu, folio: "Folio") -> None:
         """Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
@@ -288,7 +297,12 @@ class TlbSanitizer:
         kind = e.stale[0]
         addr = vpn << PAGE_SHIFT
         op = "store" if write else "load"
-        if kind == "use-after-free-tlb":
+        if kind == "io-while-writable":
+            if not write:
+                return
+            what = (f"store at {addr:#x} on CPU{cpu.id} through a writable entry for pfn {e.pfn}, "
+                    f"which CPU{e.stale[2]} started writing out while this entry was cached")
+        elif kind == "use-after-free-tlb":
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry for pfn {e.pfn}, "
                     f"which CPU{e.stale[2]} freed while this entry was cached")
         else:
