@@ -18,7 +18,8 @@ anything pauses.  The explorer enumerates, deterministically:
 
 Bounds: ``max_hits`` (default 2) hits per probe point, ``max_runs`` (default
 5000) runs in all; ``pause_at`` may restrict the probe points.  Each distinct
-violation (its set of kinds and the probe point) is reported once, by its
+violation (its kinds, with the task and, for stale-after-syscall, the syscall
+involved, and the probe point) is reported once, by its
 smallest interleaving -- fewest steps inside the pause, then fewest before
 it -- as a scenario file that replays it with ``minikernel scenario``.
 
@@ -266,7 +267,9 @@ class _Explorer:
         self.violating += 1
         kinds = san.kinds
         result = ScenarioResult(replace(sc, expect=kinds), run.log, list(san.violations), [], True)
-        sig = (tuple(sorted(kinds)), probe[0] if probe else None)
+        # Distinct = which kinds, by which task, through which syscall, at which pause point.
+        sig = (tuple(sorted({(v.kind, (v.task or "").split("/")[0], v.syscall or "")
+                             for v in san.violations})), probe[0] if probe else None)
         f = Finding(kinds, f"{p.task}: {p.op}" if p else "-", probe[0] if probe else None,
                     probe[1] if probe else 1, len(nested), len(prefix), self.runs,
                     replace(sc, expect=kinds, description=f"explorer finding: {', '.join(kinds)}"),

@@ -106,6 +106,7 @@ class Violation:
     entry:  the stale TLB entry as a dict (cpu, asid, va, pfn, writable, dirty), or None
     what:   one line saying what happened
     trail:  the recent relevant events, oldest first
+    syscall: for stale-after-syscall, the call that left the entry behind
     """
 
     kind: str
@@ -117,11 +118,12 @@ class Violation:
     entry: dict | None
     what: str
     trail: list[str] = field(default_factory=list)
+    syscall: str | None = None
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "cpu": self.cpu, "task": self.task, "asid": self.asid,
                 "addr": self.addr, "pfn": self.pfn, "entry": self.entry, "what": self.what,
-                "trail": list(self.trail)}
+                "syscall": self.syscall, "trail": list(self.trail)}
 
     def report(self) -> str:
         """The KASAN-shaped text report."""
@@ -308,7 +310,8 @@ class TlbSanitizer:
         else:
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry that "
                     f"{e.stale[1]} by {e.stale[2]} removed or write-protected before returning")
-        self._report(kind, cpu.id, e, task, what)
+        self._report(kind, cpu.id, e, task, what,
+                     syscall=e.stale[1] if kind == "stale-after-syscall" else None)
 
     def user_wrote(self, task: "TaskStruct", addr: int, value: int) -> None:
         """Invariant 4: remember what *task* wrote at *addr*."""
@@ -425,7 +428,7 @@ class TlbSanitizer:
 
     def _report(self, kind: str, cpu: int, e: "TlbEntry | None", task, what: str, *,
                 addr: int | None = None, pfn: int | None = None, asid: int | None = None,
-                key: int | None = None) -> None:
+                key: int | None = None, syscall: str | None = None) -> None:
         if e is not None:
             key = e.key
             pfn = e.pfn
@@ -442,5 +445,5 @@ class TlbSanitizer:
         self._seen.add(dedup)
         label = f"{task.comm}/{task.pid}" if task is not None else None
         self.violations.append(Violation(kind, cpu, label, asid, addr, pfn, entry, what,
-                                         self._trail(pfn, key, asid)))
+                                         self._trail(pfn, key, asid), syscall))
         self.m.log.warning("tlb-san: violation", kind=kind, cpu=cpu, what=what)

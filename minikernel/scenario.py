@@ -27,8 +27,9 @@ Invariants this module owns:
 #
 #   Public interface
 #     PROBE_POINTS, LOCKED_PROBES, OPS, Step, TaskDecl, Scenario, ScenarioResult,
-#     Infeasible, load_scenario(), parse_scenario(), run_scenario(), to_toml()
-#   Step execution (class _Run)
+#     Infeasible, load_scenario(), parse_scenario(), run_scenario(), machine_config(),
+#     override_config(), to_toml()
+#   Step execution (class ScenarioRun)
 #   Parsing helpers
 
 from __future__ import annotations
@@ -219,13 +220,39 @@ def run_scenario(sc: Scenario, *, cfg: Any = None, mem_pages: int | None = None)
     Raises UserError for a step that cannot run as written, Infeasible for
     an order the explorer generated that cannot happen.
     """
-    run = _Run(sc, cfg, mem_pages)
+    run = ScenarioRun(sc, cfg, mem_pages)
     run.setup()
     for step in sc.steps:
         run.step(step)
     san = run.m.sanitizer
     return ScenarioResult(sc, run.log, list(san.violations) if san else [], run.failures,
                           san is not None)
+
+
+def override_config(sc: Scenario, extra: list[str]) -> Scenario:
+    """*sc* with ``--set`` assignments laid over its machine.config.
+
+    An override replaces the file's assignment of the same symbol, and one
+    that selects a member of a Kconfig choice (``ARM64_BATCHED_TLB_6_6=y``)
+    drops the file's assignments to the other members of that choice.
+    """
+    if not extra:
+        return sc
+    from minikernel.kconfig import parse_tree
+    kconf = parse_tree(sc.arch)
+
+    def sym(a: str) -> str:
+        n = a.split("=", 1)[0].strip()
+        return n[len("CONFIG_"):] if n.startswith("CONFIG_") else n
+
+    drop = set()
+    for a in extra:
+        n = sym(a)
+        drop.add(n)
+        ks = kconf.syms.get(n)
+        if ks is not None and ks.choice is not None:
+            drop.update(c.name for c in ks.choice.syms)
+    return replace(sc, config=[a for a in sc.config if sym(a) not in drop] + list(extra))
 
 
 def machine_config(sc: Scenario):
@@ -272,7 +299,7 @@ def to_toml(sc: Scenario, *, header: str = "") -> str:
 # Step execution
 #
 
-class _Run:
+class ScenarioRun:
     """One run of a scenario on a fresh machine."""
 
     def __init__(self, sc: Scenario, cfg: Any, mem_pages: int | None) -> None:
