@@ -6,15 +6,16 @@ top-level ``[[step]]`` list is a setup run first, in order; the
 program order -- nothing says when they run relative to other tasks or where
 anything pauses.  The explorer enumerates, deterministically:
 
-  for every kernel operation P among the explore steps (the paused one),
+  for k = 1, 2, ... steps inside the pause (smallest first),
+   for every kernel operation P among the explore steps (the paused one),
     for every merge of all tasks' programs, with P split in two halves
-    (entry .. pause point, pause point .. return), so that a non-empty run
-    of other tasks' steps falls inside P,
+    (entry .. pause point, pause point .. return), so that exactly k of the
+    other tasks' steps fall inside P,
       for every probe point P reaches in that order (first ``max_hits`` hits
       of each; never a point inside a PTE-lock section, see
       scenario.LOCKED_PROBES),
         run it on a fresh machine with the TLB sanitizer on;
-  plus every merge with nothing paused.
+  plus, last, every merge with nothing paused.
 
 Bounds: ``max_hits`` (default 2) hits per probe point, ``max_runs`` (default
 5000) runs in all; ``pause_at`` may restrict the probe points.  Each distinct
@@ -156,6 +157,14 @@ class _Truncated(Exception):
     pass
 
 
+@dataclass(frozen=True, eq=False)
+class _Mark:
+    """Where the paused operation begins / resumes, in a merged order."""
+
+    what: str
+    step: Step
+
+
 class _Explorer:
     def __init__(self, sc: Scenario, cfg: Any, max_hits: int, max_runs: int,
                  allowed: set[str]) -> None:
@@ -176,24 +185,27 @@ class _Explorer:
         self.progs = progs
 
     def run(self) -> None:
+        """Smallest first: 1 step inside the pause, then 2, ...; unpaused orders last."""
+        cands = []
+        for task, prog in self.progs.items():
+            for i, p in enumerate(prog):
+                if p.op in PAUSABLE:
+                    cands.append((p, [q if t != task else q[:i] + [_Mark("begin", p),
+                                                                   _Mark("end", p)] + q[i + 1:]
+                                      for t, q in self.progs.items()]))
+        others = len(self.sc.explore_steps) - 1
         try:
-            for order in _merges(list(self.progs.values())):
-                self._try(order, None, None, [], [])
-            for task, prog in self.progs.items():
-                for i, p in enumerate(prog):
-                    if p.op not in PAUSABLE:
-                        continue
-                    seqs = [q if t != task else q[:i] + [("begin", p), ("end", p)] + q[i + 1:]
-                            for t, q in self.progs.items()]
+            for k in range(1, others + 1):
+                for p, seqs in cands:
                     for order in _merges(seqs):
-                        b = order.index(("begin", p))
-                        e = order.index(("end", p))
-                        nested = order[b + 1:e]
-                        if not nested:
+                        b, e = (j for j, x in enumerate(order) if isinstance(x, _Mark))
+                        if e - b - 1 != k:
                             continue
-                        prefix, suffix = order[:b], order[e + 1:]
+                        prefix, nested, suffix = order[:b], order[b + 1:e], order[e + 1:]
                         for probe, hit in self._probes(prefix, p):
                             self._try(prefix, p, (probe, hit), nested, suffix)
+            for order in _merges(list(self.progs.values())):
+                self._try(order, None, None, [], [])
         except _Truncated:
             self.truncated = True
 
