@@ -35,13 +35,13 @@ BACKENDS: dict[str, str] = {
 class FlushPath:
     """Model-only: what boot decided about deferred TLB flushing, and why.
 
-    batched: True when reclaim will defer flushes on this machine for the
-             benchmark's single-threaded mm; None when it depends on the mm
-             at run time (x86: only when the mm is active on another CPU)
+    batched: True when reclaim may defer flushes on this machine (on x86
+             that still depends on the mm: only one active on another CPU
+             defers); False when every unmapped PTE is flushed at once
     reason:  one line a kernel engineer would accept as the explanation
     """
 
-    batched: bool | None
+    batched: bool
     reason: str
 
 
@@ -113,6 +113,23 @@ def tlb_ops_for(machine: "Machine") -> ArchTlbOps:
         raise NotImplementedError(
             f"unsupported SRCARCH {arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
     return importlib.import_module(modname).TlbOps(machine)
+
+
+def deferral_sets(cfg: Any, cpus: int, on: bool) -> list[str]:
+    """Model-only: the fewest ``SYM=VAL`` assignments that turn deferred flushing on or off.
+
+    Used to build the other side of an A/B run or a sweep point: applied to
+    *cfg* with ``cfg.with_sets()``, they give a kernel on *cpus* CPUs whose
+    reclaim defers (on=True) or never defers (on=False); an empty list means
+    *cfg* already is that kernel.  On x86 "on" only configures batching:
+    whether reclaim defers still depends on the mm running on several CPUs.
+    """
+    try:
+        modname = BACKENDS[cfg.arch]
+    except KeyError:
+        raise NotImplementedError(
+            f"unsupported SRCARCH {cfg.arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
+    return importlib.import_module(modname).deferral_sets(cfg, cpus, on)
 
 
 def nr_pages(start: int, end: int) -> int:

@@ -40,7 +40,8 @@ from pathlib import Path
 import structlog
 
 from minikernel import kconfig
-from minikernel.boot import Kernel, boot
+from minikernel.boot import boot
+from minikernel.machine import Machine
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
 
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version
             return int(e.code or 0)
+        if args.command is not None:
+            _reject_boot_options(args)
         configure_logging(args.log_format, args.log_level)
         return args.func(args)
     except UserError as e:
@@ -122,12 +125,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the value of SYM (y, n, a value, or undef)")
     s.set_defaults(func=cmd_config, ops=None)
 
+    s = sub.add_parser("sweep", help="where does deferring pay off: run a grid of A/B points",
+                       allow_abbrev=False)
+    s.add_argument("--arch", default="arm64,x86", help="comma list (default: arm64,x86)")
+    s.add_argument("--cpus", default="2..256",
+                   help="N, A,B,C, A..B (powers of two) or A..B/STEP (default: 2..256)")
+    s.add_argument("--machine", default="", help="comma list of profiles (default: the arch's)")
+    s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads")
+    s.add_argument("--width", type=int, default=4,
+                   help="processes (procs) or threads (threads) of the variants (default 4)")
+    s.add_argument("--set", dest="sweep_sets", metavar="SYM=VAL", action="append", default=[],
+                   help="Kconfig assignment applied at every point; repeatable")
+    s.add_argument("--iterations", type=int, default=5, help="benchmark rounds per run (default 5)")
+    s.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    s.add_argument("--executor", default="process", help="process (default) or dask")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, with --executor dask")
+    s.add_argument("--out", metavar="DIR", type=Path, default=Path("sweep"),
+                   help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
+    s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
+    s.add_argument("--json", dest="sweep_json", action="store_true",
+                   help="print the points as one JSON object instead of the table")
+    s.set_defaults(func=cmd_sweep)
+
     for s in sub.choices.values():
         _add_log_options(s, defaults=False)
     return p
 
 
-def run_main_job(kernel: Kernel, args: argparse.Namespace) -> dict:
+def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     """The main job run after boot; its dict is the whole report.
 
     For now the main job is the boot report.  The reclaim workload adds its
@@ -136,12 +161,12 @@ def run_main_job(kernel: Kernel, args: argparse.Namespace) -> dict:
     return boot_report(kernel)
 
 
-def boot_report(kernel: Kernel) -> dict:
+def boot_report(kernel: Machine) -> dict:
     """arch, machine, config and tlb_flush_path of a booted kernel (the
     README documents this schema)."""
     return {
         "arch": kernel.cfg.arch,
-        "machine": {"cpus": kernel.cpus},
+        "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name},
         "config": kernel.cfg.values,
         "tlb_flush_path": {
             "batched": kernel.tlb_flush_path.batched,
@@ -184,13 +209,36 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
             "or a command (see --help)"
         )
-    cfg = kconfig.load_kernel_config(args.defconfig, config=args.config, sets=args.sets)
+    arch = args.defconfig
+    if args.config is not None and kconfig.infer_arch(args.config) is None:
+        arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
+    cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     kernel = boot(cfg, cpus=args.smp)
     report = run_main_job(kernel, args)
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
         sys.stdout.write(render_text(report))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """minikernel sweep: a grid of A/B points, in parallel; table, CSV, JSON, PNG."""
+    from minikernel import sweep
+
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
+                              split(args.machine), split(args.workload), args.sweep_sets,
+                              args.iterations, args.width)
+    progress = sweep.tty_progress if sys.stderr.isatty() else None
+    rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
+                           scheduler=args.scheduler, progress=progress)
+    written = sweep.write_outputs(rows, args.out, plot=not args.no_plot)
+    if args.sweep_json:
+        sys.stdout.write(json.dumps({"points": rows, "files": [str(w) for w in written]}) + "\n")
+    else:
+        sys.stdout.write(sweep.render_table(rows))
+        sys.stdout.write("wrote " + ", ".join(str(w) for w in written) + "\n")
     return 0
 
 
@@ -297,6 +345,19 @@ class _Op(argparse.Action):
         ops = list(getattr(namespace, self.dest) or [])
         ops.append((self.const, values))
         setattr(namespace, self.dest, ops)
+
+
+def _reject_boot_options(args: argparse.Namespace) -> None:
+    given = [opt for opt, on in (("--defconfig", args.defconfig is not None),
+                                 ("--config", args.config is not None),
+                                 ("--set", bool(args.sets)),
+                                 ("--smp", args.smp is not None),
+                                 ("--json", args.json)) if on]
+    if given:
+        raise UserError(
+            f"{PROG}: error: {given[0]} cannot be combined with the {args.command} command: "
+            "expected boot options only without a command (see --help)"
+        )
 
 
 def _add_log_options(p: argparse.ArgumentParser, defaults: bool) -> None:

@@ -149,6 +149,18 @@ class KernelConfig:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"KernelConfig is immutable (tried to delete {name})")
 
+    def __reduce__(self):
+        # Pickle/copy support (e.g. for worker processes): rebuild from data.
+        d = self.__dict__
+        return (KernelConfig._restore, (
+            self.srcarch, self.source, self.sets, {k: d[k] for k in self._types},
+            dict(self._values), dict(self._types), self._notes))
+
+    @classmethod
+    def _restore(cls, srcarch, source, sets, symbols, values, types, notes) -> KernelConfig:
+        return cls(srcarch=srcarch, source=source, sets=sets, symbols=symbols,
+                   values=values, types=types, notes=notes)
+
     def __repr__(self) -> str:
         src = "defconfig" if self.source is None else str(self.source)
         return f"KernelConfig(arch={self.arch!r}, source={src!r}, sets={list(self.sets)!r})"
@@ -245,9 +257,13 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     """
     path = Path(path)
     lines = _scan_config(path)
+    checked = []
     for a in lines:
         sym = _lookup(kconf, a.name, f"{path}:{a.lineno}: ")
+        if a.unset and sym.orig_type not in (BOOL, TRISTATE):
+            continue  # "# CONFIG_NR_CPUS is not set": ignored, as by the C tools
         _check_value(sym, a.value, f"{path}:{a.lineno}: CONFIG_{a.name}={a.value}: ")
+        checked.append(a)
     del kconf.warnings[:]
     kconf.load_config(str(path))
     notes = []
@@ -257,7 +273,7 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
         else:
             raise ConfigError(_one_line(w))
     del kconf.warnings[:]
-    last = {a.name: a for a in lines}  # the last assignment of a symbol wins
+    last = {a.name: a for a in checked}  # the last assignment of a symbol wins
     for a in last.values():
         sym = kconf.syms[a.name]
         if _took(sym, a.value):
@@ -351,6 +367,7 @@ class _Assignment:
     lineno: int
     name: str
     value: str
+    unset: bool = False  # from a "# CONFIG_FOO is not set" line
 
 
 _SET_RE = re.compile(r"CONFIG_([A-Za-z0-9_]+)=(.*)")
@@ -385,7 +402,7 @@ def _scan_config(path: Path) -> list[_Assignment]:
             continue
         m = _UNSET_RE.fullmatch(line)
         if m:
-            out.append(_Assignment(lineno, m.group(1), "n"))
+            out.append(_Assignment(lineno, m.group(1), "n", unset=True))
             continue
         if line and not line.lstrip().startswith("#"):
             raise ConfigError(
@@ -419,7 +436,7 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
     if inferred is None and required:
         raise ConfigError(
             f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line "
-            "(or give the arch explicitly)"
+            "or an explicit arch (on the command line: ARCH=arm64|x86 in the environment)"
         )
     return inferred
 

@@ -66,7 +66,7 @@ class Machine:
         self.revert_flush_dirty = bool(cfg.MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT)
         self.kernel_ns = dict(profile.kernel_ns)
         self.mem = PhysMem(profile.mem_pages)
-        self.tlbs = TlbArray(self.nr_cpus)
+        self.tlbs = TlbArray(self.nr_cpus, profile.tlb_entries)
         self.cpus = [Cpu(i, self.tlbs, self.mem, profile.tlb_walk_ns)
                      for i in range(self.nr_cpus)]
         self.vmstat = VmStat()
@@ -121,6 +121,11 @@ class Machine:
         asid = self._next_asid
         self._next_asid += 1
         return asid
+
+    @property
+    def tlb_flush_path(self):
+        """Model-only: the arch backend's boot-time decision about deferred flushing (FlushPath)."""
+        return self.arch.tlb_flush_path()
 
     def cost(self, sym: str) -> float:
         """Model-only: the profile's cost of one call of *sym*'s own work (ns)."""

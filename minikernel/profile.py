@@ -82,6 +82,7 @@ class MachineProfile:
     x86 figures: ipi_send_ns (per target), ipi_latency_ns (one way),
       ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns.
     tlb_walk_ns: a TLB miss's page walk.
+    tlb_entries: per-CPU TLB capacity (L2 TLB size; oldest entry evicted).
     kernel_ns: symbol -> ns of that kernel function's own work per call.
     """
 
@@ -91,6 +92,7 @@ class MachineProfile:
     ghz: float = 2.0
     mem_pages: int = 16384
     tlb_walk_ns: float = 20.0
+    tlb_entries: int = 1536
     tlbi_issue_ns: float = 4.0
     dsb_ns: float = 2.0
     dvm_latency_base_ns: float = 230.0

@@ -161,6 +161,9 @@ class Process:
         return v
 
     def write(self, addr: int, value: int) -> None:
+        """Store *value* (a 64-bit word: 0 <= value < 2**64) into the page at *addr*."""
+        if not 0 <= value < 1 << 64:
+            raise ValueError(f"value {value!r} does not fit a 64-bit word")
         cpu = sched.run_on(self.task)
         cpu.sym = "main"
         access_user(self.task, addr, True, value)

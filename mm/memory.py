@@ -66,14 +66,16 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
     mapping = vma.vm_file
     pgd = vma.vm_mm.pgd
     writable = bool(vma.vm_flags & VM_WRITE)
-    first = max(vma.vm_start, (addr >> PAGE_SHIFT & ~(FAULT_AROUND_PAGES - 1)) << PAGE_SHIFT)
-    last = min(vma.vm_end, first + FAULT_AROUND_PAGES * PAGE_SIZE)
-    for a in range(first, last, PAGE_SIZE):
-        vpn = a >> PAGE_SHIFT
+    start_vpn = vma.vm_start >> PAGE_SHIFT
+    first = max(start_vpn, addr >> PAGE_SHIFT & ~(FAULT_AROUND_PAGES - 1))
+    last = min(vma.vm_end >> PAGE_SHIFT, first + FAULT_AROUND_PAGES)
+    i_pages = mapping.i_pages
+    delta = vma.vm_pgoff - start_vpn            # index = vpn + delta (linear_page_index)
+    for vpn in range(first, last):
         if vpn in pgd:
             continue
-        folio = mapping.i_pages.get(vma.linear_page_index(a))
-        if isinstance(folio, Folio) and not folio.locked:     # folio_trylock() failed: skip
+        folio = i_pages.get(vpn + delta)
+        if folio.__class__ is Folio and not folio.locked:     # folio_trylock() failed: skip
             pgd[vpn] = mk_pte(folio.pfn, writable)
             folio_add_file_rmap_pte(folio)
 

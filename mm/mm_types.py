@@ -119,7 +119,7 @@ class Folio:
 
     @property
     def anon(self) -> bool:
-        """folio_test_anon()."""
+        """Models: folio_test_anon()."""
         return isinstance(self.mapping, AnonVma)
 
 

@@ -33,7 +33,7 @@ class PageAllocator:
     """Free page frames of one machine.
 
     free_list: free pfns, reused LIFO
-    mem_map:   pfn -> the Folio currently owning it (``pfn_folio()``)
+    mem_map:   pfn -> the Folio currently owning it, None when free (``pfn_folio()``)
     on_free:   optional observer (the sanitizer) called with each freed folio
                *before* its contents are poisoned
     """
@@ -44,7 +44,7 @@ class PageAllocator:
         self.machine = machine
         # pfn 0 is never handed out, so a zero pfn is always a bug.
         self.free_list = list(range(machine.mem.nr_pages - 1, 0, -1))
-        self.mem_map: dict[int, Folio] = {}
+        self.mem_map: list[Folio | None] = [None] * machine.mem.nr_pages
         self.on_free: Callable[[Any, Folio], None] | None = None
 
     def __alloc_pages(self, cpu: "Cpu") -> Folio:
@@ -79,7 +79,7 @@ class PageAllocator:
         folio.freed = True
         self.machine.mem.data[folio.pfn] = PAGE_POISON
         self.machine.vmstat.pgfree += 1
-        del self.mem_map[folio.pfn]
+        self.mem_map[folio.pfn] = None
         self.free_list.append(folio.pfn)
 
 

@@ -34,6 +34,6 @@ class VmStat:
             setattr(self, name, 0)
 
     def as_dict(self, debug_tlbflush: bool = True) -> dict[str, int]:
-        """The counters as /proc/vmstat would list them (nr_tlb_* only with DEBUG_TLBFLUSH)."""
+        """Models: /proc/vmstat (nr_tlb_* listed only with CONFIG_DEBUG_TLBFLUSH)."""
         names = self.__slots__ if debug_tlbflush else EVENT_COUNTERS + MODEL_COUNTERS
         return {n: getattr(self, n) for n in names}

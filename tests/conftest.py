@@ -13,17 +13,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import minikernel
 
 TESTS = Path(__file__).resolve().parent
 CONFIGS = TESTS / "configs"
 REPO = TESTS.parent
+
+# Deterministic property tests that write nothing into the checkout
+# (no .hypothesis/ example database or cache).
+settings.register_profile("minikernel", database=None, derandomize=True, deadline=None)
+settings.load_profile("minikernel")
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "minikernel-hypothesis"))
 
 # (arch, fragment or None): both sides of every config-dependent path.
 KERNEL_CONFIGS = [

@@ -201,25 +201,56 @@ class TlbOps:
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: why reclaim will or will not defer flushes on this machine."""
         if not self.batching:
-            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n: arm64 selects it only "
-                                    "when EXPERT=y; every unmapped PTE is flushed synchronously "
-                                    "(ptep_clear_flush)")
+            expert = "y" if self.machine.cfg.EXPERT else "n"
+            return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
+                                    f"because CONFIG_EXPERT={expert} (arm64 selects it only if "
+                                    "EXPERT); every unmapped PTE is flushed synchronously "
+                                    "(ptep_clear_flush: TLBI + DSB)")
         if self.threshold is not None and self.num_online_cpus <= self.threshold:
-            return FlushPath(False, f"configured, but {self.num_online_cpus} online CPUs <= "
-                                    f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}: "
-                                    "arch_tlbbatch_should_defer() says no")
+            return FlushPath(False, f"configured but not deferring: {self.num_online_cpus} "
+                                    "online CPUs <= CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB="
+                                    f"{self.threshold} (arch_tlbbatch_should_defer())")
         if self.repeat_tlbi:
-            return FlushPath(False, "configured, but disabled by the REPEAT_TLBI erratum "
-                                    "workaround (ARM64_WORKAROUND_REPEAT_TLBI=y)")
+            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround "
+                                    "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores "
+                                    "need every TLBI repeated and completed at once")
         if self.threshold is None:
             return FlushPath(True, f"deferring ({self.variant} variant: no CPU threshold); "
-                                   "TLBIs are issued per page and completed by one DSB per batch")
+                                   "TLBIs are issued without waiting and one DSB ISH completes "
+                                   "each batch")
         return FlushPath(True, f"deferring: {self.num_online_cpus} online CPUs > "
-                               f"ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs are "
-                               "issued per page and completed by one DSB per batch")
+                               f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs "
+                               "are issued without waiting and one DSB ISH completes each batch")
 
     def counters(self) -> dict[str, int]:
         """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""
         d = self.dvm
         return {"tlbi_issued": d.tlbi_issued, "dsb_ish": d.dsb_ish_count,
                 "dsb_ish_waited": d.dsb_ish_waited}
+
+
+ERRATA_REPEAT_TLBI = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
+
+
+def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+    """Model-only: assignments making arm64 reclaim defer (or not) on *cpus* CPUs.
+
+    On: EXPERT=y (v5 selects batching only then), a threshold below *cpus*,
+    and no erratum that forces REPEAT_TLBI.  Off: raise the threshold to
+    *cpus* (batching stays configured, arch_tlbbatch_should_defer() says no;
+    this keeps any user assignment to the threshold valid).
+    """
+    if not on:
+        if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+            return []
+        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB or cfg.ARM64_WORKAROUND_REPEAT_TLBI:
+            return []
+        return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
+    sets = [] if cfg.EXPERT else ["EXPERT=y"]
+    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
+    if threshold is None:
+        threshold = 8                   # the Kconfig default once EXPERT=y
+    if cpus <= threshold:
+        sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
+    sets += [f"{e}=n" for e in ERRATA_REPEAT_TLBI if cfg.IS_ENABLED(e)]
+    return sets

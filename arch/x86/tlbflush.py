@@ -99,7 +99,12 @@ class TlbOps:
         mm_gen = loaded.tlb_gen
         if local_gen >= mm_gen:
             return
-        reason = TLB_LOCAL_MM_SHOOTDOWN if local else TLB_REMOTE_SHOOTDOWN
+        if not local:
+            reason = TLB_REMOTE_SHOOTDOWN
+        elif mm is None:
+            reason = TLB_LOCAL_SHOOTDOWN        # the reclaim batch's full flush
+        else:
+            reason = TLB_LOCAL_MM_SHOOTDOWN
         pages = -1 if end == TLB_FLUSH_ALL else nr_pages(start, end)
         if (mm is not None and pages != -1 and pages <= tlb_single_page_flush_ceiling
                 and new_tlb_gen == local_gen + 1 and new_tlb_gen == mm_gen):
@@ -107,8 +112,6 @@ class TlbOps:
             for addr in range(start, end, PAGE_SIZE):
                 self.apic.invlpg(cpu, base | addr >> PAGE_SHIFT)
             vs.nr_tlb_local_flush_one += pages
-            if local:
-                reason = TLB_LOCAL_SHOOTDOWN
         else:
             self.apic.flush_local_asid(cpu, loaded.asid)
             vs.nr_tlb_local_flush_all += 1
@@ -223,11 +226,14 @@ class TlbOps:
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: x86 decides per mm at run time."""
         if not self.batching:
-            return FlushPath(False, "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n via the model-only "
-                                    "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH knob: every unmapped "
-                                    "PTE is flushed at once (flush_tlb_mm_range)")
-        return FlushPath(None, "configured (X86 selects it); reclaim defers only for an mm "
-                               "active on another CPU, since a local flush is one INVLPG")
+            return FlushPath(False, "off by the model-only knob "
+                                    "CONFIG_X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                                    "counterpart; real x86 always batches): every unmapped PTE "
+                                    "is flushed at once (flush_tlb_mm_range)")
+        return FlushPath(True, "configured: X86 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH "
+                               "unconditionally; reclaim defers a flush only while the mm is "
+                               "active on another CPU (a local flush is one INVLPG), then sends "
+                               "one IPI round per batch")
 
     def counters(self) -> dict[str, int]:
         """Model-only: IPIs sent."""
@@ -240,3 +246,18 @@ def _bits(mask: int):
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+    """Model-only: assignments configuring x86 batching on or off.
+
+    x86 always selects batching upstream; "off" needs the model-only knob
+    X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH (under EXPERT).  "On" cannot force
+    deferral: arch_tlbbatch_should_defer() still wants the mm on another CPU.
+    """
+    knob = cfg.X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH
+    if on:
+        return ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"] if knob else []
+    if knob:
+        return []
+    return ([] if cfg.EXPERT else ["EXPERT=y"]) + ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"]

@@ -23,6 +23,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from minikernel.hw.mmu import (
@@ -60,8 +61,8 @@ class Cpu:
         self.id = cpu_id
         self.now = 0.0
         self.sym = "cpu_idle"
-        self.profile: dict[str, float] = {}
-        self.stalls: dict[tuple[str, str], float] = {}
+        self.profile: defaultdict[str, float] = defaultdict(float)
+        self.stalls: defaultdict[tuple[str, str], float] = defaultdict(float)
         self.pgd: dict[int, int] | None = None
         self.asid = 0
         self.asid_key = 0
@@ -78,16 +79,15 @@ class Cpu:
     def charge(self, sym: str, ns: float) -> None:
         """Advance this CPU's clock by *ns* and attribute it to *sym*."""
         self.now += ns
-        p = self.profile
-        p[sym] = p.get(sym, 0.0) + ns
+        self.profile[sym] += ns
 
     def stall(self, sym: str, insn: str, ns: float) -> None:
         """Like :meth:`charge`, for time spent waiting inside one instruction."""
         if ns <= 0.0:
             return
-        self.charge(sym, ns)
-        k = (sym, insn)
-        self.stalls[k] = self.stalls.get(k, 0.0) + ns
+        self.now += ns
+        self.profile[sym] += ns
+        self.stalls[(sym, insn)] += ns
 
     def wait_until(self, sym: str, insn: str, t: float) -> float:
         """Stall in *insn* until this CPU's clock reaches *t*; return the wait."""
@@ -113,7 +113,8 @@ class Cpu:
         if e is None:
             pgd = self.pgd
             pte = pgd.get(vpn, 0) if pgd is not None else 0
-            self.charge(self.sym, self._walk_ns)
+            self.now += self._walk_ns
+            self.profile[self.sym] += self._walk_ns
             if not pte & _PAGE_PRESENT or (write and not pte & _PAGE_RW):
                 return FAULT
             pte |= _PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED

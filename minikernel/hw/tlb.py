@@ -12,9 +12,11 @@ Invariants this module owns:
     over all CPUs on the per-page path), and "can any CPU still reach page
     *pfn*?" is one dict lookup.
 
-# MODEL: TLBs are unbounded and fully associative; there is no eviction, so a
-# stale entry lives until something invalidates it.  This is the worst case
-# the architecture allows, which is what a sanitizer wants.
+# MODEL: each TLB is fully associative with ``capacity`` entries (a profile
+# figure, L2-TLB sized) and evicts its oldest entry when full.  A stale entry
+# lives until an invalidation or that eviction removes it; the small programs
+# the sanitizer runs never fill a TLB, so for them this is the worst case the
+# architecture allows.
 """
 
 from __future__ import annotations
@@ -61,14 +63,17 @@ class TlbEntry:
 class TlbArray:
     """The TLBs of all CPUs of one machine.
 
-    tlbs:   one dict per CPU, key -> TlbEntry (the CPU's fast path reads it)
+    tlbs:   one dict per CPU, key -> TlbEntry (the CPU's fast path reads it),
+            oldest first
+    capacity: entries per CPU before the oldest is evicted
     by_key: key -> list of entries on any CPU
     by_pfn: pfn -> set of entries on any CPU
     """
 
-    __slots__ = ("tlbs", "by_key", "by_pfn")
+    __slots__ = ("tlbs", "by_key", "by_pfn", "capacity")
 
-    def __init__(self, nr_cpus: int) -> None:
+    def __init__(self, nr_cpus: int, capacity: int = 1 << 30) -> None:
+        self.capacity = capacity
         self.tlbs: list[dict[int, TlbEntry]] = [{} for _ in range(nr_cpus)]
         self.by_key: dict[int, list[TlbEntry]] = {}
         self.by_pfn: dict[int, set[TlbEntry]] = {}
@@ -82,6 +87,10 @@ class TlbArray:
         old = tlb.get(key)
         if old is not None:
             self._unlink(old)
+            del tlb[key]
+        elif len(tlb) >= self.capacity:
+            victim = tlb.pop(next(iter(tlb)))       # the oldest entry
+            self._unlink(victim)
         e = TlbEntry(cpu, key, pfn, writable, dirty, now)
         tlb[key] = e
         lst = self.by_key.get(key)

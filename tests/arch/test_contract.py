@@ -40,3 +40,22 @@ def test_contract_check_catches_a_backend_that_skips_its_flush(make_machine, arc
     m = make_machine(arch, "EXPERT=y", cpus=16)
     m.arch.arch_tlbbatch_flush = lambda cpu, batch: None    # the broken, test-only backend
     assert len(batch_contract_violations(m, npages=8, ncpus=4)) == 8 * 4
+
+
+@pytest.mark.parametrize("arch,sets", [
+    ("arm64", ()), ("arm64", ("EXPERT=y",)), ("arm64", ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4")),
+    ("arm64", ("EXPERT=y", "ARM64_ERRATUM_1286807=y")), ("x86", ()),
+    ("x86", ("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y")),
+])
+@pytest.mark.parametrize("cpus", [1, 2, 8, 96])
+def test_deferral_sets_flip_the_boot_decision(arch, sets, cpus):
+    from minikernel.arch import deferral_sets
+    from minikernel.boot import boot
+    from minikernel.kconfig import load_kernel_config
+
+    cfg = load_kernel_config(arch, sets=sets)
+    for on in (True, False):
+        extra = deferral_sets(cfg, cpus, on)
+        assert boot(cfg.with_sets(extra), cpus=cpus).tlb_flush_path.batched is on
+        if boot(cfg, cpus=cpus).tlb_flush_path.batched is on:
+            assert extra == []                  # nothing to change: it already is that kernel

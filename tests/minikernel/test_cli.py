@@ -27,7 +27,7 @@ def test_json_is_exactly_one_object_and_logs_only_on_stderr(run_cli):
     report = json.loads(r.out)
     assert set(report) == {"arch", "machine", "config", "tlb_flush_path"}
     assert report["arch"] == "arm64"
-    assert report["machine"] == {"cpus": 96}
+    assert report["machine"] == {"cpus": 96, "profile": "kunpeng920"}
     assert report["config"]["ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"] == "n"
     assert report["config"]["NR_CPUS"] == "256"
     assert report["tlb_flush_path"]["batched"] is False
@@ -40,14 +40,14 @@ def test_json_with_sets_and_smp(run_cli):
     r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--set",
                 "ARM64_NR_CPUS_FOR_BATCHED_TLB=4", "--smp", "8", "--json")
     report = json.loads(r.out)
-    assert report["machine"] == {"cpus": 8}
+    assert report["machine"]["cpus"] == 8
     assert report["config"]["ARM64_NR_CPUS_FOR_BATCHED_TLB"] == "4"
     assert report["tlb_flush_path"]["batched"] is True
 
 
 def test_x86_json(run_cli):
     report = json.loads(run_cli("--defconfig", "x86", "--json").out)
-    assert report["arch"] == "x86" and report["machine"] == {"cpus": 48}
+    assert report["arch"] == "x86" and report["machine"]["cpus"] == 48
     assert report["tlb_flush_path"]["batched"] is True
 
 
@@ -75,6 +75,12 @@ def test_boot_from_saved_config(run_cli, tmp_path, monkeypatch):
     assert run_cli("defconfig", "x86").rc == 0
     report = json.loads(run_cli("--config", ".config", "--json").out)
     assert report["arch"] == "x86"
+
+
+def test_config_without_arch_line_uses_arch_env(run_cli, monkeypatch):
+    path = str(srctree() / "arch" / "x86" / "configs" / "defconfig")
+    monkeypatch.setenv("ARCH", "x86")
+    assert json.loads(run_cli("--config", path, "--json").out)["arch"] == "x86"
 
 
 def test_dropped_line_in_config_is_a_boot_warning(run_cli, tmp_path):
@@ -202,6 +208,7 @@ BAD = {
     "unknown arch": (["--defconfig", "riscv"], "unknown arch 'riscv': expected one of arm64, x86"),
     "unknown defconfig arch": (["defconfig", "sparc"], "unknown arch 'sparc'"),
     "missing config file": (["--config", "nope.config"], "nope.config: no such file"),
+    "config is a directory": (["--config", "."], ".: is a directory: expected a .config"),
     "malformed line": (["--config", "bad.config"], "bad.config:2: malformed line 'CONFIG_FOO is y'"),
     "m value in file": (["--config", "m.config"], "m.config:2: CONFIG_SWAP=m: tristate 'm' is not supported"),
     "unknown symbol": (["--defconfig", "arm64", "--set", "SWAPP=y"],
@@ -223,6 +230,8 @@ BAD = {
     "savedefconfig without .config": (["savedefconfig"], ".config: no such file"),
     "config without .config": (["config", "--enable", "EXPERT"], ".config: no such file"),
     "config without ops": (["config"], "nothing to do"),
+    "boot option with a command": (["--defconfig", "x86", "defconfig", "arm64"],
+                                   "--defconfig cannot be combined with the defconfig command"),
     "menuconfig without a tty": (["menuconfig"], "use `minikernel config --enable SYM"),
     "bad log format": (["--defconfig", "x86", "--log-format", "xml"], "argument --log-format: invalid choice"),
 }

@@ -135,6 +135,17 @@ def test_with_sets_rederives_from_source_and_sets(tmp_path):
     assert cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH is False
 
 
+def test_kernel_config_pickles_and_copies():
+    import copy
+    import pickle
+
+    cfg = load_kernel_config("arm64", sets=["EXPERT=y"])
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg), copy.copy(cfg)):
+        assert clone.values == cfg.values and clone.ARM64_NR_CPUS_FOR_BATCHED_TLB == 8
+        with pytest.raises(ConfigError):
+            clone.NOPE
+
+
 def test_kernel_config_is_not_module_state():
     assert isinstance(load_kernel_config("x86"), KernelConfig)
     assert load_kernel_config("arm64") is not load_kernel_config("arm64")
@@ -173,6 +184,11 @@ def test_saved_dot_config_round_trip(tmp_path):
     k.write_config(str(tmp_path / ".config"))
     cfg = load_kernel_config(config=tmp_path / ".config")
     assert (cfg.arch, cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB, cfg.notes) == ("arm64", 16, [])
+
+
+def test_is_not_set_on_an_int_is_ignored_like_the_c_tools(tmp_path):
+    cfg = load_kernel_config(config=write(tmp_path, "CONFIG_X86=y\n# CONFIG_NR_CPUS is not set\n"))
+    assert (cfg.NR_CPUS, cfg.notes) == (64, [])
 
 
 def test_dropped_dot_config_line_becomes_a_note_with_chain(tmp_path):

@@ -69,3 +69,11 @@ def test_write_through_stale_dirty_entry_lands(make_machine):
     t.write(buf, 2)                             # no walk: the store lands in the old page
     assert m.vmstat.pgfault == faults
     assert m.mem.data[entry.pfn] == 2
+
+
+def test_tlb_flush_trace_uses_kernel_reasons(make_machine):
+    m = make_machine("x86", cpus=8, trace=True)
+    _reclaim_with_threads(m, 2)
+    reasons = {line.split("reason:")[1] for line in m.trace if "tlb_flush" in line}
+    # batch: one IPI round; the target does a full remote flush, the initiator a local one
+    assert reasons == {"remote ipi send", "remote shootdown", "local shootdown"}

@@ -1,0 +1,52 @@
+"""minikernel/hw/cpu.py: the access path and time accounting."""
+
+from minikernel.hw.cpu import FAULT, Cpu
+from minikernel.hw.memory import PhysMem
+from minikernel.hw.mmu import mk_pte, pte_dirty, pte_young
+from minikernel.hw.tlb import TlbArray
+
+
+def _cpu():
+    tlbs = TlbArray(1)
+    mem = PhysMem(16)
+    cpu = Cpu(0, tlbs, mem, walk_ns=20.0)
+    cpu.switch_pgd({}, 1)
+    return cpu, tlbs, mem
+
+
+def test_miss_walks_fills_and_sets_accessed_and_dirty():
+    cpu, tlbs, mem = _cpu()
+    cpu.pgd[5] = mk_pte(3, writable=True)
+    mem.data[3] = 42
+    assert cpu.access(5, False) == 42
+    assert pte_young(cpu.pgd[5]) and not pte_dirty(cpu.pgd[5])
+    assert cpu.access(5, True, 7) == 7 and mem.data[3] == 7
+    assert pte_dirty(cpu.pgd[5])
+    assert cpu.profile == {"cpu_idle": 20.0}          # one walk; the hit and the re-walk are free
+
+
+def test_hit_uses_the_cached_translation_after_the_pte_changed():
+    cpu, tlbs, mem = _cpu()
+    cpu.pgd[5] = mk_pte(3, writable=True)
+    mem.data[3], mem.data[4] = 1, 2
+    cpu.access(5, True, 1)
+    cpu.pgd[5] = mk_pte(4, writable=True)             # remapped, not flushed
+    assert cpu.access(5, False) == 1                  # still the old page
+
+
+def test_missing_or_read_only_pte_faults():
+    cpu, tlbs, mem = _cpu()
+    assert cpu.access(5, False) is FAULT
+    cpu.pgd[6] = mk_pte(3, writable=False)
+    assert cpu.access(6, False) == mem.data[3]
+    assert cpu.access(6, True, 1) is FAULT
+    assert tlbs.lookup(0, 1, 6) is None               # the faulting entry was dropped
+
+
+def test_stall_is_charged_and_annotated():
+    cpu, _, _ = _cpu()
+    cpu.sym = "ptep_clear_flush"
+    assert cpu.wait_until("ptep_clear_flush", "dsb ish", 100.0) == 100.0
+    assert cpu.wait_until("ptep_clear_flush", "dsb ish", 50.0) == 0.0
+    assert cpu.stalls == {("ptep_clear_flush", "dsb ish"): 100.0}
+    assert cpu.now == 100.0

@@ -1,0 +1,44 @@
+"""minikernel/hw/tlb.py: the reverse indexes always match the per-CPU TLBs."""
+
+from hypothesis import given, strategies as st
+
+from minikernel.hw.tlb import TlbArray
+
+ops = st.lists(st.tuples(st.sampled_from(["fill", "inv_key", "inv_local", "inv_asid",
+                                          "inv_asid_local", "inv_all"]),
+                         st.integers(0, 2), st.integers(1, 2), st.integers(0, 3),
+                         st.integers(1, 4)), max_size=40)
+
+
+@given(ops)
+def test_indexes_match_tlbs(program):
+    t = TlbArray(3)
+    for op, cpu, asid, vpn, pfn in program:
+        key = asid << 36 | vpn
+        if op == "fill":
+            t.fill(cpu, key, pfn, True, False, 0.0)
+        elif op == "inv_key":
+            t.invalidate_key(key)
+        elif op == "inv_local":
+            t.invalidate_key_local(cpu, key)
+        elif op == "inv_asid":
+            t.invalidate_asid(asid)
+        elif op == "inv_asid_local":
+            t.invalidate_asid(asid, cpu)
+        else:
+            t.invalidate_all_local(cpu)
+    live = {e for tlb in t.tlbs for e in tlb.values()}
+    assert {e for lst in t.by_key.values() for e in lst} == live
+    assert {e for s in t.by_pfn.values() for e in s} == live
+    assert all(t.tlbs[e.cpu][e.key] is e for e in live)
+
+
+def test_full_tlb_evicts_its_oldest_entry():
+    t = TlbArray(1, capacity=2)
+    a = t.fill(0, 1, 10, True, False, 0.0)
+    t.fill(0, 2, 11, True, False, 0.0)
+    t.fill(0, 1, 12, True, False, 0.0)          # refill of key 1: now the newest
+    t.fill(0, 3, 13, True, False, 0.0)          # evicts key 2, the oldest
+    assert list(t.tlbs[0]) == [1, 3]
+    assert t.entries_for_pfn(11) == set() and a not in t.entries_for_pfn(10)
+    assert set(t.by_key) == {1, 3}

@@ -1,0 +1,91 @@
+"""minikernel/sweep.py and `minikernel sweep`: grids, determinism across executors, outputs, bad input."""
+
+import csv
+import json
+
+import pytest
+
+from minikernel.errors import UserError
+from minikernel.sweep import build_grid, crossovers, parse_cpus, run_sweep, write_outputs
+
+SETS = ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1"]
+
+
+def test_parse_cpus():
+    assert parse_cpus("2..256") == [2, 4, 8, 16, 32, 64, 128, 256]
+    assert parse_cpus("3..20") == [4, 8, 16]
+    assert parse_cpus("8..32/8,96,2") == [2, 8, 16, 24, 32, 96]
+    for bad in ("", "0", "4..2", "x", "2..256/0", "5..7"):
+        with pytest.raises(UserError, match="--cpus"):
+            parse_cpus(bad)
+
+
+def test_results_do_not_depend_on_the_job_count():
+    pts = build_grid(["arm64", "x86"], [2, 8], [""], ["seed", "threads"], [], 2, width=2)
+    assert run_sweep(pts, jobs=1) == run_sweep(pts, jobs=2)
+
+
+def test_arm64_benefit_grows_with_cpus_and_the_crossover_is_found():
+    pts = build_grid(["arm64"], [2, 16, 96], [""], ["seed"], SETS, 3)
+    rows = run_sweep(pts, jobs=1)
+    speedups = [r["speedup"] for r in rows]
+    assert speedups == sorted(speedups) and speedups[0] > 1.0
+    assert all(r["configured_defers"] and r["batched_defers"] for r in rows)
+    assert crossovers(rows) == {("arm64", rows[0]["machine"], "seed", " ".join(SETS)): 2}
+
+
+def test_x86_seed_never_defers_but_threads_do():
+    rows = run_sweep(build_grid(["x86"], [8], [""], ["seed", "threads"], [], 2), jobs=1)
+    seed, threads = rows
+    assert not seed["batched_defers"] and seed["dsb_or_ipi_unbatched"] == 0
+    assert threads["batched_defers"]
+    assert threads["dsb_or_ipi_batched"] < threads["dsb_or_ipi_unbatched"]
+
+
+def test_outputs(tmp_path):
+    rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 2), jobs=1)
+    files = write_outputs(rows, tmp_path, plot=False)
+    assert [f.name for f in files] == ["sweep.csv", "sweep.json"]
+    assert len(list(csv.DictReader(open(files[0])))) == 2
+    data = json.loads(files[1].read_text())
+    assert data["points"] == rows and data["crossovers"][0]["cpus"] == 4
+
+
+def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
+    assert (tmp_path / "sweep.png") in write_outputs(rows, tmp_path)
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dask_executor_gives_the_same_rows():
+    distributed = pytest.importorskip("distributed")
+    pts = build_grid(["arm64"], [2, 8], [""], ["seed"], SETS, 1)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
+        assert run_sweep(pts, executor="dask", scheduler=c.scheduler_address) == \
+            run_sweep(pts, jobs=1)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--cpus", "4..2"], "--cpus"),
+    (["--workload", "nope"], "unknown workload"),
+    (["--arch", "x86", "--cpus", "1024"], "CONFIG_NR_CPUS=512"),
+    (["--executor", "ray"], "unknown executor"),
+    (["--executor", "dask"], "--scheduler"),
+    (["--arch", "sparc"], "sparc"),
+    (["--workload", "threads", "--cpus", "2", "--width", "4"], "needs 4 CPUs"),
+])
+def test_bad_grids_exit_2_with_one_line(run_cli, argv, needle, tmp_path):
+    r = run_cli("sweep", "--out", str(tmp_path), "--iterations", "1", *argv)
+    assert r.rc == 2
+    assert needle in r.err and len(r.err.strip().splitlines()) == 1
+    assert "Traceback" not in r.err
+
+
+def test_cli_sweep_writes_files_and_table(run_cli, tmp_path):
+    r = run_cli("sweep", "--arch", "arm64", "--cpus", "2,8", "--set", "EXPERT=y", "--set",
+                "ARM64_NR_CPUS_FOR_BATCHED_TLB=1", "--iterations", "1", "--jobs", "1",
+                "--no-plot", "--out", str(tmp_path))
+    assert r.rc == 0
+    assert "deferring pays" in r.out
+    assert (tmp_path / "sweep.csv").exists() and (tmp_path / "sweep.json").exists()
