@@ -16,9 +16,13 @@ Invariants this module owns:
   - A run is deterministic: a fresh Machine per run, steps in file order,
     values written default to a fixed function of the step's position.
   - Nested steps never run on the paused task's CPU (that CPU is inside the
-    paused operation; the model has no preemption).  A nested step whose
-    fault needs a folio reclaim holds locked is retried after the paused
-    operation finishes (the kernel's sleeper wakes at folio_unlock()).
+    paused operation; the model has no preemption).
+  - Locks the paused operation holds are honoured: a nested step that would
+    sleep -- on the mmap_lock of the same mm (madvise holds it for read;
+    mmap, munmap, mprotect, mremap and fork for write; a user access needs
+    it only if it faults), on the page-table lock at a ``:locked`` probe, or
+    in a fault on a folio reclaim holds locked -- is retried after the paused
+    operation returns, which is when the kernel's sleeper would wake.
   - Expectations hold when no check step failed and the set of violation
     kinds found equals the set expected.
 """
@@ -86,6 +90,12 @@ OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 PAUSABLE = frozenset({"mmap", "munmap", "mprotect", "madvise", "mremap", "fork", "clone",
                       "reclaim"})
 _STEP_KEYS = frozenset({"task", "op", "pause_at", "hit", "during"})
+# What an operation holds of its mm's mmap_lock while it runs (None: nothing).
+_MMAP_LOCK: dict[Any, str | None] = {
+    "mmap": "write", "munmap": "write", "mprotect": "write", "mremap": "write",
+    "fork": "write", ("madvise", "pageout"): "read", ("madvise", "dontneed"): "read",
+    "madvise": "read",
+}
 _ADVICE = ("pageout", "dontneed")
 _PROT = ("r", "rw")
 
@@ -319,6 +329,7 @@ class ScenarioRun:
         self.log: list[str] = []
         self.failures: list[str] = []
         self.paused: set[int] = set()      # CPUs inside a paused operation
+        self.held: tuple | None = None     # (mm, "read"/"write"/None, PTL held) of the paused op
         self.nwrites = 0
 
     def setup(self) -> None:
@@ -349,6 +360,8 @@ class ScenarioRun:
         fired = []
         deferred: list[Step] = []
         me = p.task
+        held = (me.mm, _MMAP_LOCK.get((st.op, st.args.get("advice")), _MMAP_LOCK.get(st.op)),
+                st.pause_at in LOCKED_PROBES)
 
         def at_probe(current, **ctx):
             if current is not me or fired:
@@ -359,15 +372,27 @@ class ScenarioRun:
             fired.append(True)
             self.log.append(f"{st.describe()} -- paused")
             self.paused.add(me.cpu.id)
+            self.held = held
+            asleep: set[str] = set()        # tasks sleeping on a lock: their later steps wait
             try:
                 for d in st.during:
+                    why = ("its task is still asleep in an earlier step" if d.task in asleep
+                           else self._blocked(d))
+                    if why is not None:
+                        self.log.append(f"    {d.describe()} -> blocked: {why} "
+                                        "(retried after resume)")
+                        deferred.append(d)
+                        asleep.add(d.task)
+                        continue
                     try:
                         self.step(d, nested=True)
                     except FolioLocked as e:
                         self.log.append(f"    {d.describe()} -> blocked: {e} (retried after resume)")
                         deferred.append(d)
+                        asleep.add(d.task)
             finally:
                 self.paused.discard(me.cpu.id)
+                self.held = None
 
         at_probe.hits = 0
         probes = self.m.probes
@@ -386,6 +411,41 @@ class ScenarioRun:
                                  f"{st.pause_at} (hit {st.hit}); its nested steps did not run")
         for d in deferred:
             self.step(d, nested=True)
+
+    def _blocked(self, d: Step) -> str | None:
+        """Would nested step *d* sleep on a lock the paused operation holds?
+
+        The paused operation holds its mm's mmap_lock (madvise: read;
+        mmap, munmap, mprotect, mremap, fork: write; reclaim: none) and, at
+        a ``:locked`` probe, a page-table lock.  A user access needs the
+        mmap_lock (read) only if it faults, i.e. unless its CPU's TLB
+        already has an entry that serves it.
+        """
+        held = self.held
+        p = self.procs.get(d.task)
+        if held is None or p is None:
+            return None
+        mm, mode, ptl = held
+        task = p.task
+        if d.op in ("read", "write"):
+            if task.mm is not mm or mode != "write":
+                return None
+            try:
+                addr = self._addr(d)
+            except Infeasible:
+                return None
+            e = self.m.tlbs.lookup(task.cpu.id, mm.asid, addr >> PAGE_SHIFT)
+            if e is not None and (d.op == "read" or (e.writable and e.dirty)):
+                return None                # served by the TLB: no fault, no lock
+            return "the fault needs mmap_lock, held for write by the paused operation"
+        if d.op == "reclaim":
+            return "the page-table lock held by the paused operation" if ptl else None
+        need = _MMAP_LOCK.get((d.op, d.args.get("advice")), _MMAP_LOCK.get(d.op))
+        if need is None or task.mm is not mm or mode is None:
+            return None
+        if mode == "write" or need == "write":
+            return f"mmap_lock ({need}), held for {mode} by the paused operation"
+        return None
 
     # One operation; returns its outcome as text.
     def _do(self, p, st: Step) -> str:
