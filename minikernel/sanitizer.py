@@ -84,6 +84,7 @@ TRAIL_LEN = 256
 REPORT_TRAIL = 16
 
 _VPN_MASK = (1 << ASID_SHIFT) - 1
+_FILL = object()          # ring marker: a TLB fill, rendered from the entry itself
 
 # Syscalls whose removed/downgraded translations invariant 3 covers.
 _RANGE_CALLS = {
@@ -206,15 +207,16 @@ class TlbSanitizer:
         """The JSON shape: ``{enabled, violations: [...]}``."""
         return {"enabled": True, "violations": [v.as_dict() for v in self.violations]}
 
-    def event(self, cpu: Cpu, text: str, *, pfn: int | None = None, key: int | None = None,
-              mm: "MmStruct | None" = None) -> None:
-        """Record one event in the ring (tags say which reports it belongs to)."""
+    def event(self, cpu: Cpu, text: str, *args: Any, pfn: int | None = None,
+              key: int | None = None, mm: "MmStruct | None" = None) -> None:
+        """Record one event in the ring (tags say which reports it belongs to).
+
+        *text* is a ``str.format`` template for *args*, rendered only if a
+        report quotes the event: recording stays cheap.
+        """
         self._seq += 1
-        t = cpu.current
-        who = f"{t.comm}/{t.pid}" if t is not None else "idle"
         asid = mm.asid if mm is not None else (key >> ASID_SHIFT if key is not None else None)
-        self._ring.append((self._seq, f"#{self._seq:<4} CPU{cpu.id} {who:<10} {text}",
-                           pfn, key, asid))
+        self._ring.append((self._seq, cpu.id, cpu.current, text, args, pfn, key, asid))
 
     # Hooks called by the kernel model and the user layer
 
@@ -222,14 +224,14 @@ class TlbSanitizer:
                     deferred: bool) -> None:
         """try_to_unmap_one() cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
-        how = ("flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)")
-        self.event(cpu, f"try_to_unmap_one: PTE {addr:#x} -> pfn {pfn}"
-                        f"{' (dirty)' if pteval & 0x04 else ''} cleared, {how}",
+        self.event(cpu, "try_to_unmap_one: PTE {:#x} -> pfn {}{} cleared, {}", addr, pfn,
+                   " (dirty)" if pteval & 0x04 else "",
+                   "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)",
                    pfn=pfn, key=key)
 
     def before_io(self, cpu: Cpu, folio: "Folio") -> None:
         """Invariant 2: pageout() is about to write *folio*; nobody may still store to it."""
-        self.event(cpu, f"pageout: pfn {folio.pfn} queued for IO", pfn=folio.pfn)
+        self.event(cpu, "pageout: pfn {} queued for IO", folio.pfn, pfn=folio.pfn)
         cpus = self.m.cpus
         for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
             if not (e.writable and e.dirty):
@@ -246,7 +248,7 @@ class TlbSanitizer:
 
     def on_free(self, cpu: Cpu, folio: "Folio") -> None:
         """Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
-        self.event(cpu, f"free: pfn {folio.pfn} returned to the page allocator", pfn=folio.pfn)
+        self.event(cpu, "free: pfn {} returned to the page allocator", folio.pfn, pfn=folio.pfn)
         cpus = self.m.cpus
         for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
             e.stale = ("use-after-free-tlb", folio.pfn, cpu.id)
@@ -259,8 +261,11 @@ class TlbSanitizer:
         """A syscall begins: remember its range for the check at return."""
         self._calls[task] = (name, start, length)
         label = _RANGE_CALLS.get(name, name)
-        self.event(task.cpu, f"syscall {label}({start:#x}, {length:#x}) entered"
-                   if length else f"syscall {label} entered", mm=task.mm)
+        if length:
+            self.event(task.cpu, "syscall {}({:#x}, {:#x}) entered", label, start, length,
+                       mm=task.mm)
+        else:
+            self.event(task.cpu, "syscall {} entered", label, mm=task.mm)
 
     def syscall_returned(self, task: "TaskStruct") -> None:
         """Invariant 3: mark every TLB entry this call removed or write-protected."""
@@ -269,7 +274,7 @@ class TlbSanitizer:
             return
         name, start, length = call
         label = _RANGE_CALLS.get(name)
-        self.event(task.cpu, f"syscall {label or name} returned", mm=task.mm)
+        self.event(task.cpu, "syscall {} returned", label or name, mm=task.mm)
         if label is None:
             return
         mm = task.mm
@@ -318,7 +323,8 @@ class TlbSanitizer:
         k = self._shadow_key(task, addr)
         if k is not None:
             self.shadow[k] = value
-            self.event(task.cpu, f"user store {addr:#x} = {value:#x}", pfn=self._pfn_of(task, addr),
+            self.event(task.cpu, "user store {:#x} = {:#x}", addr, value,
+                       pfn=self._pfn_of(task, addr),
                        key=task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT)
 
     def user_read(self, task: "TaskStruct", addr: int, value: int) -> None:
@@ -328,7 +334,7 @@ class TlbSanitizer:
             return
         key = task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
         pfn = self._pfn_of(task, addr)
-        self.event(task.cpu, f"user load  {addr:#x} -> {value:#x}", pfn=pfn, key=key)
+        self.event(task.cpu, "user load  {:#x} -> {:#x}", addr, value, pfn=pfn, key=key)
         want = self.shadow.get(k)
         if want is None or want == value:
             return
@@ -386,8 +392,8 @@ class TlbSanitizer:
                             and (pte & _PAGE_RW or not e.writable)):
                         continue           # still what the PTE says
                     e.stale = ("stale-after-syscall", label, who)
-                    self.event(task.cpu, f"{label} returned with CPU{e.cpu}'s entry for "
-                                         f"{vpn << PAGE_SHIFT:#x} -> pfn {e.pfn} still cached",
+                    self.event(task.cpu, "{} returned with CPU{}'s entry for {:#x} -> pfn {} "
+                                         "still cached", label, e.cpu, vpn << PAGE_SHIFT, e.pfn,
                                pfn=e.pfn, key=e.key)
 
     def _shadow_key(self, task: "TaskStruct", addr: int):
@@ -403,28 +409,37 @@ class TlbSanitizer:
         return e.pfn if e is not None else None
 
     def _on_fill(self, e: "TlbEntry") -> None:
-        cpu = self.m.cpus[e.cpu]
-        self.event(cpu, f"TLB fill va {(e.key & _VPN_MASK) << PAGE_SHIFT:#x} -> pfn {e.pfn} "
-                        f"({'rw' if e.writable else 'ro'}{', dirty' if e.dirty else ''})",
-                   pfn=e.pfn, key=e.key)
+        self._seq += 1
+        self._ring.append((self._seq, e.cpu, self.m.cpus[e.cpu].current, _FILL, (e,), e.pfn,
+                           e.key, e.key >> ASID_SHIFT))
 
     def _on_tlbi_complete(self, cpu: Cpu, kind: int, arg: int) -> None:
         if kind == 0:
-            self.event(cpu, f"DSB ISH completed this CPU's TLBI VA "
-                            f"{(arg & _VPN_MASK) << PAGE_SHIFT:#x} (asid {arg >> ASID_SHIFT}) "
-                            f"on every CPU", key=arg)
+            self.event(cpu, "DSB ISH completed this CPU's TLBI VA {:#x} (asid {}) on every CPU",
+                       (arg & _VPN_MASK) << PAGE_SHIFT, arg >> ASID_SHIFT, key=arg)
         else:
             self._seq += 1
-            self._ring.append((self._seq, f"#{self._seq:<4} CPU{cpu.id} DSB ISH completed "
-                                          f"this CPU's TLBI ASID {arg}", None, None, arg))
+            self._ring.append((self._seq, cpu.id, cpu.current,
+                               "DSB ISH completed this CPU's TLBI ASID {}", (arg,), None, None,
+                               arg))
 
     def _trail(self, pfn, key, asid) -> list[str]:
         out = []
-        for _, text, epfn, ekey, easid in self._ring:
+        for seq, cpu, t, text, args, epfn, ekey, easid in self._ring:
             if ((pfn is not None and epfn == pfn) or (key is not None and ekey == key)
                     or (epfn is None and ekey is None and (easid is None or easid == asid))):
-                out.append(text)
-        return out[-REPORT_TRAIL:]
+                out.append((seq, cpu, t, text, args))
+        lines = []
+        for seq, cpu, t, text, args in out[-REPORT_TRAIL:]:
+            who = f"{t.comm}/{t.pid}" if t is not None else "idle"
+            if text is _FILL:
+                e = args[0]
+                body = (f"TLB fill va {(e.key & _VPN_MASK) << PAGE_SHIFT:#x} -> pfn {e.pfn} "
+                        f"({'rw' if e.writable else 'ro'})")
+            else:
+                body = text.format(*args) if args else text
+            lines.append(f"#{seq:<4} CPU{cpu} {who:<10} {body}")
+        return lines
 
     def _report(self, kind: str, cpu: int, e: "TlbEntry | None", task, what: str, *,
                 addr: int | None = None, pfn: int | None = None, asid: int | None = None,
