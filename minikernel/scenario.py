@@ -65,10 +65,16 @@ PROBE_POINTS: dict[str, str] = {
     "change_pte_range:locked":
         "mprotect: under the PTE lock, after flush_tlb_batched_pending()",
     "move_ptes:locked": "mremap: under the PTE lock, after flush_tlb_batched_pending()",
+    "zap_pte_range:locked":
+        "munmap / madvise(MADV_DONTNEED): under the PTE lock, after flush_tlb_batched_pending()",
+    "madvise_cold_or_pageout_pte_range:locked":
+        "madvise(MADV_PAGEOUT): under the PTE lock, after flush_tlb_batched_pending(), "
+        "before isolating the range's folios",
 }
 #: Probe points inside a PTE-lock section: steps of the same mm that would take
 #: that lock cannot really run there, so the explorer never pauses at them.
-LOCKED_PROBES = frozenset({"change_pte_range:locked", "move_ptes:locked"})
+LOCKED_PROBES = frozenset({"change_pte_range:locked", "move_ptes:locked", "zap_pte_range:locked",
+                           "madvise_cold_or_pageout_pte_range:locked"})
 
 # op -> (required keys, optional keys)
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -270,6 +270,8 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
     mm = vma.vm_mm
     pgd = mm.pgd
     flush_tlb_batched_pending(current, mm)
+    if m.probes:
+        m.probe("zap_pte_range:locked", current, mm=mm, start=start, end=end)
     cost = m.kernel_ns["zap_pte_range"]
     mem_map = m.page_alloc.mem_map
     for addr in range(start, end, PAGE_SIZE):
