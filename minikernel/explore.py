@@ -12,8 +12,8 @@ anything pauses.  The explorer enumerates, deterministically:
     (entry .. pause point, pause point .. return), so that exactly k of the
     other tasks' steps fall inside P,
       for every probe point P reaches in that order (first ``max_hits`` hits
-      of each; never a point inside a PTE-lock section, see
-      scenario.LOCKED_PROBES),
+      of each; steps that would sleep on a lock P holds are retried after it,
+      as scenario runs do),
         run it on a fresh machine with the TLB sanitizer on;
   plus, last, every merge with nothing paused.
 
@@ -39,7 +39,7 @@ from typing import Any, Iterator
 from minikernel.errors import UserError
 from minikernel.mm.mm_types import FolioLocked
 from minikernel.scenario import (
-    LOCKED_PROBES, PAUSABLE, PROBE_POINTS, Infeasible, Scenario, ScenarioResult, ScenarioRun,
+    PAUSABLE, PROBE_POINTS, Infeasible, Scenario, ScenarioResult, ScenarioRun,
     Step, machine_config, to_toml,
 )
 
@@ -141,7 +141,7 @@ def explore(sc: Scenario, *, max_hits: int | None = None,
     spec = sc.explore
     max_hits = max_hits or spec.get("max_hits", DEFAULT_MAX_HITS)
     max_runs = max_runs or spec.get("max_runs", DEFAULT_MAX_RUNS)
-    allowed = set(spec.get("pause_at") or PROBE_POINTS) - LOCKED_PROBES
+    allowed = set(spec.get("pause_at") or PROBE_POINTS)
     cfg = machine_config(sc)
     ex = _Explorer(sc, cfg, max_hits, max_runs, allowed)
     ex.run()

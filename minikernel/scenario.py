@@ -71,8 +71,8 @@ PROBE_POINTS: dict[str, str] = {
         "madvise(MADV_PAGEOUT): under the PTE lock, after flush_tlb_batched_pending(), "
         "before isolating the range's folios",
 }
-#: Probe points inside a PTE-lock section: steps of the same mm that would take
-#: that lock cannot really run there, so the explorer never pauses at them.
+#: Probe points inside a PTE-lock section: a nested step of the same mm that
+#: would take that lock (a fault, a syscall on the range, any reclaim) waits.
 LOCKED_PROBES = frozenset({"change_pte_range:locked", "move_ptes:locked", "zap_pte_range:locked",
                            "madvise_cold_or_pageout_pte_range:locked"})
 
@@ -434,7 +434,7 @@ class ScenarioRun:
         mm, mode, ptl = held
         task = p.task
         if d.op in ("read", "write"):
-            if task.mm is not mm or mode != "write":
+            if task.mm is not mm or not (mode == "write" or ptl):
                 return None
             try:
                 addr = self._addr(d)
@@ -443,9 +443,12 @@ class ScenarioRun:
             e = self.m.tlbs.lookup(task.cpu.id, mm.asid, addr >> PAGE_SHIFT)
             if e is not None and (d.op == "read" or (e.writable and e.dirty)):
                 return None                # served by the TLB: no fault, no lock
-            return "the fault needs mmap_lock, held for write by the paused operation"
+            return ("the fault needs the page-table lock the paused operation holds" if ptl
+                    else "the fault needs mmap_lock, held for write by the paused operation")
         if d.op == "reclaim":
             return "the page-table lock held by the paused operation" if ptl else None
+        if ptl and task.mm is mm and d.op not in ("move", "dsb", "cached", "clone"):
+            return "the page-table lock held by the paused operation"
         need = _MMAP_LOCK.get((d.op, d.args.get("advice")), _MMAP_LOCK.get(d.op))
         if need is None or task.mm is not mm or mode is None:
             return None
