@@ -1,8 +1,10 @@
 """Property tests: random small programs never trip the TLB sanitizer on a correct kernel.
 
 Random programs of 2-10 operations by 2-3 tasks on 2-4 CPUs, at most one of
-them a reclaim (madvise(MADV_PAGEOUT) or direct reclaim) paused at a random
-reclaim probe point while 1-3 steps of other tasks run inside it.  Every
+them paused while 1-3 steps of other tasks run inside it: a reclaim
+(madvise(MADV_PAGEOUT) or direct reclaim) at a random reclaim probe point, or
+a syscall (mprotect, munmap, MADV_DONTNEED, mremap, MADV_PAGEOUT's walk)
+inside its page-table lock.  Every
 variant that is not historically broken, with every fix in: arm64 v5 (made
 to defer), arm64 with flush_tlb_mm in flush_tlb_batched_pending
 (4b634918384c), arm64 without batching, x86 (batching) and x86 without
@@ -19,7 +21,7 @@ import functools
 import os
 
 import pytest
-from hypothesis import HealthCheck, assume, find, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 from minikernel.scenario import Infeasible, machine_config, parse_scenario, run_scenario
@@ -115,10 +117,23 @@ def programs(draw, variants=tuple(sorted(VARIANTS))):
     for i in range(n):
         task = draw(st.sampled_from(names))
         if i == paused_at:
-            op = draw(st.sampled_from(["pageout", "reclaim"]))
-            step = ({"task": task, "op": "madvise", "addr": "buf", "advice": "pageout"}
-                    if op == "pageout" else {"task": task, "op": "reclaim"})
-            step["pause_at"] = draw(st.sampled_from(RECLAIM_PROBES))
+            op = draw(st.sampled_from(["pageout", "reclaim", "reclaim", "locked"]))
+            if op == "locked":                   # a syscall inside its page-table lock
+                step, probe = draw(st.sampled_from([
+                    ({"task": task, "op": "mprotect", "addr": "buf", "prot": "r"},
+                     "change_pte_range:locked"),
+                    ({"task": task, "op": "munmap", "addr": "buf"}, "zap_pte_range:locked"),
+                    ({"task": task, "op": "madvise", "addr": "buf", "advice": "dontneed"},
+                     "zap_pte_range:locked"),
+                    ({"task": task, "op": "mremap", "addr": "buf"}, "move_ptes:locked"),
+                    ({"task": task, "op": "madvise", "addr": "buf", "advice": "pageout"},
+                     "madvise_cold_or_pageout_pte_range:locked")]))
+                step = dict(step)
+            else:
+                step = ({"task": task, "op": "madvise", "addr": "buf", "advice": "pageout"}
+                        if op == "pageout" else {"task": task, "op": "reclaim"})
+                probe = draw(st.sampled_from(RECLAIM_PROBES))
+            step["pause_at"] = probe
             step["hit"] = draw(st.integers(1, 2))
             others = [t for t in names if t != task] + (["t2"] if len(tasks) > 2
                                                         and "t2" not in names else [])
@@ -169,8 +184,9 @@ def _violations(prog):
     ("x86-revert-3ea277194daa", "stale-after-syscall"),
 ])
 def test_the_same_programs_find_the_historical_bugs(variant, kind):
-    """The generator has teeth: on a broken variant it finds the bug (shrunk to a small case)."""
+    """The generator has teeth: on a broken variant it finds the bug."""
     prog = find(programs((variant,)), lambda p: kind in _violations(p),
                 settings=settings(max_examples=3_000, deadline=None, derandomize=True,
-                                  database=None, suppress_health_check=list(HealthCheck)))
+                                  database=None, phases=[Phase.generate],   # no shrinking
+                                  suppress_health_check=list(HealthCheck)))
     assert kind in _violations(prog)
