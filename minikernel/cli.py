@@ -194,7 +194,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
 def boot_report(kernel: Machine) -> dict:
     """arch, machine, config and tlb_flush_path of a booted kernel (the
     README documents this schema)."""
-    return {
+    report = {
         "arch": kernel.cfg.arch,
         "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name},
         "config": kernel.cfg.values,
@@ -203,6 +203,9 @@ def boot_report(kernel: Machine) -> dict:
             "reason": kernel.tlb_flush_path.reason,
         },
     }
+    if kernel.sanitizer is not None:      # CONFIG_DEBUG_TLB_SANITIZER=y
+        report["sanitizer"] = kernel.sanitizer.as_dict()
+    return report
 
 
 def render_text(report: dict) -> str:

@@ -49,6 +49,10 @@ class FolioLocked(Exception):
     model has no sleeping, so the fault path raises this before changing
     anything; the scenario runner retries the step once the paused
     operation has finished, which is when the kernel's sleeper would wake.
+
+    # MODEL: only shrink_folio_list() takes the folio lock; faults that find
+    # a locked folio raise instead of sleeping, fault-around skips it
+    # (folio_trylock), and do_wp_page() copies instead of reusing it.
     """
 
     def __init__(self, folio: "Folio") -> None:
