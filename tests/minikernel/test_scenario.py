@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from minikernel.errors import UserError
-from minikernel.scenario import load_scenario, parse_scenario, run_scenario, to_toml
+from minikernel.scenario import load_scenario, override_config, parse_scenario, run_scenario, \
+    to_toml
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
@@ -41,6 +42,16 @@ def test_shipped_scenario_meets_its_expectation(path):
 def test_each_fix_with_and_without(name, kinds):
     r = run_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
     assert r.kinds == kinds
+
+
+@pytest.mark.parametrize("name", ["race-6.6-munmap", "race-6.6-mremap",
+                                  "race-2017-mprotect-6.6"])
+def test_what_6_6_exposes_is_closed_by_4b634918384c(name):
+    sc = load_scenario(SCENARIOS / f"{name}.toml")
+    assert run_scenario(sc).kinds == ["stale-after-syscall"]
+    fixed = override_config(sc, ["ARM64_BATCHED_TLB_FLUSH_MM=y"])
+    assert fixed.config == ["EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"]
+    assert run_scenario(fixed).kinds == []
 
 
 def test_the_2017_race_write_faults_with_the_fix_and_lands_without():
