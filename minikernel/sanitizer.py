@@ -86,6 +86,10 @@ REPORT_TRAIL = 16
 _VPN_MASK = (1 << ASID_SHIFT) - 1
 _FILL = object()          # ring marker: a TLB fill, rendered from the entry itself
 
+# How the trail names the other kernel entries.
+_LABELS = {"try_to_free_pages": "direct reclaim (try_to_free_pages)", "do_mmap": "mmap",
+           "kernel_clone": "clone"}
+
 # Syscalls whose removed/downgraded translations invariant 3 covers.
 _RANGE_CALLS = {
     "do_mprotect_pkey": "mprotect", "do_munmap": "munmap", "do_mremap": "mremap",
@@ -260,7 +264,7 @@ class TlbSanitizer:
     def syscall_entered(self, task: "TaskStruct", name: str, start: int, length: int) -> None:
         """A syscall begins: remember its range for the check at return."""
         self._calls[task] = (name, start, length)
-        label = _RANGE_CALLS.get(name, name)
+        label = _RANGE_CALLS.get(name) or _LABELS.get(name, name)
         if length:
             self.event(task.cpu, "syscall {}({:#x}, {:#x}) entered", label, start, length,
                        mm=task.mm)
@@ -274,7 +278,7 @@ class TlbSanitizer:
             return
         name, start, length = call
         label = _RANGE_CALLS.get(name)
-        self.event(task.cpu, "syscall {} returned", label or name, mm=task.mm)
+        self.event(task.cpu, "syscall {} returned", label or _LABELS.get(name, name), mm=task.mm)
         if label is None:
             return
         mm = task.mm
