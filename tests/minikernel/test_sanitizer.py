@@ -121,3 +121,19 @@ def test_data_survives_mremap_fork_and_swap(make_machine):
     with pytest.raises(SegmentationFault):
         t.read(buf)
     assert m.sanitizer.violations == []
+
+
+def test_x86_entry_left_on_a_cpu_that_switched_away_is_not_a_use_after_free(make_machine):
+    """x86 leaves a departed CPU's entries in place and flushes them on return (tlb_gen)."""
+    m = make_machine("x86", SAN, cpus=4)
+    p = Process.spawn(m, "main", cpu=0)
+    buf = p.mmap(PAGE_SIZE)
+    t = p.clone_thread(cpu=1, comm="t1")
+    t.write(buf, 5)                                      # CPU1: writable dirty entry
+    t.move_to(2)                                         # CPU1 idle, its entry stays cached
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> 12) is not None
+    p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT)              # IPIs only CPU2; page written and freed
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> 12) is not None
+    t.move_to(1)                                         # switch_mm sees the newer tlb_gen: flush
+    assert t.read(buf) == 5
+    assert m.sanitizer.violations == []
