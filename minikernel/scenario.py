@@ -567,6 +567,9 @@ def _profile(sc: Scenario):
         raise UserError(f"{sc.path}: machine.profile: machine profiles are not available in "
                         "this build; expected machine.cpus instead")
     p = loader(sc.profile)
+    if p.arch != sc.arch:
+        raise UserError(f"{sc.path}: machine.profile: {sc.profile!r} is an {p.arch} machine, "
+                        f"expected one for machine.arch = {sc.arch!r}")
     return p if sc.cpus is None else p.with_cpus(sc.cpus)
 
 
