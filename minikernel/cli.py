@@ -10,7 +10,7 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
     minikernel scenario FILE [--set SYM=VAL ...] [--json]
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
-                             [--save DIR] [--json]
+                             [--max-nested N] [--save DIR] [--json]
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-runs", type=int, default=None, help="bound on runs (default: file, 5000)")
     s.add_argument("--max-hits", type=int, default=None,
                    help="hits per probe point to pause at (default: file, 2)")
+    s.add_argument("--max-nested", type=int, default=None,
+                   help="most steps inside one pause (default: file, all)")
     s.add_argument("--save", metavar="DIR", type=Path, default=None,
                    help="write each finding as a replayable scenario file into DIR")
     s.add_argument("--json", dest="scenario_json", action="store_true",
@@ -296,11 +298,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from minikernel.explore import explore
     from minikernel.scenario import load_scenario, override_config
 
-    for opt, v in (("--max-runs", args.max_runs), ("--max-hits", args.max_hits)):
+    for opt, v in (("--max-runs", args.max_runs), ("--max-hits", args.max_hits),
+                   ("--max-nested", args.max_nested)):
         if v is not None and v < 1:
             raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
     sc = override_config(load_scenario(args.file), args.scenario_sets)
-    result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits)
+    result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
+                     max_nested=args.max_nested)
     saved = result.save(args.save) if args.save is not None else []
     if args.scenario_json:
         d = result.as_dict()

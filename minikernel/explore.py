@@ -18,7 +18,8 @@ anything pauses.  The explorer enumerates, deterministically:
   plus, last, every merge with nothing paused.
 
 Bounds: ``max_hits`` (default 2) hits per probe point, ``max_runs`` (default
-5000) runs in all; ``pause_at`` may restrict the probe points.  Each distinct
+5000) runs in all, ``max_nested`` (default: all) steps inside one pause;
+``pause_at`` may restrict the probe points.  Each distinct
 violation (its kinds, with the task and, for stale-after-syscall, the syscall
 involved, and the probe point) is reported once, by its
 smallest interleaving -- fewest steps inside the pause, then fewest before
@@ -132,8 +133,8 @@ class ExploreResult:
         return paths
 
 
-def explore(sc: Scenario, *, max_hits: int | None = None,
-            max_runs: int | None = None) -> ExploreResult:
+def explore(sc: Scenario, *, max_hits: int | None = None, max_runs: int | None = None,
+            max_nested: int | None = None) -> ExploreResult:
     """Run the bounded exploration of *sc* (which must have an [explore] table)."""
     if sc.explore is None:
         raise UserError(f"{sc.path}: explore: no [explore] table; expected [[explore.step]] "
@@ -141,9 +142,12 @@ def explore(sc: Scenario, *, max_hits: int | None = None,
     spec = sc.explore
     max_hits = max_hits or spec.get("max_hits", DEFAULT_MAX_HITS)
     max_runs = max_runs or spec.get("max_runs", DEFAULT_MAX_RUNS)
+    max_nested = max_nested or spec.get("max_nested")
     allowed = set(spec.get("pause_at") or PROBE_POINTS)
     cfg = machine_config(sc)
     ex = _Explorer(sc, cfg, max_hits, max_runs, allowed)
+    if max_nested is not None:
+        ex.max_nested = max_nested
     ex.run()
     return ExploreResult(sc.path, ex.runs, ex.infeasible, ex.violating, ex.truncated,
                          max_hits, max_runs, ex.findings())
@@ -177,6 +181,7 @@ class _Explorer:
         self.infeasible = 0
         self.violating = 0
         self.truncated = False
+        self.max_nested: int | None = None
         self.best: dict[tuple, Finding] = {}
         self._probe_cache: dict[tuple, list[tuple[str, int]] | None] = {}
         progs: dict[str, list[Step]] = {}
@@ -194,6 +199,8 @@ class _Explorer:
                                                                    _Mark("end", p)] + q[i + 1:]
                                       for t, q in self.progs.items()]))
         others = len(self.sc.explore_steps) - 1
+        if self.max_nested is not None:
+            others = min(others, self.max_nested)
         try:
             for k in range(1, others + 1):
                 for p, seqs in cands:

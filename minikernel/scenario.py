@@ -623,7 +623,8 @@ class _Parser:
         if explore is not None:
             if not isinstance(explore, dict):
                 raise self.err("explore", explore, "an [explore] table")
-            self._no_unknown(explore, {"step", "pause_at", "max_hits", "max_runs"}, "explore")
+            self._no_unknown(explore, {"step", "pause_at", "max_hits", "max_runs", "max_nested"},
+                             "explore")
             esteps = self.steps(explore.get("step", []), "explore.step", names, regions, ncpu,
                                 allow_pause=False)
             if not esteps:
@@ -632,7 +633,7 @@ class _Parser:
             if not isinstance(pa, list) or any(x not in PROBE_POINTS for x in pa):
                 raise self.err("explore.pause_at", pa,
                                f"a list of probe points ({', '.join(PROBE_POINTS)})")
-            for k, lo in (("max_hits", 1), ("max_runs", 1)):
+            for k, lo in (("max_hits", 1), ("max_runs", 1), ("max_nested", 1)):
                 v = explore.get(k)
                 if v is not None and (type(v) is not int or v < lo):
                     raise self.err(f"explore.{k}", v, f"an integer >= {lo}")

@@ -60,3 +60,10 @@ def test_max_runs_bounds_the_search():
     sc = load_scenario(SCENARIOS / "explore-2017-mprotect.toml")
     r = explore(sc, max_runs=3)
     assert r.truncated and r.runs == 3
+
+
+def test_max_nested_bounds_the_steps_inside_one_pause():
+    sc = load_scenario(SCENARIOS / "explore-2017-mprotect.toml")
+    r = explore(sc, max_nested=1)
+    assert r.findings == []                # the race needs mprotect AND the write inside
+    assert explore(sc, max_nested=2).findings
