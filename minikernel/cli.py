@@ -168,10 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE", type=Path, help="scenario file with [explore]")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment laid over the file's machine.config; repeatable")
-    s.add_argument("--max-runs", type=int, default=None, help="bound on runs (default: file, 5000)")
-    s.add_argument("--max-hits", type=int, default=None,
+    s.add_argument("--max-runs", metavar="N", type=int, default=None, help="bound on runs (default: file, 5000)")
+    s.add_argument("--max-hits", metavar="N", type=int, default=None,
                    help="hits per probe point to pause at (default: file, 2)")
-    s.add_argument("--max-nested", type=int, default=None,
+    s.add_argument("--max-nested", metavar="N", type=int, default=None,
                    help="most steps inside one pause (default: file, all)")
     s.add_argument("--save", metavar="DIR", type=Path, default=None,
                    help="write each finding as a replayable scenario file into DIR")

@@ -175,6 +175,7 @@ class TlbSanitizer:
     """The sanitizer of one machine.
 
     violations: every Violation reported so far, in order
+    log_violations: also log a warning per violation (the explorer turns it off)
     shadow:     what user tasks last wrote: (mm, vpn) for private memory,
                 (shmem object, index) for shared memory -> value
     """
@@ -187,6 +188,7 @@ class TlbSanitizer:
         self._seq = 0
         self._seen: set = set()
         self._calls: dict[Any, tuple[str, int, int]] = {}
+        self.log_violations = True         # a warning per violation on the machine's log
         for cpu in machine.cpus:
             cpu.__class__ = CheckingCpu
             cpu.on_fill = self._on_fill
@@ -465,4 +467,5 @@ class TlbSanitizer:
         label = f"{task.comm}/{task.pid}" if task is not None else None
         self.violations.append(Violation(kind, cpu, label, asid, addr, pfn, entry, what,
                                          self._trail(pfn, key, asid), syscall))
-        self.m.log.warning("tlb-san: violation", kind=kind, cpu=cpu, what=what)
+        if self.log_violations:
+            self.m.log.warning("tlb-san: violation", kind=kind, cpu=cpu, what=what)
