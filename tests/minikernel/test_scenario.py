@@ -38,6 +38,8 @@ def test_shipped_scenario_meets_its_expectation(path):
     ("race-2017-mprotect-x86-reverted", ["stale-after-syscall"]),
     ("flush-dirty-before-pageout", []),
     ("flush-dirty-before-pageout-reverted", ["io-while-writable", "data-lost"]),
+    ("flush-dirty-before-pageout-x86", []),
+    ("flush-dirty-before-pageout-reverted-x86", ["io-while-writable", "data-lost"]),
 ])
 def test_each_fix_with_and_without(name, kinds):
     r = run_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
