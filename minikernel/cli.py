@@ -10,6 +10,9 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
     minikernel menuconfig
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
+    minikernel scenario FILE [--set SYM=VAL ...] [--json]
+    minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
+                             [--max-nested N] [--save DIR] [--json]
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -20,6 +23,9 @@ Invariants:
     build directory; writes keep the previous file as .config.old.
   - After boot, the main job is one call, run_main_job(kernel, args), whose
     dict is the report (JSON object or text).
+  - scenario/explore exit 0 when the file's expectations hold (explore: no
+    violating interleaving), 1 when not (the report is printed), 2 on a
+    malformed file.  Their --json carries ``sanitizer: {enabled, violations}``.
 """
 
 # File layout:
@@ -28,7 +34,7 @@ Invariants:
 #     main(), build_parser(), run_main_job(), boot_report(), render_text()
 #   Subcommands
 #     cmd_boot(), cmd_defconfig(), cmd_olddefconfig(), cmd_savedefconfig(),
-#     cmd_menuconfig(), cmd_config()
+#     cmd_menuconfig(), cmd_config(), cmd_scenario(), cmd_explore()
 #   Private helpers
 
 from __future__ import annotations
@@ -171,6 +177,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the points as one JSON object instead of the table")
     s.set_defaults(func=cmd_sweep)
 
+    s = sub.add_parser("scenario", help="run a scenario file under the TLB sanitizer "
+                       "(exit 0: expectations hold, 1: not, 2: bad file)", allow_abbrev=False)
+    s.add_argument("file", metavar="FILE", type=Path, help="scenario file (TOML)")
+    s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
+                   help="Kconfig assignment laid over the file's machine.config; repeatable")
+    s.add_argument("--json", dest="scenario_json", action="store_true",
+                   help="print exactly one JSON object on stdout")
+    s.set_defaults(func=cmd_scenario)
+
+    s = sub.add_parser("explore", help="try every bounded interleaving of a scenario's "
+                       "[explore] steps (exit 0: none violates, 1: some do, 2: bad file)",
+                       allow_abbrev=False)
+    s.add_argument("file", metavar="FILE", type=Path, help="scenario file with [explore]")
+    s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
+                   help="Kconfig assignment laid over the file's machine.config; repeatable")
+    s.add_argument("--max-runs", metavar="N", type=int, default=None, help="bound on runs (default: file, 5000)")
+    s.add_argument("--max-hits", metavar="N", type=int, default=None,
+                   help="hits per probe point to pause at (default: file, 2)")
+    s.add_argument("--max-nested", metavar="N", type=int, default=None,
+                   help="most steps inside one pause (default: file, all)")
+    s.add_argument("--save", metavar="DIR", type=Path, default=None,
+                   help="write each finding as a replayable scenario file into DIR")
+    s.add_argument("--json", dest="scenario_json", action="store_true",
+                   help="print exactly one JSON object on stdout")
+    s.set_defaults(func=cmd_explore)
+
     for s in sub.choices.values():
         _add_log_options(s, defaults=False)
     return p
@@ -204,7 +236,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
 def boot_report(kernel: Machine) -> dict:
     """arch, machine, config and tlb_flush_path of a booted kernel (the
     README documents this schema)."""
-    return {
+    report = {
         "arch": kernel.cfg.arch,
         "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name,
                     "ghz": kernel.profile.ghz},
@@ -214,6 +246,9 @@ def boot_report(kernel: Machine) -> dict:
             "reason": kernel.tlb_flush_path.reason,
         },
     }
+    if kernel.sanitizer is not None:      # CONFIG_DEBUG_TLB_SANITIZER=y
+        report["sanitizer"] = kernel.sanitizer.as_dict()
+    return report
 
 
 def render_text(report: dict, vmstat: bool = False) -> str:
@@ -290,6 +325,46 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(sweep.render_table(rows))
         sys.stdout.write("wrote " + ", ".join(str(w) for w in written) + "\n")
     return 0
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    """minikernel scenario FILE: run it; 0 if its expectations hold, 1 if not."""
+    from minikernel.scenario import Infeasible, load_scenario, override_config, run_scenario
+
+    sc = override_config(load_scenario(args.file), args.scenario_sets)
+    try:
+        result = run_scenario(sc)
+    except Infeasible as e:
+        raise UserError(f"{sc.path}: {e}") from None
+    if args.scenario_json:
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+    else:
+        sys.stdout.write(result.render_text() + "\n")
+    return 0 if result.ok else 1
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """minikernel explore FILE: bounded exploration; 0 if nothing violates, 1 if something does."""
+    from minikernel.explore import explore
+    from minikernel.scenario import load_scenario, override_config
+
+    for opt, v in (("--max-runs", args.max_runs), ("--max-hits", args.max_hits),
+                   ("--max-nested", args.max_nested)):
+        if v is not None and v < 1:
+            raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
+    sc = override_config(load_scenario(args.file), args.scenario_sets)
+    result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
+                     max_nested=args.max_nested)
+    saved = result.save(args.save) if args.save is not None else []
+    if args.scenario_json:
+        d = result.as_dict()
+        d["saved"] = [str(p) for p in saved]
+        sys.stdout.write(json.dumps(d) + "\n")
+    else:
+        sys.stdout.write(result.render_text() + "\n")
+        if saved:
+            sys.stdout.write("wrote " + ", ".join(str(p) for p in saved) + "\n")
+    return 1 if result.findings else 0
 
 
 def cmd_defconfig(args: argparse.Namespace) -> int:

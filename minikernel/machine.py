@@ -50,6 +50,9 @@ class Machine:
     sanitizer: the TLB sanitizer when enabled, else None
     trace:     list of ftrace-shaped lines, or None when tracing is off
     batched_unmap, debug_vm: boot-resolved config booleans for hot paths
+    revert_batched_pending, revert_flush_dirty: the historical fixes
+               3ea277194daa and d950c9477d51 are reverted (model-only
+               MODEL_REVERT_* options, under EXPERT)
     """
 
     def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False) -> None:
@@ -59,6 +62,8 @@ class Machine:
         self.log = structlog.get_logger("minikernel").bind(arch=cfg.arch)
         self.batched_unmap = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
         self.debug_vm = bool(cfg.DEBUG_VM)
+        self.revert_batched_pending = bool(cfg.MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING)
+        self.revert_flush_dirty = bool(cfg.MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT)
         self.kernel_ns = dict(profile.kernel_ns)
         self.mem = PhysMem(profile.mem_pages)
         self.tlbs = TlbArray(self.nr_cpus, profile.tlb_entries)
@@ -75,6 +80,9 @@ class Machine:
         self._next_pid = 1
         self._next_asid = 1
         self.arch = tlb_ops_for(self)
+        if cfg.DEBUG_TLB_SANITIZER:
+            from minikernel.sanitizer import TlbSanitizer
+            self.sanitizer = TlbSanitizer(self)
 
     # Public interface
 

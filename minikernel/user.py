@@ -17,6 +17,7 @@ from minikernel.mm.mm_types import TaskStruct
 from minikernel.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, \
     do_mmap, do_munmap
 from minikernel.mm.mprotect import do_mprotect_pkey
+from minikernel.mm.mremap import do_mremap
 from minikernel.mm.vmscan import try_to_free_pages
 
 if TYPE_CHECKING:
@@ -54,10 +55,13 @@ class Process:
 
     # Syscalls
 
-    def _enter(self, name: str):
+    def _enter(self, name: str, start: int = 0, length: int = 0, call: str | None = None):
         cpu = sched.run_on(self.task)
         cpu.sym = name
         cpu.charge("el0_svc", self.task.machine.kernel_ns["el0_svc"])
+        san = self.task.machine.sanitizer
+        if san is not None:
+            san.syscall_entered(self.task, call or name, start, length)
         return cpu
 
     def _leave(self, cpu) -> None:
@@ -75,24 +79,44 @@ class Process:
             self._leave(cpu)
 
     def munmap(self, addr: int, length: int) -> None:
-        cpu = self._enter("do_munmap")
+        cpu = self._enter("do_munmap", addr, length)
         try:
             do_munmap(self.task, addr, length)
         finally:
+            san = self.task.machine.sanitizer
+            if san is not None:
+                san.dropped(self.task, addr, length, zero=False)
             self._leave(cpu)
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
-        cpu = self._enter("do_mprotect_pkey")
+        cpu = self._enter("do_mprotect_pkey", addr, length)
         try:
             do_mprotect_pkey(self.task, addr, length, prot)
         finally:
             self._leave(cpu)
 
     def madvise(self, addr: int, length: int, advice: int) -> int:
-        cpu = self._enter("do_madvise")
+        cpu = self._enter("do_madvise_dontneed" if advice == MADV_DONTNEED else "do_madvise",
+                          addr, length)
         try:
             return do_madvise(self.task, addr, length, advice)
         finally:
+            san = self.task.machine.sanitizer
+            if san is not None and advice == MADV_DONTNEED:
+                san.dropped(self.task, addr, length, zero=True)
+            self._leave(cpu)
+
+    def mremap(self, addr: int, length: int) -> int:
+        """Move the mapping [addr, addr+length) (exactly one VMA); returns its new address."""
+        cpu = self._enter("do_mremap", addr, length)
+        new = None
+        try:
+            new = do_mremap(self.task, addr, length)
+            return new
+        finally:
+            san = self.task.machine.sanitizer
+            if san is not None and new is not None:
+                san.mremapped(self.task, addr, length, new)
             self._leave(cpu)
 
     def reclaim(self, nr_pages: int) -> int:
@@ -104,10 +128,15 @@ class Process:
             self._leave(cpu)
 
     def fork(self, cpu: int, comm: str | None = None) -> "Process":
-        c = self._enter("kernel_clone")
+        c = self._enter("kernel_clone", call="fork")
+        child = None
         try:
-            return Process(sched.do_fork(self.task, comm or self.task.comm, cpu))
+            child = sched.do_fork(self.task, comm or self.task.comm, cpu)
+            return Process(child)
         finally:
+            san = self.task.machine.sanitizer
+            if san is not None and child is not None:
+                san.forked(self.task, child)
             self._leave(c)
 
     def clone_thread(self, cpu: int, comm: str | None = None) -> "Process":
@@ -125,7 +154,11 @@ class Process:
     def read(self, addr: int) -> int:
         cpu = sched.run_on(self.task)
         cpu.sym = "main"
-        return access_user(self.task, addr, False)
+        v = access_user(self.task, addr, False)
+        san = self.task.machine.sanitizer
+        if san is not None:
+            san.user_read(self.task, addr, v)
+        return v
 
     def write(self, addr: int, value: int) -> None:
         """Store *value* (a 64-bit word: 0 <= value < 2**64) into the page at *addr*."""
@@ -134,3 +167,6 @@ class Process:
         cpu = sched.run_on(self.task)
         cpu.sym = "main"
         access_user(self.task, addr, True, value)
+        san = self.task.machine.sanitizer
+        if san is not None:
+            san.user_wrote(self.task, addr, value)

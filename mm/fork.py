@@ -9,7 +9,10 @@ Invariants this module owns:
     one more reference; shared (shmem) VMAs copy no PTEs -- the child faults
     them in from the shmem object.
   - The parent's TLB is flushed (flush_tlb_mm) before fork returns, so no CPU
-    keeps writing through a now write-protected entry.
+    keeps writing through a now write-protected entry.  Like upstream the
+    flush is unconditional: reclaim may have cleared a PTE with its flush
+    deferred, and the stale writable entry would otherwise let the parent
+    write into a page the child will read back from swap.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ def dup_mmap(current: TaskStruct, mm: MmStruct) -> None:
     m = current.machine
     oldmm = current.mm
     mem_map = m.page_alloc.mem_map
-    wrprotected = False
     for vma in oldmm.mmap:
         new = replace(vma, vm_mm=mm)
         insert_vma(mm, new)
@@ -45,8 +47,6 @@ def dup_mmap(current: TaskStruct, mm: MmStruct) -> None:
                 if pte_write(pte):
                     pte = pte_wrprotect(pte)
                     src[vpn] = pte
-                    wrprotected = True
                 mem_map[pte_pfn(pte)].mapcount += 1
             dst[vpn] = pte
-    if wrprotected:
-        m.arch.flush_tlb_mm(current.cpu, oldmm)
+    m.arch.flush_tlb_mm(current.cpu, oldmm)   # kernel/fork.c: dup_mmap() "out:" path

@@ -30,6 +30,8 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, vma: VmAreaStruct, st
     mm = vma.vm_mm
     pgd = mm.pgd
     flush_tlb_batched_pending(current, mm)
+    if m.probes:
+        m.probe("madvise_cold_or_pageout_pte_range:locked", current, mm=mm, start=start, end=end)
     cost = m.kernel_ns["madvise_cold_or_pageout_pte_range"]
     mem_map = m.page_alloc.mem_map
     folio_list: list[Folio] = []

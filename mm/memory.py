@@ -27,7 +27,8 @@ from minikernel.hw.mmu import (
     PAGE_SHIFT, PAGE_SIZE, is_swap_pte, mk_pte, pte_dirty, pte_pfn, pte_present,
     pte_to_swp_offset, pte_write,
 )
-from minikernel.mm.mm_types import VM_READ, VM_SHARED, VM_WRITE, Folio, TaskStruct, VmAreaStruct
+from minikernel.mm.mm_types import VM_READ, VM_SHARED, VM_WRITE, Folio, FolioLocked, TaskStruct, \
+    VmAreaStruct
 from minikernel.mm.page_alloc import folio_put
 from minikernel.mm.pgtable_generic import ptep_clear_flush
 from minikernel.mm.rmap import (
@@ -74,7 +75,7 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
         if vpn in pgd:
             continue
         folio = i_pages.get(vpn + delta)
-        if folio.__class__ is Folio:
+        if folio.__class__ is Folio and not folio.locked:     # folio_trylock() failed: skip
             pgd[vpn] = mk_pte(folio.pfn, writable)
             folio_add_file_rmap_pte(folio)
 
@@ -130,6 +131,8 @@ def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
     swap = m.swap
     off = pte_to_swp_offset(pte)
     folio = swap.swap_cache_get_folio(cpu, off)
+    if folio is not None and folio.locked:
+        raise FolioLocked(folio)               # folio_lock_or_retry() would sleep
     if folio is None:
         folio = m.page_alloc.folio_alloc(cpu, zero=False)
         swap.swap_read_folio(cpu, folio, off)
@@ -165,7 +168,9 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
     vpn = addr >> PAGE_SHIFT
     old = m.page_alloc.mem_map[pte_pfn(pte)]
     swap = m.swap
-    if old.mapcount == 1 and not (old.swapcache and swap.swap_count(old.swap) > 0):
+    # Reuse needs folio_trylock(); a folio reclaim holds locked is copied instead.
+    if (old.mapcount == 1 and not old.locked
+            and not (old.swapcache and swap.swap_count(old.swap) > 0)):
         if old.swapcache:
             swap.delete_from_swap_cache(old)
         old.dirty = True
@@ -273,6 +278,8 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
     mm = vma.vm_mm
     pgd = mm.pgd
     flush_tlb_batched_pending(current, mm)
+    if m.probes:
+        m.probe("zap_pte_range:locked", current, mm=mm, start=start, end=end)
     cost = m.kernel_ns["zap_pte_range"]
     mem_map = m.page_alloc.mem_map
     for addr in range(start, end, PAGE_SIZE):

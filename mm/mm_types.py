@@ -41,6 +41,25 @@ TLB_FLUSH_BATCH_PENDING_MASK = (1 << TLB_FLUSH_BATCH_FLUSHED_SHIFT) - 1
 TLB_FLUSH_BATCH_PENDING_LARGE = TLB_FLUSH_BATCH_PENDING_MASK // 2
 
 
+class FolioLocked(Exception):
+    """Model-only: a fault found the folio it needs locked (folio_lock() would sleep).
+
+    Only a scenario that pauses reclaim in the middle of shrink_folio_list()
+    and runs another CPU's step meanwhile can meet a locked folio.  The
+    model has no sleeping, so the fault path raises this before changing
+    anything; the scenario runner retries the step once the paused
+    operation has finished, which is when the kernel's sleeper would wake.
+
+    # MODEL: only shrink_folio_list() takes the folio lock; faults that find
+    # a locked folio raise instead of sleeping, fault-around skips it
+    # (folio_trylock), and do_wp_page() copies instead of reusing it.
+    """
+
+    def __init__(self, folio: "Folio") -> None:
+        super().__init__(f"pfn {folio.pfn} is locked by reclaim")
+        self.folio = folio
+
+
 @dataclass(slots=True, eq=False)
 class AnonVma:
     """struct anon_vma (include/linux/rmap.h): who may map an anonymous folio.
@@ -83,6 +102,8 @@ class Folio:
     lru:       PG_lru: on an LRU list, isolatable by reclaim
     isolated:  taken off the LRU by reclaim, which now holds it
     freed:     returned to the page allocator (model-only, for the sanitizer)
+    locked:    PG_locked: reclaim holds the folio lock; a fault that needs
+               the folio would sleep (see FolioLocked)
 
     # MODEL: no large folios; no refcount separate from mapcount (isolation
     # and the swap cache are tracked by the flags above).
@@ -98,6 +119,7 @@ class Folio:
     lru: bool = False
     isolated: bool = False
     freed: bool = False
+    locked: bool = False
 
     @property
     def anon(self) -> bool:

@@ -19,6 +19,13 @@ Invariants this module owns:
     ``flush_tlb_batched_pending`` *before* relying on the PTEs it sees.
   - With ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n every function here that deals
     with the batch is the kernel's empty stub (an early return).
+  - The model-only MODEL_REVERT_* options turn ``flush_tlb_batched_pending``
+    (3ea277194daa) and ``try_to_unmap_flush_dirty`` (d950c9477d51) back into
+    no-ops, to replay the races those commits closed.  Boot resolves them
+    into ``machine.revert_*`` booleans.
+  - When the TLB sanitizer is on, the batch's life (PTE cleared, deferred,
+    flushed) is reported to it as events; with it off each site costs one
+    ``is not None`` test.
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ def try_to_unmap_flush(current: TaskStruct) -> None:
     tlb_ubc.flush_required = False
     tlb_ubc.writable = False
     m.vmstat.tlb_batch_flush += 1
+    if m.sanitizer is not None:
+        m.sanitizer.event(cpu, "try_to_unmap_flush: deferred batch flushed")
 
 
 def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
@@ -82,6 +91,13 @@ def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
     m = current.machine
     if not m.batched_unmap:
         return                        # = the #else stub
+    if m.revert_flush_dirty:
+        # MODEL: MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT -- before d950c9477d51
+        # nothing flushed the batch ahead of IO.
+        if m.sanitizer is not None and current.tlb_ubc.writable:
+            m.sanitizer.event(current.cpu, "try_to_unmap_flush_dirty: reverted "
+                              "(d950c9477d51), dirty batch NOT flushed before IO")
+        return
     cpu = current.cpu
     cpu.charge("try_to_unmap_flush_dirty", m.kernel_ns["try_to_unmap_flush_dirty"])
     if current.tlb_ubc.writable:
@@ -141,10 +157,21 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct) -> None:
     if not m.batched_unmap:
         return                        # = the #else stub
     cpu = current.cpu
+    if m.revert_batched_pending:
+        # MODEL: MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING -- before 3ea277194daa
+        # no PTE-lock holder looked at reclaim's deferred flushes.
+        if m.sanitizer is not None:
+            m.sanitizer.event(cpu, "flush_tlb_batched_pending: reverted (3ea277194daa), "
+                              "nothing flushed", mm=mm)
+        return
     cpu.charge("flush_tlb_batched_pending", m.kernel_ns["flush_tlb_batched_pending"])
     batch = mm.tlb_flush_batched
     pending = batch & TLB_FLUSH_BATCH_PENDING_MASK
     flushed = batch >> TLB_FLUSH_BATCH_FLUSHED_SHIFT
+    if m.sanitizer is not None:
+        m.sanitizer.event(cpu, "flush_tlb_batched_pending: " +
+                          ("deferred flush pending -> arch_flush_tlb_batched_pending()"
+                           if pending != flushed else "nothing pending"), mm=mm)
     if pending != flushed:
         saved = cpu.sym
         cpu.sym = "flush_tlb_batched_pending"
@@ -209,12 +236,15 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
         cpu.sym = saved
         return True                   # page_vma_mapped_walk() found nothing here
-    if should_defer_flush(current, mm, flags):
+    deferred = should_defer_flush(current, mm, flags)
+    if deferred:
         pteval = ptep_get_and_clear(cpu, mm, address)
         set_tlb_ubc_flush_pending(current, mm, pteval, address)
     else:
         pteval = ptep_clear_flush(cpu, vma, address)
         m.vmstat.tlb_sync_flush += 1
+    if m.sanitizer is not None:
+        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred)
     if pte_dirty(pteval):
         folio.dirty = True            # move the dirty bit to the folio
     if folio.anon:

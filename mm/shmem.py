@@ -18,7 +18,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from minikernel.mm.mm_types import AddressSpace, Folio, TaskStruct, VmAreaStruct
+from minikernel.mm.mm_types import AddressSpace, Folio, FolioLocked, TaskStruct, VmAreaStruct
 
 
 def shmem_zero_setup(nr_pages: int) -> AddressSpace:
@@ -35,6 +35,8 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
     cpu.charge("shmem_swapin_folio", k["shmem_swapin_folio"])
     swap = m.swap
     folio = swap.swap_cache_get_folio(cpu, off)
+    if folio is not None and folio.locked:
+        raise FolioLocked(folio)           # reclaim holds it; shmem_swapin_folio() would sleep
     if folio is None:
         folio = m.page_alloc.folio_alloc(cpu, zero=False)
         swap.swap_read_folio(cpu, folio, off)
@@ -59,6 +61,8 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
     cpu.charge("xas_load", m.kernel_ns["xas_load"])      # the page-cache lookup
     entry = mapping.i_pages.get(index)
     if isinstance(entry, Folio):
+        if entry.locked:
+            raise FolioLocked(entry)       # filemap_fault() would sleep in folio_lock()
         return entry
     if entry is not None:
         folio = shmem_swapin_folio(current, mapping, index, entry)

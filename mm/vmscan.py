@@ -175,6 +175,7 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
     for folio in folio_list:
         cpu.sym = "shrink_folio_list"
         cpu.charge("shrink_folio_list", k["shrink_folio_list"])
+        folio.locked = True             # folio_trylock(); isolated folios are ours
         vs.pgscan_direct += 1
         if not ignore_references:
             cpu.charge("folio_referenced", k["folio_referenced"])
@@ -200,6 +201,8 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
             continue
         free_folios.append(folio)
     cpu.sym = saved
+    for folio in folio_list:
+        folio.locked = False            # folio_unlock() (keep_locked: / before free_it:)
     vs.pgsteal_direct += len(free_folios)
     if m.probes:
         m.probe("shrink_folio_list:before_flush", current, folios=free_folios)

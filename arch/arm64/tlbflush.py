@@ -14,7 +14,12 @@ Invariants this module owns:
     ``arch_tlbbatch_flush`` is one DSB on the reclaiming CPU, which is where
     every TLBI of the batch was issued.
   - v5 policy: defer only when more than ARM64_NR_CPUS_FOR_BATCHED_TLB CPUs are
-    online and the REPEAT_TLBI erratum workaround is not in force.
+    online and the REPEAT_TLBI erratum workaround is not in force.  The 6.6
+    and later variants (Kconfig choice under EXPERT) have no threshold.
+  - The variant is chosen once at boot; the 6.6 variant's
+    ``arch_flush_tlb_batched_pending`` is replayed as merged -- a DSB on
+    the calling CPU, which completes nothing reclaim issued elsewhere --
+    and never fixed here.
   - With ARM64_WORKAROUND_REPEAT_TLBI every TLBI is TLBI; DSB ISH; TLBI.
 
 Cost attribution: all of these are static inline in the kernel, so their
@@ -48,8 +53,10 @@ class TlbOps:
     """The arm64 backend of :class:`minikernel.arch.ArchTlbOps`.
 
     dvm:       the broadcast-TLBI fabric of the machine
-    threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not configured
+    threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not
+               configured or the variant has no threshold (6.6 and later)
     repeat_tlbi: the REPEAT_TLBI erratum workaround is in force
+    variant:   "v5", "6.6" or "flush_mm" (Kconfig choice ARM64_BATCHED_TLB_*)
     """
 
     def __init__(self, machine: "Machine") -> None:
@@ -60,7 +67,16 @@ class TlbOps:
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
-        self.threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB if self.batching else None
+        if cfg.ARM64_BATCHED_TLB_6_6:
+            self.variant = "6.6"
+            # Linux 6.6 as merged: only a DSB on the calling CPU (replayed, never fixed).
+            self.arch_flush_tlb_batched_pending = self._arch_flush_tlb_batched_pending_6_6
+        elif cfg.ARM64_BATCHED_TLB_FLUSH_MM:
+            self.variant = "flush_mm"
+        else:
+            self.variant = "v5"
+        self.threshold = (cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
+                          if self.batching and self.variant == "v5" else None)
         self.repeat_tlbi = bool(cfg.ARM64_WORKAROUND_REPEAT_TLBI)
         self.num_online_cpus = machine.nr_cpus
 
@@ -119,8 +135,8 @@ class TlbOps:
         threshold; and a CPU needing the REPEAT_TLBI workaround must not
         leave TLBIs outstanding.
         """
-        if self.num_online_cpus <= self.threshold:
-            return False
+        if self.threshold is not None and self.num_online_cpus <= self.threshold:
+            return False                  # v5 only; 6.6 dropped the threshold
         if self.repeat_tlbi:
             return False
         return True
@@ -143,8 +159,28 @@ class TlbOps:
         self.dvm.dsb_ish(cpu)
 
     def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
-        """Models: the flush flush_tlb_batched_pending() does (v5: flush_tlb_mm())."""
+        """Models: the flush flush_tlb_batched_pending() does: flush_tlb_mm().
+
+        v5 predates the arch hook (the generic code called flush_tlb_mm());
+        4b634918384c (2025) made arm64's hook flush_tlb_mm() again, because
+        a DSB on this CPU does not complete TLBIs reclaim issued on another.
+        """
         self.flush_tlb_mm(cpu, mm)
+
+    def _arch_flush_tlb_batched_pending_6_6(self, cpu: "Cpu", mm: "MmStruct") -> None:
+        """Models: arch_flush_tlb_batched_pending() in Linux 6.6: ``dsb(ish)`` only.
+
+        Waits for the TLBIs *this* CPU issued.  When reclaim deferred the
+        flush on another CPU, its TLBIs stay outstanding and stale entries
+        stay usable after the caller (mprotect, munmap ...) returns.
+        Replayed as merged; installed at boot for ARM64_BATCHED_TLB_6_6.
+        """
+        san = self.machine.sanitizer
+        if san is not None:
+            elsewhere = sum(len(c.pending_tlbi) for c in self.machine.cpus if c is not cpu)
+            san.event(cpu, f"arch_flush_tlb_batched_pending (6.6): DSB ISH on CPU{cpu.id} only; "
+                           f"{elsewhere} TLBI(s) issued by other CPUs stay outstanding", mm=mm)
+        self.dvm.dsb_ish(cpu)
 
     def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
         """Models: arm64 context switch: a DSB ISH (in __switch_to) then the TTBR0 switch.
@@ -170,7 +206,7 @@ class TlbOps:
                                     f"because CONFIG_EXPERT={expert} (arm64 selects it only if "
                                     "EXPERT); every unmapped PTE is flushed synchronously "
                                     "(ptep_clear_flush: TLBI + DSB)")
-        if self.num_online_cpus <= self.threshold:
+        if self.threshold is not None and self.num_online_cpus <= self.threshold:
             return FlushPath(False, f"configured but not deferring: {self.num_online_cpus} "
                                     "online CPUs <= CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB="
                                     f"{self.threshold} (arch_tlbbatch_should_defer())")
@@ -178,6 +214,10 @@ class TlbOps:
             return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround "
                                     "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores "
                                     "need every TLBI repeated and completed at once")
+        if self.threshold is None:
+            return FlushPath(True, f"deferring ({self.variant} variant: no CPU threshold); "
+                                   "TLBIs are issued without waiting and one DSB ISH completes "
+                                   "each batch")
         return FlushPath(True, f"deferring: {self.num_online_cpus} online CPUs > "
                                f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs "
                                "are issued without waiting and one DSB ISH completes each batch")

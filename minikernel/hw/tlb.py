@@ -39,6 +39,8 @@ class TlbEntry:
     dirty:     the walker already set the PTE's dirty bit; stores go straight
                through without re-walking
     filled_at: simulated ns on ``cpu`` when the walker filled it
+    stale:     None, or the sanitizer's note that this entry must no longer
+               be used (checked on the hit path only when it is on)
     """
 
     cpu: int
@@ -47,6 +49,7 @@ class TlbEntry:
     writable: bool
     dirty: bool
     filled_at: float
+    stale: object = None
 
     @property
     def asid(self) -> int:
