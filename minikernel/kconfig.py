@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
@@ -221,12 +222,24 @@ def load_kernel_config(arch: str | None = None, *, config: str | os.PathLike | N
     return _snapshot(kconf, srcarch, source, tuple(sets), tuple(notes))
 
 
+# kconfiglib reads $srctree and $SRCARCH from the process-global environment
+# while parsing, so parses in one process (e.g. sweep points on a threaded Dask
+# worker) must not overlap.  The one piece of module-level state, by necessity.
+_ENV_LOCK = threading.Lock()
+
+
 def parse_tree(srcarch: str) -> kconfiglib.Kconfig:
     """Parse the Kconfig tree for one SRCARCH, with undefined-symbol warnings
-    on; any warning while parsing is a ConfigError (a bug in the tree)."""
+    on; any warning while parsing is a ConfigError (a bug in the tree).
+    Thread-safe: the environment kconfiglib reads is set under a lock."""
     srcarch = srcarch_of(srcarch)
     root = srctree()
     env = {"srctree": str(root), "SRCARCH": srcarch, "KCONFIG_WARN_UNDEF": "y"}
+    with _ENV_LOCK:
+        return _parse_tree_locked(root, env)
+
+
+def _parse_tree_locked(root: Path, env: dict[str, str]) -> kconfiglib.Kconfig:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
