@@ -132,3 +132,14 @@ def test_bad_toml_and_bad_config_are_user_errors(tmp_path):
                                                         "config": ["NO_SUCH_SYMBOL=y"]}))))
     with pytest.raises(UserError, match=r"machine.config: .*NO_SUCH_SYMBOL"):
         run_scenario(load_scenario(cfg))
+
+
+def test_machine_profile_instead_of_a_cpu_count():
+    sc = parse_scenario(_doc(machine={"arch": "arm64", "profile": "snapdragon888",
+                                      "config": ["EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"]}),
+                        "x.toml")
+    r = run_scenario(sc)
+    assert r.ok
+    bad = parse_scenario(_doc(machine={"arch": "arm64", "profile": "x86-2s"}), "x.toml")
+    with pytest.raises(UserError, match=r"x.toml: machine.profile: 'x86-2s' is an x86 machine"):
+        run_scenario(bad)
