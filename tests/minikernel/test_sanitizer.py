@@ -137,3 +137,13 @@ def test_x86_entry_left_on_a_cpu_that_switched_away_is_not_a_use_after_free(make
     t.move_to(1)                                         # switch_mm sees the newer tlb_gen: flush
     assert t.read(buf) == 5
     assert m.sanitizer.violations == []
+
+
+def test_sanitizer_changes_no_simulated_time_or_counter(make_machine):
+    from minikernel.workload import run_seed_benchmark
+    runs = []
+    for sets in (("EXPERT=y",), ("EXPERT=y", SAN)):
+        m = make_machine("arm64", *sets, cpus=16)
+        r = run_seed_benchmark(m, 2)
+        runs.append((r.elapsed_ns, m.vmstat.as_dict(), [c.now for c in m.cpus]))
+    assert runs[0] == runs[1]
