@@ -250,6 +250,9 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
     debug_tlbflush = bool(m.cfg.DEBUG_TLBFLUSH)
     vmstat = {k: v for k, v in r.vmstat.items()
               if debug_tlbflush or not k.startswith("nr_tlb_")}
+    # The arch's own TLB counters (arm64: tlbi_issued, dsb_ish, dsb_ish_waited;
+    # x86: ipis_sent) sit beside the kernel's, model-only names and all.
+    vmstat.update(r.arch)
     path = m.tlb_flush_path
     return {
         "label": label,

@@ -196,3 +196,13 @@ def test_bad_main_job_options_exit_2(run_cli, argv, expected):
     r = run_cli(*argv)
     assert r.rc == 2 and r.out == ""
     assert expected in r.err.splitlines()[-1]
+
+
+def test_json_runs_carry_the_arch_tlb_counters_in_vmstat(run_cli):
+    import json
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--iterations", "1", "--json")
+    a, b = json.loads(r.out)["runs"]
+    # A defers: per-page TLBIs, one DSB per batch; B waits in a DSB per page
+    assert a["vmstat"]["tlbi_issued"] >= a["pages_reclaimed"]
+    assert a["vmstat"]["dsb_ish_waited"] < b["vmstat"]["dsb_ish_waited"]
+    assert b["vmstat"]["dsb_ish_waited"] >= b["pages_reclaimed"]
