@@ -124,6 +124,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     for arch in archs:
         cfg = load_kernel_config(arch, sets=list(sets))
         for machine in machines or [""]:
+            _profile(machine, cfg.arch)                 # a bad profile fails before anything runs
             for c in cpus:
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
@@ -141,11 +142,10 @@ def run_point(point: Point) -> dict[str, Any]:
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
-    from minikernel.profile import default_profile
     from minikernel.workload import run_seed_benchmark
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
-    profile = _profile(point.machine, cfg.arch, default_profile).with_cpus(point.cpus)
+    profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
     kw = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
     runs = {}
@@ -260,15 +260,15 @@ def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
 
 # Private helpers
 
-def _profile(name: str, arch: str, default_profile):
+def _profile(name: str, arch: str):
     """The point's machine profile: the arch default when *name* is empty."""
+    from minikernel.profile import default_profile, load_profile
+
     if not name:
         return default_profile(arch)
-    from minikernel import profile as profiles
-    load = getattr(profiles, "load_profile", None)
-    if load is None:
-        raise UserError(f"--machine {name!r}: machine profiles are not available in this build")
-    return load(name)
+    prof = load_profile(name)
+    prof.check_arch(arch)
+    return prof
 
 
 def tty_progress(done: int, total: int) -> None:

@@ -89,3 +89,12 @@ def test_cli_sweep_writes_files_and_table(run_cli, tmp_path):
     assert r.rc == 0
     assert "deferring pays" in r.out
     assert (tmp_path / "sweep.csv").exists() and (tmp_path / "sweep.json").exists()
+
+
+def test_machine_profiles_in_the_grid(run_cli, tmp_path):
+    rows = run_sweep(build_grid(["arm64"], [8], ["snapdragon888", "kunpeng920"], ["seed"],
+                                SETS, 1), jobs=1)
+    assert [r["machine"] for r in rows] == ["snapdragon888", "kunpeng920"]
+    r = run_cli("sweep", "--arch", "arm64", "--machine", "x86-2s", "--cpus", "8",
+                "--out", str(tmp_path))
+    assert r.rc == 2 and "x86" in r.err and len(r.err.strip().splitlines()) == 1
