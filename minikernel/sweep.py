@@ -50,7 +50,8 @@ class Point:
     workload:      "seed", "procs" (the pages mapped by `width` processes) or
                    "threads" (the mm active on `width` CPUs)
     sets:          Kconfig assignments over the arch defconfig
-    iterations:    benchmark rounds
+    iterations:    measured benchmark rounds (after one unmeasured warm-up round, as
+                   the main job does, so every measured round is a steady-state one)
     width:         processes or threads of the procs/threads workloads
     """
 
@@ -151,7 +152,7 @@ def run_point(point: Point) -> dict[str, Any]:
     runs = {}
     for on in (True, False):
         m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on)), profile)
-        runs[on] = run_seed_benchmark(m, point.iterations, **kw)
+        runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
         if on:
             counters = tuple(m.arch.counters())
     configured = Machine(cfg, profile).tlb_flush_path.batched
