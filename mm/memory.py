@@ -97,7 +97,7 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
     cpu.charge("finish_fault", k["finish_fault"])
     cpu.charge("_raw_spin_lock", k["_raw_spin_lock"])
     cpu.charge("_raw_spin_unlock", k["_raw_spin_unlock"])
-    pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write)
+    pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write, young=True)
     folio_add_file_rmap_pte(folio)
     if write:
         folio.dirty = True
@@ -112,7 +112,7 @@ def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: 
     folio_add_new_anon_rmap(folio, vma, addr)
     folio.dirty = True                 # no copy anywhere else
     vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE),
-                                               dirty=write)
+                                               dirty=write, young=True)
     folio_add_lru(current, folio)
 
 
@@ -151,7 +151,8 @@ def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
     if not folio.swapcache:
         folio.dirty = True                     # the swap copy is gone
     writable = exclusive and bool(vma.vm_flags & VM_WRITE)
-    vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, writable, dirty=write and writable)
+    vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, writable, dirty=write and writable,
+                                               young=True)
 
 
 def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> None:
@@ -174,14 +175,14 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
         if old.swapcache:
             swap.delete_from_swap_cache(old)
         old.dirty = True
-        mm.pgd[vpn] = mk_pte(old.pfn, True, dirty=True)
+        mm.pgd[vpn] = mk_pte(old.pfn, True, dirty=True, young=True)
         return
     new = m.page_alloc.folio_alloc(cpu, zero=False)
     m.mem.data[new.pfn] = m.mem.data[old.pfn]
     ptep_clear_flush(cpu, vma, addr)
     folio_add_new_anon_rmap(new, vma, addr)
     new.dirty = True
-    mm.pgd[vpn] = mk_pte(new.pfn, True, dirty=True)
+    mm.pgd[vpn] = mk_pte(new.pfn, True, dirty=True, young=True)
     folio_add_lru(current, new)
     folio_remove_rmap_pte(old)
     folio_put(m, cpu, old)
@@ -201,7 +202,7 @@ def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bo
         do_swap_page(current, vma, addr, pte, write)
     elif write and not pte_write(pte):
         if vma.vm_flags & VM_SHARED:
-            vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True)
+            vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True, young=True)
         else:
             do_wp_page(current, vma, addr, pte)
     # else: a spurious fault (the PTE is fine; a stale TLB entry was dropped).

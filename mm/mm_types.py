@@ -89,7 +89,28 @@ class AddressSpace:
     i_mmap: list["VmAreaStruct"] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
+# folio->flags bits (include/linux/page-flags.h names; the last two are model-only)
+PG_locked = 1 << 0
+PG_dirty = 1 << 1
+PG_lru = 1 << 2
+PG_swapcache = 1 << 3
+PG_isolated = 1 << 4        # model-only: reclaim took it off the LRU and holds it
+PG_freed = 1 << 5           # model-only: back in the page allocator
+
+
+def _pg_flag(bit: int, doc: str) -> property:
+    """One folio->flags bit as a bool attribute (folio_test_X / folio_set_X / folio_clear_X)."""
+    def _test(self: "Folio") -> bool:
+        return bool(self.flags & bit)
+
+    def _set(self: "Folio", value: bool) -> None:
+        if value:
+            self.flags |= bit
+        else:
+            self.flags &= ~bit
+    return property(_test, _set, doc=doc)
+
+
 class Folio:
     """struct folio (include/linux/mm_types.h), always one page here.
 
@@ -97,34 +118,55 @@ class Folio:
     mapping:   AnonVma for anonymous memory, AddressSpace for shmem
     index:     page offset within the mapping (linear page index for anon)
     mapcount:  number of PTEs mapping it (``folio_mapcount()``)
+    swap:      the swap offset while ``swapcache`` (folio->swap)
+    flags:     PG_* bits, also readable and writable as the bools below
+    lru_prev, lru_next: the folio's links on its Lruvec (``folio->lru``)
     dirty:     PG_dirty: contents newer than any swap copy
-    swapcache: PG_swapcache; then ``swap`` is the swap offset (folio->swap)
+    swapcache: PG_swapcache
     lru:       PG_lru: on an LRU list, isolatable by reclaim
     isolated:  taken off the LRU by reclaim, which now holds it
     freed:     returned to the page allocator (model-only, for the sanitizer)
     locked:    PG_locked: reclaim holds the folio lock; a fault that needs
                the folio would sleep (see FolioLocked)
 
+    One exists per resident page, so it is kept small (the flags packed into
+    one int as the kernel packs them; the LRU threaded through it): host
+    memory per simulated page is a benchmark target.
+
     # MODEL: no large folios; no refcount separate from mapcount (isolation
     # and the swap cache are tracked by the flags above).
     """
 
-    pfn: int
-    mapping: Any = None
-    index: int = 0
-    mapcount: int = 0
-    dirty: bool = False
-    swapcache: bool = False
-    swap: int = 0
-    lru: bool = False
-    isolated: bool = False
-    freed: bool = False
-    locked: bool = False
+    __slots__ = ("pfn", "mapping", "index", "mapcount", "swap", "flags", "lru_prev", "lru_next")
+
+    def __init__(self, pfn: int, mapping: Any = None, index: int = 0) -> None:
+        self.pfn = pfn
+        self.mapping = mapping
+        self.index = index
+        self.mapcount = 0
+        self.swap = 0
+        self.flags = 0
+        self.lru_prev: Folio | None = None
+        self.lru_next: Folio | None = None
+
+    locked = _pg_flag(PG_locked, "PG_locked")
+    dirty = _pg_flag(PG_dirty, "PG_dirty")
+    lru = _pg_flag(PG_lru, "PG_lru")
+    swapcache = _pg_flag(PG_swapcache, "PG_swapcache")
+    isolated = _pg_flag(PG_isolated, "model-only: isolated by reclaim")
+    freed = _pg_flag(PG_freed, "model-only: freed")
 
     @property
     def anon(self) -> bool:
         """Models: folio_test_anon()."""
         return isinstance(self.mapping, AnonVma)
+
+    def __repr__(self) -> str:
+        names = [n for n, b in (("locked", PG_locked), ("dirty", PG_dirty), ("lru", PG_lru),
+                                ("swapcache", PG_swapcache), ("isolated", PG_isolated),
+                                ("freed", PG_freed)) if self.flags & b]
+        return (f"Folio(pfn={self.pfn}, index={self.index}, mapcount={self.mapcount}, "
+                f"swap={self.swap}, flags={'|'.join(names) or 0})")
 
 
 @dataclass(slots=True, eq=False)

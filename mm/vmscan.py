@@ -33,26 +33,59 @@ SWAP_CLUSTER_MAX = 32
 class Lruvec:
     """struct lruvec (include/linux/mmzone.h), reduced to one list of evictable folios.
 
-    folios: insertion-ordered, oldest first (the tail the kernel scans from)
+    A doubly linked list threaded through the folios themselves (``lru_prev``
+    / ``lru_next``), as the kernel threads ``folio->lru``: no per-page
+    container entry, which matters for host memory per simulated page.
+    Iterating yields the folios oldest first (the tail the kernel scans from);
+    ``len()`` counts them.
 
     # MODEL: no active/inactive split and no generations; reclaim scans oldest
     # first and (like MADV_PAGEOUT) ignores references.
     """
 
-    __slots__ = ("folios",)
+    __slots__ = ("head", "tail", "nr")
 
     def __init__(self) -> None:
-        self.folios: dict[Folio, None] = {}
+        self.head: Folio | None = None      # oldest
+        self.tail: Folio | None = None      # newest
+        self.nr = 0
 
     def add_folio(self, folio: Folio) -> None:
-        """Models: lruvec_add_folio()."""
-        self.folios[folio] = None
+        """Models: lruvec_add_folio(): append as the newest."""
+        folio.lru_prev = self.tail
+        folio.lru_next = None
+        if self.tail is None:
+            self.head = folio
+        else:
+            self.tail.lru_next = folio
+        self.tail = folio
+        self.nr += 1
         folio.lru = True
 
     def del_folio(self, folio: Folio) -> None:
         """Models: lruvec_del_folio()."""
-        del self.folios[folio]
+        prev, nxt = folio.lru_prev, folio.lru_next
+        if prev is None:
+            self.head = nxt
+        else:
+            prev.lru_next = nxt
+        if nxt is None:
+            self.tail = prev
+        else:
+            nxt.lru_prev = prev
+        folio.lru_prev = folio.lru_next = None
+        self.nr -= 1
         folio.lru = False
+
+    def __iter__(self):
+        f = self.head
+        while f is not None:
+            nxt = f.lru_next
+            yield f
+            f = nxt
+
+    def __len__(self) -> int:
+        return self.nr
 
 
 def _lru_lock_irq(cpu: "Cpu", k: dict[str, float]) -> None:
@@ -253,7 +286,7 @@ def try_to_free_pages(current: TaskStruct, nr_to_reclaim: int) -> int:
     scanned_all = False
     while nr < nr_to_reclaim and not scanned_all:
         batch: list[Folio] = []
-        for folio in list(m.lru.folios):
+        for folio in m.lru:                 # oldest first; isolation unlinks behind us
             if len(batch) == SWAP_CLUSTER_MAX:
                 break
             if folio_isolate_lru(current, folio):

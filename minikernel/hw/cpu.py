@@ -117,8 +117,9 @@ class Cpu:
             self.profile[self.sym] += self._walk_ns
             if not pte & _PAGE_PRESENT or (write and not pte & _PAGE_RW):
                 return FAULT
-            pte |= _PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED
-            pgd[vpn] = pte
+            npte = pte | (_PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED)
+            if npte != pte:                 # the walker writes the PTE only to set A/D
+                pgd[vpn] = pte = npte
             e = self._tlbs.fill(self.id, key, pte >> PTE_PFN_SHIFT, bool(pte & _PAGE_RW),
                                 bool(pte & _PAGE_DIRTY), self.now)
             if self.on_fill is not None:

@@ -34,13 +34,19 @@ PTE_PFN_SHIFT = 8
 ASID_SHIFT = 36           # 48-bit VA -> 36-bit VPN
 
 
-def mk_pte(pfn: int, writable: bool, dirty: bool = False) -> int:
-    """Models: mk_pte() + pte_mkwrite()/pte_mkdirty(): a present PTE for *pfn*."""
+def mk_pte(pfn: int, writable: bool, dirty: bool = False, young: bool = False) -> int:
+    """Models: mk_pte() + pte_mkwrite()/pte_mkdirty()/pte_mkyoung(): a present PTE for *pfn*.
+
+    A fault handler maps the faulting page young: the access it retries sets
+    the accessed bit at once anyway.
+    """
     pte = (pfn << PTE_PFN_SHIFT) | _PAGE_PRESENT
     if writable:
         pte |= _PAGE_RW
     if dirty:
         pte |= _PAGE_DIRTY
+    if young:
+        pte |= _PAGE_ACCESSED
     return pte
 
 

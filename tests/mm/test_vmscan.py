@@ -66,7 +66,7 @@ def test_direct_reclaim_takes_shared_folios_and_frees_them(make_machine):
     free_before = len(m.page_alloc.free_list)
     assert p.reclaim(40) == 40
     assert len(m.page_alloc.free_list) == free_before + 40
-    assert m.vmstat.pswpout == 40 and len(m.lru.folios) == 0
+    assert m.vmstat.pswpout == 40 and len(m.lru) == 0
 
 
 def test_no_swap_means_nothing_reclaimed_and_folios_go_back(make_machine):
@@ -76,5 +76,5 @@ def test_no_swap_means_nothing_reclaimed_and_folios_go_back(make_machine):
     for i in range(4):
         p.write(buf + i * PAGE_SIZE, i)
     assert p.madvise(buf, 4 * PAGE_SIZE, MADV_PAGEOUT) == 0
-    assert len(m.lru.folios) == 4
+    assert len(m.lru) == 4
     assert [p.read(buf + i * PAGE_SIZE) for i in range(4)] == [0, 1, 2, 3]
