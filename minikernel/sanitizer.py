@@ -171,6 +171,11 @@ class CheckingCpu(Cpu):
         return Cpu.access(self, vpn, write, value)
 
 
+def distinct_kinds(violations) -> list[str]:
+    """The distinct ``kind`` of *violations*, in first-seen order."""
+    return list(dict.fromkeys(v.kind for v in violations))
+
+
 class TlbSanitizer:
     """The sanitizer of one machine.
 
@@ -203,11 +208,7 @@ class TlbSanitizer:
     @property
     def kinds(self) -> list[str]:
         """The distinct violation kinds reported, in first-seen order."""
-        out: list[str] = []
-        for v in self.violations:
-            if v.kind not in out:
-                out.append(v.kind)
-        return out
+        return distinct_kinds(self.violations)
 
     def as_dict(self) -> dict:
         """The JSON shape: ``{enabled, violations: [...]}``."""

@@ -47,6 +47,7 @@ from typing import Any
 from minikernel.errors import UserError
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
+from minikernel.sanitizer import distinct_kinds
 from minikernel.mm.mm_types import FolioLocked
 
 #
@@ -180,11 +181,7 @@ class ScenarioResult:
 
     @property
     def kinds(self) -> list[str]:
-        out: list[str] = []
-        for v in self.violations:
-            if v.kind not in out:
-                out.append(v.kind)
-        return out
+        return distinct_kinds(self.violations)
 
     @property
     def ok(self) -> bool:
