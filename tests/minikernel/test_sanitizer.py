@@ -20,7 +20,10 @@ def test_violation_kind_names_are_stable():
 
 @pytest.mark.parametrize("arch", ["arm64", "x86"])
 def test_off_by_default_and_the_access_path_is_untouched(make_machine, arch):
-    m = make_machine(arch)
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import default_profile
+    m = Machine(load_kernel_config(arch), default_profile(arch, 4))   # defconfig: off
     assert m.sanitizer is None
     assert all(type(c) is Cpu for c in m.cpus)
     assert m.page_alloc.on_free is None
@@ -28,6 +31,7 @@ def test_off_by_default_and_the_access_path_is_untouched(make_machine, arch):
     assert m.sanitizer is not None and all(type(c) is CheckingCpu for c in m.cpus)
 
 
+@pytest.mark.stale_entries
 def test_skipped_flush_is_a_use_after_free_with_a_trail(make_machine):
     m = make_machine("arm64", SAN, cpus=4)
     p = Process.spawn(m, "main", cpu=0)
@@ -70,6 +74,7 @@ def test_clean_reclaim_with_stale_entries_on_many_cpus_reports_nothing(make_mach
         assert m.sanitizer.violations == []
 
 
+@pytest.mark.stale_entries
 def test_stale_entry_after_mprotect_is_reported_only_when_used(make_machine):
     m = make_machine("arm64", "EXPERT=y", "ARM64_BATCHED_TLB_6_6=y", SAN, cpus=4)
     p = Process.spawn(m, "main", cpu=0)

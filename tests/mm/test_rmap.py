@@ -1,5 +1,7 @@
 """mm/rmap.py: try_to_unmap with and without the deferred TLB batch."""
 
+import pytest
+
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, is_swap_pte
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
@@ -127,6 +129,7 @@ def test_stub_paths_when_batching_is_not_configured(make_machine):
                 vs.tlb_batched_pending_flush) == (0, 0, 0, 0)
 
 
+@pytest.mark.stale_entries
 def test_skipped_flush_leaves_a_stale_entry_another_cpu_reads(make_machine):
     m = make_machine("arm64", cpus=4)
     p, buf = _shared_buffer(m)
@@ -141,3 +144,4 @@ def test_skipped_flush_leaves_a_stale_entry_another_cpu_reads(make_machine):
     vbuf = other.mmap(PAGE_SIZE)
     other.write(vbuf, 0xC0FFEE)
     assert t.read(buf) == 0xC0FFEE
+    assert "use-after-free-tlb" in m.sanitizer.kinds    # and the sanitizer saw it happen
