@@ -286,8 +286,8 @@ def _why(assignment: str, cpus: int) -> str:
     """What one assignment of a flip does, in words."""
     sym, _, val = assignment.partition("=")
     if sym == "EXPERT":
-        return ("EXPERT=y (v5 arm64 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
-                "EXPERT; x86's model-only knob lives under it)")
+        return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
+                "EXPERT; on x86 it only makes the model-only knob visible)")
     if sym == "ARM64_NR_CPUS_FOR_BATCHED_TLB":
         if int(val) < cpus:
             return f"the deferral threshold drops to {val}, below the {cpus} online CPUs"
