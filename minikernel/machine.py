@@ -126,7 +126,3 @@ class Machine:
     def tlb_flush_path(self):
         """Model-only: the arch backend's boot-time decision about deferred flushing (FlushPath)."""
         return self.arch.tlb_flush_path()
-
-    def cost(self, sym: str) -> float:
-        """Model-only: the profile's cost of one call of *sym*'s own work (ns)."""
-        return self.kernel_ns[sym]

@@ -124,5 +124,3 @@ def do_munmap(current: TaskStruct, start: int, length: int) -> None:
         zap_page_range_single(current, vma, vma.vm_start, vma.vm_end)
         remove_vma(mm, vma)
 
-
-split_vma = __split_vma

@@ -186,9 +186,6 @@ def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
     return False
 
 
-remove_mapping = __remove_mapping
-
-
 def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
                       ignore_references: bool = True) -> int:
     """Models: shrink_folio_list(): try to free every folio of an isolated list.
