@@ -39,9 +39,10 @@ def boot(cfg: KernelConfig, *, cpus: int | None = None,
     path = machine.tlb_flush_path
     source = "defconfig" if cfg.source is None else str(cfg.source)
     log.info(f"Booting minikernel/{cfg.arch}", config=source, sets=list(cfg.sets),
-             machine=profile.name)
+             machine=profile.name, kernel=machine.baseline.name)
     for note in cfg.notes:
-        log.warning("kconfig: assignment did not take", note=note)
+        log.warning("kconfig: symbol renamed" if " is now called " in note
+                    else "kconfig: assignment did not take", note=note)
     log.info(f"smp: Brought up 1 node, {cpus} CPUs", nr_cpus=nr_cpus)
     log.info(
         "tlb: batched unmap TLB flush " + ("enabled" if path.batched else "disabled"),

@@ -240,6 +240,7 @@ def boot_report(kernel: Machine) -> dict:
         "arch": kernel.cfg.arch,
         "machine": {"cpus": kernel.nr_cpus, "profile": kernel.profile.name,
                     "ghz": kernel.profile.ghz},
+        "kernel": kernel.baseline.as_dict(),
         "config": kernel.cfg.values,
         "tlb_flush_path": {
             "batched": kernel.tlb_flush_path.batched,
@@ -257,6 +258,10 @@ def render_text(report: dict, vmstat: bool = False) -> str:
     out = []
     if "arch" in report and "machine" in report:
         out.append(f"minikernel/{report['arch']} on {report['machine']['cpus']} CPUs")
+    kern = report.get("kernel")
+    if kern is not None:
+        variant = f", series variant {kern['variant']}" if kern.get("variant") else ""
+        out.append(f"Kernel baseline: {kern['name']}{variant}")
     path = report.get("tlb_flush_path")
     if path is not None:
         state = "batched" if path["batched"] else "not batched"
@@ -273,7 +278,7 @@ def render_text(report: dict, vmstat: bool = False) -> str:
         out.append(ab_report.render_text({**report["ab"], "runs": report["runs"]},
                                          vmstat=vmstat).rstrip("\n"))
     for key, value in report.items():
-        if key not in ("arch", "machine", "tlb_flush_path", "config", "ab", "runs"):
+        if key not in ("arch", "machine", "kernel", "tlb_flush_path", "config", "ab", "runs"):
             out.append(f"{key}: {json.dumps(value, indent=2)}")
     return "\n".join(out) + "\n"
 
@@ -537,7 +542,8 @@ def _load_build_config(*, allow_defconfig: bool):
 def _warn_notes(notes: list[str]) -> None:
     log = structlog.get_logger(PROG)
     for note in notes:
-        log.warning("kconfig: assignment did not take", note=note)
+        log.warning("kconfig: symbol renamed" if " is now called " in note
+                    else "kconfig: assignment did not take", note=note)
 
 
 def _report_write(msg: str) -> None:

@@ -83,6 +83,26 @@ def config_path() -> Path:
     return Path(os.environ.get("KCONFIG_CONFIG") or ".config")
 
 
+#: Model-only symbols renamed so that nobody mistakes them for upstream ones:
+#: old name -> new name.  A .config, a --set or a scenario file that still
+#: uses an old name loads as if it used the new one, with a one-line note.
+RENAMED_SYMBOLS: dict[str, str] = {
+    "ARM64_BATCHED_TLB_V5": "MODEL_ARM64_BATCHED_TLB_V5",
+    "ARM64_BATCHED_TLB_6_6": "MODEL_ARM64_BATCHED_TLB_6_6",
+    "ARM64_BATCHED_TLB_FLUSH_MM": "MODEL_ARM64_BATCHED_TLB_FLUSH_MM",
+}
+
+
+def renamed_symbol(name: str) -> str:
+    """The current name of a Kconfig symbol (without CONFIG_) that may use an old name."""
+    return RENAMED_SYMBOLS.get(name, name)
+
+
+def _renamed_note(where: str, old: str) -> str:
+    return (f"{where}note: CONFIG_{old} is now called CONFIG_{RENAMED_SYMBOLS[old]} "
+            "(a model-only symbol); read as the new name")
+
+
 class KernelConfig:
     """The resolved configuration of one kernel; immutable.
 
@@ -218,7 +238,7 @@ def load_kernel_config(arch: str | None = None, *, config: str | os.PathLike | N
         srcarch = _resolve_arch(arch, path, _scan_config(path))
     kconf = parse_tree(srcarch)
     notes = load_config_file(kconf, path)
-    apply_sets(kconf, sets)
+    apply_sets(kconf, sets, notes=notes)
     return _snapshot(kconf, srcarch, source, tuple(sets), tuple(notes))
 
 
@@ -270,6 +290,9 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     """
     path = Path(path)
     lines = _scan_config(path)
+    renamed = [a for a in lines if a.name in RENAMED_SYMBOLS]
+    if renamed:
+        return _load_renamed(kconf, path, lines, renamed)
     checked = []
     for a in lines:
         sym = _lookup(kconf, a.name, f"{path}:{a.lineno}: ")
@@ -300,14 +323,42 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     return notes
 
 
-def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--set") -> None:
-    """Apply "SYM=VAL" assignments in order; every one must take."""
+def _load_renamed(kconf: kconfiglib.Kconfig, path: Path, lines: list[_Assignment],
+                  renamed: list[_Assignment]) -> list[str]:
+    """load_config_file() for a file that uses old symbol names: load a copy
+    with the names translated (the user's file is never rewritten here), and
+    say which lines were read under a new name.  Notes keep the user's path."""
+    import tempfile
+
+    text = path.read_text(encoding="utf-8")
+    for old, new in RENAMED_SYMBOLS.items():
+        text = re.sub(rf"\bCONFIG_{old}\b", f"CONFIG_{new}", text)
+    with tempfile.TemporaryDirectory(prefix="minikernel-config-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(text, encoding="utf-8")
+        notes = load_config_file(kconf, copy)
+    notes = [n.replace(str(copy), str(path)) for n in notes]
+    return [_renamed_note(f"{path}:{a.lineno}: ", a.name) for a in renamed] + notes
+
+
+def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--set",
+               notes: list[str] | None = None) -> None:
+    """Apply "SYM=VAL" assignments in order; every one must take.
+
+    An old name of a renamed symbol (RENAMED_SYMBOLS) is read as the new one,
+    and a note saying so is appended to *notes* when given.
+    """
     pairs = []
     for item in sets:
         if "=" not in item:
             raise ConfigError(f"{origin} {item}: expected SYM=VAL (e.g. EXPERT=y)")
         name, _, value = item.partition("=")
-        pairs.append((_strip_config(name.strip()), value.strip()))
+        name = _strip_config(name.strip())
+        if name in RENAMED_SYMBOLS:
+            if notes is not None:
+                notes.append(_renamed_note(f"{origin} {item}: ", name))
+            name = RENAMED_SYMBOLS[name]
+        pairs.append((name, value.strip()))
     apply_assignments(kconf, pairs, origin)
 
 

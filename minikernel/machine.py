@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import structlog
 
 from minikernel.arch import tlb_ops_for
+from minikernel.baseline import KernelBaseline, baseline_for
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.tlb import TlbArray
@@ -39,6 +40,9 @@ class Machine:
     """One simulated machine running one kernel configuration.
 
     cfg:       the immutable KernelConfig
+    baseline:  the kernel release this machine runs (KernelBaseline), resolved
+               once from the Kconfig choice that names it; generic mm and arch
+               code read its behaviour attributes
     profile:   the MachineProfile (CPU count, costs)
     nr_cpus:   online CPUs
     cpus:      Cpu objects; ``tlbs`` their TLBs; ``mem`` physical memory
@@ -57,6 +61,7 @@ class Machine:
 
     def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False) -> None:
         self.cfg = cfg
+        self.baseline: KernelBaseline = baseline_for(cfg)
         self.profile = profile
         self.nr_cpus = profile.cpus
         self.log = structlog.get_logger("minikernel").bind(arch=cfg.arch)

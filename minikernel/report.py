@@ -257,6 +257,7 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
     return {
         "label": label,
         "kernel": _kernel_desc(m.cfg),
+        "baseline": m.baseline.as_dict(),
         "sets": list(m.cfg.sets),
         "machine": m.profile.name,
         "cpus": m.nr_cpus,

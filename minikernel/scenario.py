@@ -246,17 +246,17 @@ def override_config(sc: Scenario, extra: list[str]) -> Scenario:
     """*sc* with ``--set`` assignments laid over its machine.config.
 
     An override replaces the file's assignment of the same symbol, and one
-    that selects a member of a Kconfig choice (``ARM64_BATCHED_TLB_6_6=y``)
+    that selects a member of a Kconfig choice (``MODEL_ARM64_BATCHED_TLB_6_6=y``)
     drops the file's assignments to the other members of that choice.
     """
     if not extra:
         return sc
-    from minikernel.kconfig import parse_tree
+    from minikernel.kconfig import parse_tree, renamed_symbol
     kconf = parse_tree(sc.arch)
 
     def sym(a: str) -> str:
         n = a.split("=", 1)[0].strip()
-        return n[len("CONFIG_"):] if n.startswith("CONFIG_") else n
+        return renamed_symbol(n[len("CONFIG_"):] if n.startswith("CONFIG_") else n)
 
     drop = set()
     for a in extra:

@@ -40,21 +40,21 @@ def test_revertable_fixes_are_model_only_under_expert_and_name_their_commit(arch
 
 def test_arm64_variant_choice_under_expert_defaults_to_v5():
     k = parse_tree("arm64")
-    (choice,) = [c for c in k.unique_choices if c.syms[0].name.startswith("ARM64_BATCHED_TLB")]
-    assert [s.name for s in choice.syms] == ["ARM64_BATCHED_TLB_V5", "ARM64_BATCHED_TLB_6_6",
-                                             "ARM64_BATCHED_TLB_FLUSH_MM"]
+    (choice,) = [c for c in k.unique_choices if c.syms[0].name.startswith("MODEL_ARM64_BATCHED_TLB")]
+    assert [s.name for s in choice.syms] == ["MODEL_ARM64_BATCHED_TLB_V5", "MODEL_ARM64_BATCHED_TLB_6_6",
+                                             "MODEL_ARM64_BATCHED_TLB_FLUSH_MM"]
     assert expr_str(choice.direct_dep) == "EXPERT"
-    assert "4b634918384c" in _node(k, "ARM64_BATCHED_TLB_FLUSH_MM").prompt[0]
+    assert "4b634918384c" in _node(k, "MODEL_ARM64_BATCHED_TLB_FLUSH_MM").prompt[0]
     cfg = load_kernel_config("arm64", sets=["EXPERT=y"])
-    assert (cfg.ARM64_BATCHED_TLB_V5, cfg.ARM64_BATCHED_TLB_6_6) == (True, False)
-    cfg = load_kernel_config("arm64", sets=["EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"])
-    assert (cfg.ARM64_BATCHED_TLB_V5, cfg.ARM64_BATCHED_TLB_6_6) == (False, True)
+    assert (cfg.MODEL_ARM64_BATCHED_TLB_V5, cfg.MODEL_ARM64_BATCHED_TLB_6_6) == (True, False)
+    cfg = load_kernel_config("arm64", sets=["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"])
+    assert (cfg.MODEL_ARM64_BATCHED_TLB_V5, cfg.MODEL_ARM64_BATCHED_TLB_6_6) == (False, True)
 
 
 @pytest.mark.parametrize("sets,variant,threshold,defers_on_4", [
     (["EXPERT=y"], "v5", 8, False),
-    (["EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"], "6.6", None, True),
-    (["EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"], "flush_mm", None, True),
+    (["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"], "6.6", None, True),
+    (["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"], "flush_mm", None, True),
 ])
 def test_variant_is_resolved_once_at_boot(make_machine, sets, variant, threshold, defers_on_4):
     m = make_machine("arm64", *sets, cpus=4)

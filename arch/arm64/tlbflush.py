@@ -56,7 +56,8 @@ class TlbOps:
     threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not
                configured or the variant has no threshold (6.6 and later)
     repeat_tlbi: the REPEAT_TLBI erratum workaround is in force
-    variant:   "v5", "6.6" or "flush_mm" (Kconfig choice ARM64_BATCHED_TLB_*)
+    variant:   "v5", "6.6" or "flush_mm" (machine.baseline.variant, from the
+               Kconfig choice MODEL_ARM64_BATCHED_TLB_*)
     """
 
     def __init__(self, machine: "Machine") -> None:
@@ -67,14 +68,11 @@ class TlbOps:
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
-        if cfg.ARM64_BATCHED_TLB_6_6:
-            self.variant = "6.6"
+        # The variant comes with the baseline kernel boot chose (machine.baseline).
+        self.variant = machine.baseline.variant
+        if self.variant == "6.6":
             # Linux 6.6 as merged: only a DSB on the calling CPU (replayed, never fixed).
             self.arch_flush_tlb_batched_pending = self._arch_flush_tlb_batched_pending_6_6
-        elif cfg.ARM64_BATCHED_TLB_FLUSH_MM:
-            self.variant = "flush_mm"
-        else:
-            self.variant = "v5"
         self.threshold = (cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
                           if self.batching and self.variant == "v5" else None)
         self.repeat_tlbi = bool(cfg.ARM64_WORKAROUND_REPEAT_TLBI)
@@ -173,7 +171,7 @@ class TlbOps:
         Waits for the TLBIs *this* CPU issued.  When reclaim deferred the
         flush on another CPU, its TLBIs stay outstanding and stale entries
         stay usable after the caller (mprotect, munmap ...) returns.
-        Replayed as merged; installed at boot for ARM64_BATCHED_TLB_6_6.
+        Replayed as merged; installed at boot for MODEL_ARM64_BATCHED_TLB_6_6.
         """
         san = self.machine.sanitizer
         if san is not None:

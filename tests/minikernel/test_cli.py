@@ -25,7 +25,7 @@ def test_json_is_exactly_one_object_and_logs_only_on_stderr(run_cli):
     assert r.rc == 0
     assert r.out.endswith("\n") and r.out.count("\n") == 1
     report = json.loads(r.out)
-    assert set(report) == {"arch", "machine", "config", "tlb_flush_path", "ab", "runs"}
+    assert set(report) == {"arch", "machine", "kernel", "config", "tlb_flush_path", "ab", "runs"}
     assert report["arch"] == "arm64"
     assert report["machine"] == {"cpus": 96, "profile": "kunpeng920", "ghz": 2.6}
     assert report["config"]["ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"] == "n"

@@ -44,7 +44,7 @@ def test_with_the_fix_every_interleaving_is_clean_and_6_6_is_not():
     fixed = explore(override_config(sc, ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n"]))
     assert fixed.runs == 16 and fixed.findings == []
     v66 = explore(override_config(sc, ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n",
-                                       "ARM64_BATCHED_TLB_6_6=y"]))
+                                       "MODEL_ARM64_BATCHED_TLB_6_6=y"]))
     assert {tuple(f.kinds) for f in v66.findings} == {("stale-after-syscall",)}
 
 
@@ -53,7 +53,7 @@ def test_6_6_variant_exposes_munmap_and_mremap_and_the_fix_closes_them():
     r = explore(sc)
     calls = {v.syscall for f in r.findings for v in f.result.violations}
     assert calls == {"munmap", "mremap"}
-    assert explore(override_config(sc, ["ARM64_BATCHED_TLB_FLUSH_MM=y"])).findings == []
+    assert explore(override_config(sc, ["MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"])).findings == []
 
 
 def test_max_runs_bounds_the_search():

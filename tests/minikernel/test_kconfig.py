@@ -74,8 +74,8 @@ def test_values_are_every_symbol_with_a_value_as_in_dot_config():
         "ARM64_ERRATUM_2441007": "n", "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
         "DEBUG_KERNEL": "y", "DEBUG_VM": "n", "DEBUG_TLBFLUSH": "y",
         # issue 6: variant choice, revertable fixes, the sanitizer
-        "ARM64_BATCHED_TLB_V5": "y", "ARM64_BATCHED_TLB_6_6": "n",
-        "ARM64_BATCHED_TLB_FLUSH_MM": "n", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING": "n",
+        "MODEL_ARM64_BATCHED_TLB_V5": "y", "MODEL_ARM64_BATCHED_TLB_6_6": "n",
+        "MODEL_ARM64_BATCHED_TLB_FLUSH_MM": "n", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING": "n",
         "MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT": "n", "DEBUG_TLB_SANITIZER": "n",
     }
     cfg.values["EXPERT"] = "n"  # a copy: the config cannot be changed through it

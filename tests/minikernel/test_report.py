@@ -81,7 +81,8 @@ def test_text_report_has_boot_decision_ab_table_and_two_perf_tables(run_cli):
     r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--iterations", "2")
     assert r.rc == 0
     out = r.out
-    assert out.startswith("minikernel/arm64 on 8 CPUs\nTLB flush path: not batched")
+    assert out.startswith("minikernel/arm64 on 8 CPUs\nKernel baseline: Linux 6.1, series variant v5\n"
+                          "TLB flush path: not batched")
     assert "B = A + --set EXPERT=y --set ARM64_NR_CPUS_FOR_BATCHED_TLB=7" in out
     assert re.search(r"elapsed \(simulated ms\)\s+[\d.]+\s+[\d.]+\s+-\d+\.\d%", out)
     assert out.count("# Overhead  Command  Shared Object      Symbol") == 2

@@ -76,7 +76,7 @@ def test_clean_reclaim_with_stale_entries_on_many_cpus_reports_nothing(make_mach
 
 @pytest.mark.stale_entries
 def test_stale_entry_after_mprotect_is_reported_only_when_used(make_machine):
-    m = make_machine("arm64", "EXPERT=y", "ARM64_BATCHED_TLB_6_6=y", SAN, cpus=4)
+    m = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", SAN, cpus=4)
     p = Process.spawn(m, "main", cpu=0)
     buf = p.mmap(PAGE_SIZE)
     t = p.clone_thread(cpu=1, comm="t1")

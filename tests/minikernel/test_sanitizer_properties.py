@@ -28,14 +28,14 @@ from minikernel.scenario import Infeasible, machine_config, parse_scenario, run_
 
 VARIANTS = {
     "arm64-v5": ("arm64", ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1"]),
-    "arm64-flush-mm": ("arm64", ["EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"]),
+    "arm64-flush-mm": ("arm64", ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]),
     "arm64-nobatch": ("arm64", []),
     "x86": ("x86", []),
     "x86-nobatch": ("x86", ["EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"]),
 }
 #: Historically broken or with a fix reverted: the same programs must find bugs here.
 BROKEN = {
-    "arm64-6.6": ("arm64", ["EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"]),
+    "arm64-6.6": ("arm64", ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]),
     "arm64-revert-3ea277194daa": ("arm64", ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1",
                                             "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y"]),
     "arm64-revert-d950c9477d51": ("arm64", ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1",

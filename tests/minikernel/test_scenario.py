@@ -51,8 +51,8 @@ def test_each_fix_with_and_without(name, kinds):
 def test_what_6_6_exposes_is_closed_by_4b634918384c(name):
     sc = load_scenario(SCENARIOS / f"{name}.toml")
     assert run_scenario(sc).kinds == ["stale-after-syscall"]
-    fixed = override_config(sc, ["ARM64_BATCHED_TLB_FLUSH_MM=y"])
-    assert fixed.config == ["EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"]
+    fixed = override_config(sc, ["MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"])
+    assert fixed.config == ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]
     assert run_scenario(fixed).kinds == []
 
 
@@ -136,7 +136,7 @@ def test_bad_toml_and_bad_config_are_user_errors(tmp_path):
 
 def test_machine_profile_instead_of_a_cpu_count():
     sc = parse_scenario(_doc(machine={"arch": "arm64", "profile": "snapdragon888",
-                                      "config": ["EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"]}),
+                                      "config": ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]}),
                         "x.toml")
     r = run_scenario(sc)
     assert r.ok

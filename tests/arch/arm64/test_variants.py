@@ -18,7 +18,7 @@ def _deferred_on_cpu0(m):
 
 
 def test_6_6_batched_pending_is_a_dsb_on_the_caller_only(make_machine):
-    m = make_machine("arm64", "EXPERT=y", "ARM64_BATCHED_TLB_6_6=y", cpus=4)
+    m = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", cpus=4)
     p, t, buf, key = _deferred_on_cpu0(m)
     before = m.arch.counters()
     flush_tlb_batched_pending(t.task, t.mm)                    # as mprotect on CPU1 would
@@ -30,7 +30,7 @@ def test_6_6_batched_pending_is_a_dsb_on_the_caller_only(make_machine):
 
 
 def test_flush_mm_form_and_v5_complete_it(make_machine):
-    for sets in (("EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"),
+    for sets in (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"),
                  ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=2")):
         m = make_machine("arm64", *sets, cpus=4)
         p, t, buf, key = _deferred_on_cpu0(m)

@@ -1,0 +1,95 @@
+"""Kernel baselines: which Linux release a booted machine runs.
+
+Model-only.  Every behaviour the model replays belongs to a named kernel
+release.  The arm64 variant choice (``MODEL_ARM64_BATCHED_TLB_*``) and the x86
+baseline choice (``MODEL_X86_KERNEL_*``) each name one; boot resolves the
+choice once into a :class:`KernelBaseline`, ``machine.baseline``, and the
+generic mm and arch code read its attributes.
+
+Invariants this module owns:
+  - One baseline per Machine, chosen at boot from Kconfig and never changed.
+  - Behaviour that changed between releases is a plain attribute here,
+    resolved once from the version (each with the commit that changed it);
+    code on the per-page path reads the attribute and never compares
+    versions itself.
+  - The releases are the ones the variants name: Linux 6.1 (the v5 series'
+    base, 6.1-rc), Linux 6.6 (the series as merged) and Linux 6.16 (the
+    first release with 4b634918384c).  The published measurements the
+    profiles are fitted to ran 2022 kernels: the 6.1 baseline.
+
+Adding a behaviour that changed in release X.Y: add a field below with a
+comment naming the commit, and set it in :func:`_behaviour` from the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: The releases a baseline may name, oldest first.
+RELEASES: tuple[tuple[int, int], ...] = ((6, 1), (6, 6), (6, 16))
+
+#: SRCARCH -> the Kconfig choice that names the baseline: (member, arm64
+#: series variant or None, release), checked in order.  The last row is the
+#: default, which also holds when the choice is hidden (arm64 with EXPERT=n).
+BASELINE_CHOICES: dict[str, tuple[tuple[str, str | None, tuple[int, int]], ...]] = {
+    "arm64": (
+        ("MODEL_ARM64_BATCHED_TLB_6_6", "6.6", (6, 6)),
+        ("MODEL_ARM64_BATCHED_TLB_FLUSH_MM", "flush_mm", (6, 16)),
+        ("MODEL_ARM64_BATCHED_TLB_V5", "v5", (6, 1)),
+    ),
+    "x86": (
+        ("MODEL_X86_KERNEL_6_6", None, (6, 6)),
+        ("MODEL_X86_KERNEL_6_16", None, (6, 16)),
+        ("MODEL_X86_KERNEL_6_1", None, (6, 1)),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KernelBaseline:
+    """Model-only: the kernel release a machine runs, and what that means for the paths modelled.
+
+    version:  (major, minor), e.g. (6, 6)
+    name:     "Linux 6.6"
+    variant:  arm64 only: the batched-TLB series variant the choice names
+              ("v5", "6.6" or "flush_mm"); None on other arches
+    symbol:   the Kconfig choice member that selected it (None: the default
+              with the choice hidden)
+    """
+
+    version: tuple[int, int]
+    name: str
+    variant: str | None
+    symbol: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Model-only: the baseline for reports (--json ``kernel`` object)."""
+        return {"name": self.name, "version": "%d.%d" % self.version,
+                "variant": self.variant, "symbol": self.symbol}
+
+
+def baseline_for(cfg: Any) -> KernelBaseline:
+    """Model-only: resolve the baseline kernel from a KernelConfig (once, at boot)."""
+    try:
+        rows = BASELINE_CHOICES[cfg.arch]
+    except KeyError:
+        raise NotImplementedError(
+            f"no kernel baseline for SRCARCH {cfg.arch!r} "
+            f"(known: {', '.join(sorted(BASELINE_CHOICES))})") from None
+    for sym, variant, version in rows:
+        if getattr(cfg, sym):
+            return _make(version, variant, sym)
+    _, variant, version = rows[-1]
+    return _make(version, variant, None)
+
+
+def _make(version: tuple[int, int], variant: str | None, symbol: str | None) -> KernelBaseline:
+    assert version in RELEASES, version
+    return KernelBaseline(version=version, name="Linux %d.%d" % version, variant=variant,
+                          symbol=symbol, **_behaviour(version))
+
+
+def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
+    """The behaviour attributes of a release (none yet beyond the identity fields)."""
+    return {}
