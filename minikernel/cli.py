@@ -51,12 +51,16 @@ from minikernel import kconfig
 from minikernel import report as ab_report
 from minikernel.boot import boot
 from minikernel.machine import Machine
+from minikernel.mm.page_alloc import OutOfMemory
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
-from minikernel.profile import load_profile
+from minikernel.profile import default_profile, load_profile
 from minikernel.report import DEFAULT_COUNT
 
 PROG = "minikernel"
+#: explore's exit status when max_runs cut the search short and nothing was
+#: found: neither "clean" (0) nor "found" (1).
+EXIT_TRUNCATED = 3
 #: Measured iterations per run; small enough that the default machine (96
 #: CPUs) answers in a few seconds.  Steady-state iterations all cost the same.
 DEFAULT_ITERATIONS = 10
@@ -110,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measured iterations of the seed benchmark per run, after one "
                         f"warm-up (default: {DEFAULT_ITERATIONS}; every steady-state "
                         "iteration costs the same, so per-iteration figures do not depend on N)")
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --iterations above {MAX_ITERATIONS} (they take minutes)")
     p.add_argument("--workload", metavar="W", dest="boot_workload", default="seed",
                    help="seed (the cover letter's benchmark), procs[:N] (N processes map "
                         "the buffer) or threads[:N] (the mm runs on N CPUs; what makes x86 "
@@ -216,8 +222,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     that flip the deferral decision, on the same machine profile.  The report
     gains ``ab`` (flip, workload, iterations, notes) and ``runs`` (A, then B).
     """
-    if args.boot_iterations < 1:
-        raise UserError(f"--iterations {args.boot_iterations}: expected a positive number")
+    _check_iterations(args.boot_iterations, getattr(args, "force", False))
     report = boot_report(kernel)
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
@@ -303,8 +308,19 @@ def cmd_boot(args: argparse.Namespace) -> int:
     if args.boot_machine is not None:
         profile = load_profile(args.boot_machine)
         profile.check_arch(cfg.arch)
+    # Refuse what the main job would refuse before anything boots or logs.
+    _check_iterations(args.boot_iterations, getattr(args, "force", False))
+    cpus = args.smp if args.smp is not None else (profile or default_profile(cfg.arch)).cpus
+    if 1 <= cpus <= (cfg.NR_CPUS or 0):
+        ab_report.flip_deferral(cfg, cpus)
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
-    report = run_main_job(kernel, args)
+    args.measured_cpus = (profile or default_profile(cfg.arch)).cpus
+    try:
+        report = run_main_job(kernel, args)
+    except OutOfMemory as e:
+        raise UserError(f"--machine {kernel.profile.name}: machine.mem_pages = "
+                        f"{kernel.profile.mem_pages}: {e}: expected enough page frames for the "
+                        "benchmark (1 MiB = 256 pages plus the kernel's)") from None
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
@@ -357,6 +373,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
                    ("--max-nested", args.max_nested)):
         if v is not None and v < 1:
             raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
+    if args.save is not None:
+        _check_save_dir(args.save)      # before exploring: a bad --save must not lose findings
     sc = override_config(load_scenario(args.file), args.scenario_sets)
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
                      max_nested=args.max_nested)
@@ -369,7 +387,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
         sys.stdout.write(result.render_text() + "\n")
         if saved:
             sys.stdout.write("wrote " + ", ".join(str(p) for p in saved) + "\n")
-    return 1 if result.findings else 0
+    if result.findings:
+        return 1
+    return EXIT_TRUNCATED if result.truncated else 0
 
 
 def cmd_defconfig(args: argparse.Namespace) -> int:
@@ -377,8 +397,9 @@ def cmd_defconfig(args: argparse.Namespace) -> int:
     srcarch = kconfig.srcarch_of(args.arch)
     kconf = kconfig.parse_tree(srcarch)
     _warn_notes(kconfig.load_config_file(kconf, kconfig.defconfig_path(srcarch)))
+    msg = kconfig.write_config(kconf, kconfig.config_path())
     print("*** Default configuration is based on 'defconfig'")
-    _report_write(kconfig.write_config(kconf, kconfig.config_path()))
+    _report_write(msg)
     return 0
 
 
@@ -409,8 +430,8 @@ def cmd_menuconfig(args: argparse.Namespace) -> int:
 
     path = kconfig.config_path()
     kconf = _load_build_config(allow_defconfig=True)
-    if not path.exists():  # menuconfig loads $KCONFIG_CONFIG itself
-        kconfig.write_config(kconf, path)
+    # Nothing is written on start: without a .config, kconfiglib's menuconfig
+    # keeps the defconfig values loaded above and asks to save on exit.
     saved = os.environ.get("KCONFIG_CONFIG")
     os.environ["KCONFIG_CONFIG"] = str(path)
     try:
@@ -486,6 +507,7 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
                                  ("--iterations", args.boot_iterations != DEFAULT_ITERATIONS),
                                  ("--workload", args.boot_workload != "seed"),
                                  ("--vmstat", args.vmstat),
+                                 ("--force", args.force),
                                  ("--trace", args.trace is not None),
                                  ("--json", args.json)) if on]
     if given:
@@ -553,6 +575,34 @@ def _report_write(msg: str) -> None:
         print(f"# No change to {name}")
     else:
         print(f"#\n# configuration written to {name}\n#")
+
+
+#: Beyond this many measured iterations the main job wants --force: at about
+#: 16 ms of host time per iteration on the default machine, 1000 take ~20 s.
+MAX_ITERATIONS = 1000
+
+
+def _check_iterations(n: int, force: bool) -> None:
+    if n < 1:
+        raise UserError(f"--iterations {n}: expected a positive number")
+    if n > MAX_ITERATIONS and not force:
+        raise UserError(
+            f"--iterations {n}: expected at most {MAX_ITERATIONS} (about "
+            f"{n * 16 / 1000 / 60:.0f} min of host time at ~16 ms an iteration; every "
+            "steady-state iteration costs the same, so more add nothing): add --force to run it")
+
+
+def _check_save_dir(path: Path) -> None:
+    """explore --save DIR: a directory, or one that can be created."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--save {path}: not a directory: expected a directory for the "
+                        "findings' scenario files")
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise UserError(f"--save {path}: {ancestor} is not a writable directory: expected a "
+                        "directory the findings can be written to")
 
 
 def _one_line(msg: str) -> str:

@@ -111,13 +111,17 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                workloads: Sequence[str], sets: Sequence[str], iterations: int,
                width: int = 4) -> list[Point]:
     """Every combination, validated up front: a bad grid fails before anything runs."""
+    from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
+    from minikernel.report import refuse_erratum_flip
 
     if not archs or not cpus or not workloads:
         raise UserError("sweep: the grid is empty: expected at least one arch, CPU count and "
                         "workload")
     if iterations < 1:
         raise UserError(f"--iterations {iterations}: expected a positive number")
+    if width < 1:
+        raise UserError(f"--width {width}: expected a positive number of processes or threads")
     for w in workloads:
         if w not in WORKLOADS:
             raise UserError(f"--workload {w!r}: unknown workload (known: {', '.join(WORKLOADS)})")
@@ -130,6 +134,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
+                refuse_erratum_flip(deferral_sets(cfg, c, True))
                 for w in workloads:
                     if w != "seed" and width > c:
                         raise UserError(f"--workload {w} needs {width} CPUs; the grid has {c} "
@@ -143,6 +148,7 @@ def run_point(point: Point) -> dict[str, Any]:
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
+    from minikernel.mm.page_alloc import OutOfMemory
     from minikernel.workload import run_seed_benchmark
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
@@ -151,8 +157,20 @@ def run_point(point: Point) -> dict[str, Any]:
         {"threads": point.width} if point.workload == "threads" else {}
     runs = {}
     for on in (True, False):
-        m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on)), profile)
-        runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
+        extra = deferral_sets(cfg, point.cpus, on)
+        m = Machine(cfg.with_sets(extra), profile)
+        if m.tlb_flush_path.batched is not on:
+            # Two kernels that take the same decision would be a speedup of 1.000.
+            raise UserError(f"sweep point {point.arch} {point.cpus} CPUs {' '.join(point.sets)}: "
+                            f"the {'deferring' if on else 'synchronous'} kernel (+ "
+                            f"{' '.join(extra) or 'nothing'}) does not "
+                            f"{'defer' if on else 'stop deferring'}: "
+                            f"{m.tlb_flush_path.reason}")
+        try:
+            runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
+        except OutOfMemory as e:
+            raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                            f"{e}: expected enough page frames for the benchmark") from None
         if on:
             counters = tuple(m.arch.counters())
     configured = Machine(cfg, profile).tlb_flush_path.batched

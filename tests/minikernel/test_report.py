@@ -23,9 +23,11 @@ RUN_FIELDS = {"label", "batched", "elapsed_s", "cycles", "pages_reclaimed", "pro
     ((), 8, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=7")),
     (("EXPERT=y",), 8, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=7",)),
     (("EXPERT=y",), 96, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=96",)),
-    (("EXPERT=y", "ARM64_ERRATUM_1286807=y"), 96, ("ARM64_ERRATUM_1286807=n",)),
-    (("EXPERT=y", "ARM64_ERRATUM_2441007=y"), 4,
-     ("ARM64_NR_CPUS_FOR_BATCHED_TLB=3", "ARM64_ERRATUM_2441007=n")),
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), 96, ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=y",)),
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"), 8,
+     ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=y",)),
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"), 4,
+     ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n",)),
 ])
 def test_arm64_flip_changes_only_what_is_needed(sets, cpus, flip, make_machine):
     cfg = load_kernel_config("arm64", sets=sets)
@@ -34,6 +36,41 @@ def test_arm64_flip_changes_only_what_is_needed(sets, cpus, flip, make_machine):
     a = make_machine("arm64", *sets, cpus=cpus)
     b = make_machine("arm64", *sets, *f.sets, cpus=cpus)
     assert a.tlb_flush_path.batched is not b.tlb_flush_path.batched
+
+
+@pytest.mark.parametrize("sets", [("EXPERT=y", "ARM64_ERRATUM_1286807=y"),
+                                  ("EXPERT=y", "ARM64_ERRATUM_2441007=y",
+                                   "MODEL_ARM64_BATCHED_TLB_6_6=y")])
+def test_flip_that_would_drop_an_erratum_workaround_is_refused(sets):
+    # B would drop the REPEAT_TLBI workaround too: its cost would be credited to batching.
+    with pytest.raises(UserError, match="REPEAT_TLBI erratum workaround.*--set ARM64_ERRATUM_"):
+        flip_deferral(load_kernel_config("arm64", sets=sets), 96)
+
+
+@pytest.mark.parametrize("variant", ["MODEL_ARM64_BATCHED_TLB_6_6", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM"])
+def test_main_job_flips_the_threshold_less_variants(run_cli, variant):
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--set", f"{variant}=y",
+                "--iterations", "2", "--json")
+    assert r.rc == 0, r.err
+    a, b = json.loads(r.out)["runs"]
+    assert a["batched"] and not b["batched"]
+    assert b["sync_flushes"] > 0 and a["elapsed_s"] < b["elapsed_s"]
+
+
+def test_a_flip_that_changes_nothing_is_an_error(make_machine):
+    from minikernel.report import Flip, check_flip
+
+    a = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", cpus=16)
+    b = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y",
+                     "ARM64_NR_CPUS_FOR_BATCHED_TLB=16", cpus=16)   # 6.6 ignores the threshold
+    with pytest.raises(UserError, match="does not change the deferral decision"):
+        check_flip(a, b, Flip(("ARM64_NR_CPUS_FOR_BATCHED_TLB=16",), ""))
+
+
+def test_erratum_main_job_exits_2_with_the_reason(run_cli):
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--set", "ARM64_ERRATUM_1286807=y")
+    assert r.rc == 2 and r.out == ""
+    assert "REPEAT_TLBI" in r.err and r.err.count("\n") == 1
 
 
 def test_x86_flip_uses_the_model_only_knob():

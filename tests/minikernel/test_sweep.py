@@ -98,3 +98,14 @@ def test_machine_profiles_in_the_grid(run_cli, tmp_path):
     r = run_cli("sweep", "--arch", "arm64", "--machine", "x86-2s", "--cpus", "8",
                 "--out", str(tmp_path))
     assert r.rc == 2 and "x86" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_threshold_less_variant_is_swept_against_a_kernel_that_does_not_defer():
+    sets = ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]
+    rows = run_sweep(build_grid(["arm64"], [4, 96], [""], ["seed"], sets, 1), jobs=1)
+    assert all(r["speedup"] > 1.0 and r["sync_flushes_unbatched"] > 0 for r in rows)
+
+
+def test_sweep_refuses_an_erratum_flip():
+    with pytest.raises(UserError, match="REPEAT_TLBI"):
+        build_grid(["arm64"], [96], [""], ["seed"], ["EXPERT=y", "ARM64_ERRATUM_1286807=y"], 1)
