@@ -73,6 +73,7 @@ DEFAULT_ITERATIONS = 10
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `minikernel` and `python -m minikernel`; returns the
     exit status (0 ok, 2 bad input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -83,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(args.log_format, args.log_level)
         return args.func(args)
     except UserError as e:
-        print(_one_line(str(e)), file=sys.stderr)
+        _print_error(_one_line(str(e)), argv)
         return 2
+    except Interrupted as e:
+        _print_error(_one_line(str(e)), argv)
+        return 130
     except KeyboardInterrupt:
+        _print_error("interrupted", argv)
         return 130
 
 
@@ -97,11 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kconfig-driven model of Linux reclaim and its TLB shootdown.",
         allow_abbrev=False,
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--defconfig", metavar="ARCH",
                      help="boot from arch/ARCH/configs/defconfig (arm64, x86)")
     src.add_argument("--config", metavar="FILE", type=Path,
                      help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
+    p.add_argument("--arch", metavar="ARCH", dest="boot_arch", default=None,
+                   help="with --config: the arch of a file that has no CONFIG_ARM64=y / "
+                        "CONFIG_X86=y line (e.g. a minimal defconfig); else $ARCH")
     p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
                    help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
     p.add_argument("--machine", metavar="NAME|FILE.toml", dest="boot_machine", default=None,
@@ -227,12 +236,26 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
-    ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
-                          workload=args.boot_workload)
+    progress = _IterationProgress() if (sys.stderr.isatty() and not args.json) else None
+    try:
+        ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
+                              workload=args.boot_workload, progress=progress)
+    except ab_report.ABInterrupted as e:
+        raise Interrupted(str(e)) from None
+    finally:
+        if progress is not None:
+            progress.close()
     if args.trace is not None:
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
                                ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
+    measured = getattr(args, "measured_cpus", None)
+    if measured and not measured / 2 <= kernel.nr_cpus <= measured * 2:
+        ab["notes"].append(
+            f"--smp {kernel.nr_cpus}: the {kernel.profile.name} profile's figures were measured "
+            f"or fitted at {measured} CPUs; at {kernel.nr_cpus} they extrapolate the assumed "
+            "split of the DVM/IPI costs into a fixed and a per-CPU part (README, Machine "
+            "profiles): the model's prediction, not the hardware's")
     report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
     report["runs"] = ab["runs"]
     return report
@@ -301,18 +324,39 @@ def cmd_boot(args: argparse.Namespace) -> int:
             "or a command (see --help)"
         )
     arch = args.defconfig
-    if args.config is not None and kconfig.infer_arch(args.config) is None:
-        arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
+    if args.boot_arch is not None and args.config is None:
+        raise UserError(f"{PROG}: error: --arch {args.boot_arch} only applies with --config FILE "
+                        "(for a file without a CONFIG_ARM64=y / CONFIG_X86=y line): expected "
+                        "--defconfig ARCH alone")
+    if args.config is not None:
+        inferred = kconfig.infer_arch(args.config)
+        env_arch = os.environ.get("ARCH") or None
+        if inferred is None:
+            arch = args.boot_arch or env_arch      # e.g. a minimal defconfig: no arch line
+        elif args.boot_arch is not None:
+            arch = args.boot_arch                  # must agree with the file (checked on load)
+        elif env_arch is not None and kconfig.srcarch_of(env_arch) != inferred:
+            structlog.get_logger(PROG).warning(
+                f"ARCH={env_arch} ignored: {args.config} is an {inferred} configuration "
+                f"(CONFIG_{kconfig.ARCH_SYMBOLS[inferred]}=y), and the file's arch wins")
     cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     profile = None
     if args.boot_machine is not None:
         profile = load_profile(args.boot_machine)
         profile.check_arch(cfg.arch)
     # Refuse what the main job would refuse before anything boots or logs.
+    if args.trace is not None:
+        _check_output_file("--trace", args.trace)
     _check_iterations(args.boot_iterations, getattr(args, "force", False))
-    cpus = args.smp if args.smp is not None else (profile or default_profile(cfg.arch)).cpus
+    prof = profile or default_profile(cfg.arch)
+    _check_memory(prof)
+    cpus = args.smp if args.smp is not None else prof.cpus
     if 1 <= cpus <= (cfg.NR_CPUS or 0):
         ab_report.flip_deferral(cfg, cpus)
+        _, procs, threads = ab_report.parse_workload(args.boot_workload)
+        if max(procs, threads) > cpus:
+            raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "
+                            f"expected at most {cpus} (the machine's CPU count; see --smp)")
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
     args.measured_cpus = (profile or default_profile(cfg.arch)).cpus
     try:
@@ -336,9 +380,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
                               args.iterations, args.width)
-    progress = sweep.tty_progress if sys.stderr.isatty() else None
-    rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
-                           scheduler=args.scheduler, progress=progress)
+    _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
+    progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None
+    try:
+        rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
+                               scheduler=args.scheduler, progress=progress)
+    except sweep.SweepInterrupted as e:
+        # Keep what finished: the completed points are written as usual.
+        written = sweep.write_outputs(e.rows, args.out, plot=not args.no_plot) if e.rows else []
+        if progress is not None:
+            sys.stderr.write("\n")
+        raise Interrupted(f"interrupted: {e}" + (f"; wrote {', '.join(map(str, written))}"
+                                                   if written else "; nothing written")) from None
     written = sweep.write_outputs(rows, args.out, plot=not args.no_plot)
     if args.sweep_json:
         sys.stdout.write(json.dumps({"points": rows, "files": [str(w) for w in written]}) + "\n")
@@ -501,6 +554,7 @@ class _Op(argparse.Action):
 def _reject_boot_options(args: argparse.Namespace) -> None:
     given = [opt for opt, on in (("--defconfig", args.defconfig is not None),
                                  ("--config", args.config is not None),
+                                 ("--arch", args.boot_arch is not None),
                                  ("--set", bool(args.sets)),
                                  ("--smp", args.smp is not None),
                                  ("--machine", args.boot_machine is not None),
@@ -564,8 +618,7 @@ def _load_build_config(*, allow_defconfig: bool):
 def _warn_notes(notes: list[str]) -> None:
     log = structlog.get_logger(PROG)
     for note in notes:
-        log.warning("kconfig: symbol renamed" if " is now called " in note
-                    else "kconfig: assignment did not take", note=note)
+        log.warning(kconfig.note_kind(note), note=note)
 
 
 def _report_write(msg: str) -> None:
@@ -592,17 +645,91 @@ def _check_iterations(n: int, force: bool) -> None:
             "steady-state iteration costs the same, so more add nothing): add --force to run it")
 
 
-def _check_save_dir(path: Path) -> None:
-    """explore --save DIR: a directory, or one that can be created."""
+def _check_memory(profile) -> None:
+    """The benchmark's 1 MiB buffer must fit in the machine's page frames."""
+    from minikernel.workload import BUFFER_PAGES
+
+    if profile.mem_pages <= BUFFER_PAGES:
+        raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                        f"expected more than {BUFFER_PAGES} page frames (the benchmark's 1 MiB "
+                        "buffer, plus the kernel's own pages)")
+
+
+def _check_save_dir(path: Path, option: str = "--save", what: str = "the findings") -> None:
+    """explore --save DIR, sweep --out DIR: a directory, or one that can be created;
+    checked before the run so that a bad path does not lose its results."""
     if path.exists() and not path.is_dir():
-        raise UserError(f"--save {path}: not a directory: expected a directory for the "
-                        "findings' scenario files")
+        raise UserError(f"{option} {path}: not a directory: expected a directory for {what}")
     ancestor = path
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-        raise UserError(f"--save {path}: {ancestor} is not a writable directory: expected a "
-                        "directory the findings can be written to")
+        raise UserError(f"{option} {path}: {ancestor} is not a writable directory: expected a "
+                        f"directory {what} can be written to")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("minikernel")
+    except PackageNotFoundError:        # run from a source tree
+        return "(not installed)"
+
+
+class _IterationProgress:
+    """`run A: 37/100 iterations, ETA 12 s` on stderr (a TTY only; never with --json)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start: dict[str, float] = {}
+        self._shown = False
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        start = self._start.setdefault(label, self._clock())
+        left = (self._clock() - start) / done * (total - done)
+        sys.stderr.write(f"\r{label.split(':')[0]} {label.split(': ')[-1]}: {done}/{total} "
+                         f"iterations, ETA {left:.0f} s   ")
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with a one-line account of what was finished (exit 130)."""
+
+
+def _print_error(msg: str, argv: list[str]) -> None:
+    """The one error line on stderr; a JSON object under --log-format json."""
+    if _wants_json_log(argv):
+        print(json.dumps({"event": msg, "level": "error"}), file=sys.stderr)
+    else:
+        print(msg, file=sys.stderr)
+
+
+def _wants_json_log(argv: list[str]) -> bool:
+    for i, a in enumerate(argv):
+        if a == "--log-format=json" or (a == "--log-format" and argv[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+def _check_output_file(option: str, path: Path) -> None:
+    """An output file the run writes at its end: checked before anything runs."""
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a directory: expected a file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: no such directory {str(parent)!r}: expected a file in "
+                        "an existing directory")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{option} {path}: not writable: expected a writable file path")
 
 
 def _one_line(msg: str) -> str:

@@ -396,6 +396,15 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
     del kconf.warnings[:]
 
 
+def note_kind(note: str) -> str:
+    """The log event for a config note (boot and the config verbs log them)."""
+    if " is now called " in note:
+        return "kconfig: symbol renamed"
+    if "set more than once" in note:
+        return "kconfig: override: symbol set more than once, the last value wins"
+    return "kconfig: assignment did not take"
+
+
 def write_config(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> str:
     """Write a full .config with the kernel's header; the previous file is
     kept as <path>.old, as the kernel does.  Returns kconfiglib's message.
@@ -548,7 +557,8 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
     if inferred is None and required:
         raise ConfigError(
             f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line "
-            "or an explicit arch (on the command line: ARCH=arm64|x86 in the environment)"
+            "or an explicit arch (on the command line: --arch arm64|x86, or ARCH=arm64|x86 in "
+            "the environment)"
         )
     return inferred
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from minikernel.arch import deferral_sets
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
-from minikernel.workload import WORKLOADS, run_seed_benchmark
+from minikernel.workload import WORKLOADS, BenchmarkInterrupted, run_seed_benchmark
 
 #
 # Public interface
@@ -116,6 +116,10 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
     return (name, n, 1) if name == "procs" else (name, 1, n)
 
 
+class ABInterrupted(Exception):
+    """Ctrl-C during the A/B run; the message says what had finished."""
+
+
 def check_flip(machine_a, machine_b, flip: Flip) -> None:
     """An A/B whose kernels take the same deferral decision is an error, never a table."""
     a, b = machine_a.tlb_flush_path, machine_b.tlb_flush_path
@@ -128,7 +132,7 @@ def check_flip(machine_a, machine_b, flip: Flip) -> None:
 
 
 def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
-           warmup: int = 1) -> dict:
+           warmup: int = 1, progress=None) -> dict:
     """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.
 
     Returns the report's ``ab`` part: ``flip`` (sets, why), ``workload``,
@@ -144,7 +148,15 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
                             f"{m.nr_cpus} (the machine's CPU count; see --smp)")
     runs = []
     for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
-        r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup)
+        try:
+            r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup,
+                                   progress=progress and (lambda d, t, lb=label: progress(lb, d, t)))
+        except BenchmarkInterrupted as e:
+            done = "; ".join(f"{x['label']}: all {iterations} done, "
+                             f"{x['elapsed_per_iteration_ms']:.4f} ms per iteration" for x in runs)
+            raise ABInterrupted(f"interrupted: {label}: {e.done} of {iterations} measured "
+                                f"iterations done" + (f" ({done})" if done else "")
+                                + "; nothing printed") from None
         runs.append(_run_dict(label, m, r, iterations))
     notes = []
     if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):

@@ -25,7 +25,7 @@ import csv
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -114,6 +114,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.report import refuse_erratum_flip
+    from minikernel.workload import BUFFER_PAGES
 
     if not archs or not cpus or not workloads:
         raise UserError("sweep: the grid is empty: expected at least one arch, CPU count and "
@@ -129,7 +130,11 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     for arch in archs:
         cfg = load_kernel_config(arch, sets=list(sets))
         for machine in machines or [""]:
-            _profile(machine, cfg.arch)                 # a bad profile fails before anything runs
+            prof = _profile(machine, cfg.arch)          # a bad profile fails before anything runs
+            if prof.mem_pages <= BUFFER_PAGES:
+                raise UserError(f"--machine {prof.name}: machine.mem_pages = {prof.mem_pages}: "
+                                f"expected more than {BUFFER_PAGES} page frames (the "
+                                "benchmark's 1 MiB buffer)")
             for c in cpus:
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
@@ -209,18 +214,34 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: expected a positive number")
     rows: list[dict[str, Any] | None] = [None] * len(points)
-    if jobs == 1 or len(points) == 1:
-        for i, p in enumerate(points):
-            rows[i] = run_point(p)
-            if progress:
-                progress(i + 1, len(points))
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(points))) as pool:
-            for done, (i, row) in enumerate(zip(range(len(points)), pool.map(run_point, points)), 1):
-                rows[i] = row
+    try:
+        if jobs == 1 or len(points) == 1:
+            for i, p in enumerate(points):
+                rows[i] = run_point(p)
                 if progress:
-                    progress(done, len(points))
+                    progress(i + 1, len(points))
+        else:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)))
+            try:
+                futures = {pool.submit(run_point, p): i for i, p in enumerate(points)}
+                for done, f in enumerate(as_completed(futures), 1):
+                    rows[futures[f]] = f.result()
+                    if progress:
+                        progress(done, len(points))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    except KeyboardInterrupt:
+        raise SweepInterrupted([r for r in rows if r is not None], len(points)) from None
     return rows  # type: ignore[return-value]
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C: *rows* are the points that had finished (grid order), of *total*."""
+
+    def __init__(self, rows: list[dict[str, Any]], total: int) -> None:
+        super().__init__(f"{len(rows)} of {total} points done")
+        self.rows = rows
+        self.total = total
 
 
 def crossovers(rows: Iterable[dict[str, Any]]) -> dict[tuple, int | None]:
@@ -290,8 +311,28 @@ def _profile(name: str, arch: str):
     return prof
 
 
+class TtyProgress:
+    """A one-line progress bar with an ETA on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        left = (self._clock() - self._start) / done * (total - done)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points, "
+                         f"ETA {left:.0f} s ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def tty_progress(done: int, total: int) -> None:
-    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
+    """Compatibility: a progress bar without an ETA."""
     width = 30
     filled = width * done // total
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points")
@@ -372,4 +413,4 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
 
 
 __all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_sweep", "crossovers",
-           "render_table", "write_outputs", "tty_progress", "WORKLOADS", "EXECUTORS"]
+           "render_table", "write_outputs", "tty_progress", "TtyProgress", "SweepInterrupted", "WORKLOADS", "EXECUTORS"]
