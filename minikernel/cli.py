@@ -380,6 +380,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
                               args.iterations, args.width)
+    sweep.check_executor(args.jobs, args.executor, args.scheduler)
     _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
     progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None
     try:
@@ -431,7 +432,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
     sc = override_config(load_scenario(args.file), args.scenario_sets)
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
                      max_nested=args.max_nested)
-    saved = result.save(args.save) if args.save is not None else []
+    try:
+        saved = result.save(args.save) if args.save is not None else []
+    except OSError as e:
+        # The findings are not lost: they are printed before the error.
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n" if args.scenario_json
+                         else result.render_text() + "\n")
+        raise UserError(f"--save {args.save}: cannot write the findings ({e.strerror or e}; "
+                        "printed above): expected a writable directory") from None
     if args.scenario_json:
         d = result.as_dict()
         d["saved"] = [str(p) for p in saved]
@@ -666,6 +674,11 @@ def _check_save_dir(path: Path, option: str = "--save", what: str = "the finding
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
         raise UserError(f"{option} {path}: {ancestor} is not a writable directory: expected a "
                         f"directory {what} can be written to")
+    try:                    # access() says yes to root everywhere: create it now
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot create the directory ({e.strerror}): expected "
+                        f"a directory {what} can be written to") from None
 
 
 def _version() -> str:

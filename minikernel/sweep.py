@@ -200,19 +200,28 @@ def run_point(point: Point) -> dict[str, Any]:
     }
 
 
+def check_executor(jobs: int | None, executor: str, scheduler: str | None) -> None:
+    """UserError for a bad --jobs / --executor / --scheduler, before anything runs."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor!r}: unknown executor (known: {', '.join(EXECUTORS)})")
+    if executor == "dask":
+        if not scheduler:
+            raise UserError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+    elif scheduler is not None:
+        raise UserError("--scheduler only applies to --executor dask")
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs {jobs}: expected a positive number")
+
+
 def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str = "process",
               scheduler: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Run every point; rows come back in grid order whatever the executor or job count."""
-    if executor not in EXECUTORS:
-        raise UserError(f"--executor {executor!r}: unknown executor (known: {', '.join(EXECUTORS)})")
+    check_executor(jobs, executor, scheduler)
     if executor == "dask":
         return _run_dask(points, scheduler, progress)
-    if scheduler is not None:
-        raise UserError("--scheduler only applies to --executor dask")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: expected a positive number")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
     rows: list[dict[str, Any] | None] = [None] * len(points)
     try:
         if jobs == 1 or len(points) == 1:
