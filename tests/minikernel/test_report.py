@@ -244,3 +244,41 @@ def test_json_runs_carry_the_arch_tlb_counters_in_vmstat(run_cli):
     assert a["vmstat"]["tlbi_issued"] >= a["pages_reclaimed"]
     assert a["vmstat"]["dsb_ish_waited"] < b["vmstat"]["dsb_ish_waited"]
     assert b["vmstat"]["dsb_ish_waited"] >= b["pages_reclaimed"]
+
+
+def test_smp_far_from_the_profiles_cpu_count_says_it_extrapolates(run_cli):
+    r = run_cli("--defconfig", "arm64", "--smp", "4", "--iterations", "1", "--json")
+    notes = json.loads(r.out)["ab"]["notes"]
+    assert any("measured or fitted at 96 CPUs" in n for n in notes)
+    r = run_cli("--defconfig", "arm64", "--smp", "64", "--iterations", "1", "--json")
+    assert not any("extrapolate" in n for n in json.loads(r.out)["ab"]["notes"])
+
+
+def test_progress_with_eta_only_on_a_tty(run_cli, monkeypatch):
+    import sys
+
+    r = run_cli("--defconfig", "arm64", "--smp", "4", "--iterations", "3")
+    assert "ETA" not in r.err                       # stderr is not a terminal here
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    r = run_cli("--defconfig", "arm64", "--smp", "4", "--iterations", "3")
+    assert "A configured: 3/3 iterations, ETA" in r.err and "B flipped: 3/3" in r.err
+    r = run_cli("--defconfig", "arm64", "--smp", "4", "--iterations", "3", "--json")
+    assert "ETA" not in r.err
+
+
+def test_ctrl_c_stops_with_one_line_and_the_iterations_done(tmp_path, cli_env):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "minikernel", "--defconfig", "arm64",
+                          "--set", "EXPERT=y", "--iterations", "1000", "--force",
+                          "--log-level", "error"], cwd=tmp_path, env=cli_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and out == ""
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert re.search(r"interrupted: A: configured: \d+ of 1000 measured iterations done", err)
