@@ -52,14 +52,14 @@ def test_outputs(tmp_path):
 
 
 def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (in the test extra: never skipped)
     rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
     assert (tmp_path / "sweep.png") in write_outputs(rows, tmp_path)
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_dask_executor_gives_the_same_rows():
-    distributed = pytest.importorskip("distributed")
+    import distributed          # in the test extra: never skipped
     pts = build_grid(["arm64"], [2, 8], [""], ["seed"], SETS, 1)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
         assert run_sweep(pts, executor="dask", scheduler=c.scheduler_address) == \
@@ -109,3 +109,13 @@ def test_threshold_less_variant_is_swept_against_a_kernel_that_does_not_defer():
 def test_sweep_refuses_an_erratum_flip():
     with pytest.raises(UserError, match="REPEAT_TLBI"):
         build_grid(["arm64"], [96], [""], ["seed"], ["EXPERT=y", "ARM64_ERRATUM_1286807=y"], 1)
+
+
+def test_the_test_extra_installs_the_plot_and_dask_extras():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                           .read_text())["project"]["optional-dependencies"]
+    for extra in ("plot", "dask"):
+        assert set(extras[extra]) <= set(extras["test"]), extra
