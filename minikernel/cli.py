@@ -177,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N, A,B,C, A..B (powers of two) or A..B/STEP (default: 2..256)")
     s.add_argument("--machine", default="", help="comma list of profiles (default: the arch's)")
     s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads")
-    s.add_argument("--width", type=int, default=4,
-                   help="processes (procs) or threads (threads) of the variants (default 4)")
+    s.add_argument("--width", default="4",
+                   help="comma list: processes (procs) or threads (threads) of the variants, "
+                        "a sweep axis (default 4)")
     s.add_argument("--set", dest="sweep_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment applied at every point; repeatable")
     s.add_argument("--iterations", type=int, default=5, help="benchmark rounds per run (default 5)")
@@ -379,7 +380,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
-                              args.iterations, args.width)
+                              args.iterations, _ints("--width", args.width))
     sweep.check_executor(args.jobs, args.executor, args.scheduler)
     _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
     progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None
@@ -651,6 +652,14 @@ def _check_iterations(n: int, force: bool) -> None:
             f"--iterations {n}: expected at most {MAX_ITERATIONS} (about "
             f"{n * 16 / 1000 / 60:.0f} min of host time at ~16 ms an iteration; every "
             "steady-state iteration costs the same, so more add nothing): add --force to run it")
+
+
+def _ints(option: str, spec: str) -> list[int]:
+    try:
+        return [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{option} {spec}: expected a comma list of integers (e.g. 2,4,8)") \
+            from None
 
 
 def _check_memory(profile) -> None:

@@ -31,7 +31,7 @@ def test_arm64_benefit_grows_with_cpus_and_the_crossover_is_found():
     speedups = [r["speedup"] for r in rows]
     assert speedups == sorted(speedups) and speedups[0] > 1.0
     assert all(r["configured_defers"] and r["batched_defers"] for r in rows)
-    assert crossovers(rows) == {("arm64", rows[0]["machine"], "seed", " ".join(SETS)): 2}
+    assert crossovers(rows) == {("arm64", rows[0]["machine"], "seed", " ".join(SETS), 1): 2}
 
 
 def test_x86_seed_never_defers_but_threads_do():
@@ -119,3 +119,51 @@ def test_the_test_extra_installs_the_plot_and_dask_extras():
                            .read_text())["project"]["optional-dependencies"]
     for extra in ("plot", "dask"):
         assert set(extras[extra]) <= set(extras["test"]), extra
+
+
+def test_width_is_a_sweep_axis():
+    pts = build_grid(["x86"], [4, 8], [""], ["seed", "threads"], [], 1, width=[2, 4])
+    assert [(p.cpus, p.workload, p.width) for p in pts] == [
+        (4, "seed", 2), (4, "threads", 2), (4, "threads", 4),
+        (8, "seed", 2), (8, "threads", 2), (8, "threads", 4)]
+    rows = run_sweep(pts, jobs=1)
+    assert [r["width"] for r in rows] == [1, 2, 4, 1, 2, 4]
+    # more threads, more IPI targets per remote flush
+    assert rows[2]["dsb_or_ipi_unbatched"] > rows[1]["dsb_or_ipi_unbatched"]
+
+
+def test_figure_is_fit_to_mail():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minikernel.sweep import _figure
+
+    rows = run_sweep(build_grid(["arm64", "x86"], [4, 8, 96], [""], ["seed", "threads"],
+                                ["EXPERT=y"], 1), jobs=1)
+    fig = _figure(rows)
+    (a_speed, a_share), (x_speed, x_share) = [fig.axes[i:i + 2] for i in (0, 2)]
+    for ax in fig.axes:                                  # ticks at the grid's CPU counts
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "8", "96"]
+    assert "ptep_clear_flush" in a_share.get_title() and "remote flush" in x_share.get_title()
+    caption = " ".join(t.get_text() for t in fig.texts)
+    assert "kunpeng920" in caption and "x86-2s" in caption and "EXPERT=y" in caption
+    assert "1 measured iteration after 1 warm-up" in caption
+    # arm64 seed and threads:4 give identical results: one line, one merged legend entry
+    labels = [t.get_text() for t in a_speed.get_legend().get_texts()]
+    assert labels == ["kunpeng920, seed = kunpeng920, threads:4: pays everywhere in this grid"]
+    x86 = [t.get_text() for t in x_speed.get_legend().get_texts()]
+    assert x86 == ["x86-2s, seed: pays nowhere in this grid",
+                   "x86-2s, threads:4: pays everywhere in this grid"]
+    lines = x_speed.get_lines()
+    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines if ln.get_marker()}) == 2
+    # no crossover line where the sign never changes inside the grid
+    assert not any(t.get_text().startswith("crossover") for t in x_speed.texts + a_speed.texts)
+
+
+def test_table_says_where_deferring_pays():
+    from minikernel.sweep import render_table
+
+    rows = run_sweep(build_grid(["x86"], [4], [""], ["seed", "threads"], [], 1), jobs=1)
+    out = render_table(rows)
+    assert "(x86, x86-2s, seed): nowhere in this grid" in out
+    assert "(x86, x86-2s, threads:4): everywhere in this grid" in out
