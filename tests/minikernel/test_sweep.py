@@ -155,7 +155,8 @@ def test_figure_is_fit_to_mail():
     assert x86 == ["x86-2s, seed: pays nowhere in this grid",
                    "x86-2s, threads:4: pays everywhere in this grid"]
     lines = x_speed.get_lines()
-    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines if ln.get_marker()}) == 2
+    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines
+                if ln.get_marker() not in (None, "None", "")}) == 2
     # no crossover line where the sign never changes inside the grid
     assert not any(t.get_text().startswith("crossover") for t in x_speed.texts + a_speed.texts)
 
