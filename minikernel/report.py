@@ -253,7 +253,13 @@ def render_text(ab: dict, vmstat: bool = False, top: int = 20) -> str:
 
 def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
     """Write the machines' ftrace-shaped lines to *path*, one section per run."""
-    lines = ["# tracer: nop", "#"]
+    from minikernel.trace import MODEL_EVENTS
+
+    lines = ["# tracer: nop", "#",
+             "# TIMESTAMP: one global clock per run, simulated seconds since boot",
+             f"# model-only events (no upstream tracepoint): {', '.join(MODEL_EVENTS)}",
+             "# lines between '# warm-up iteration' and '# measured iterations' are the "
+             "unmeasured warm-up", "#"]
     for m, label in zip(machines, labels):
         lines.append(f"# {label}")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")

@@ -103,6 +103,9 @@ def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int
     n = 0
     try:
         for n in range(warmup + iterations):
+            if m.trace is not None and n in (0, warmup):
+                m.trace.append("# warm-up iteration (not measured)" if n < warmup else
+                               f"# measured iterations 1..{iterations}")
             if n == warmup and warmup:
                 before = _snapshot(m)
                 reclaimed = 0

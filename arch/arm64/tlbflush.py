@@ -32,11 +32,13 @@ cycles (the DSB stall above all) land on the calling symbol, e.g.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
+from minikernel.trace import TracingDvm
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -64,7 +66,9 @@ class TlbOps:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
-        self.dvm = Dvm(machine.nr_cpus, machine.tlbs,
+        # With tracing on, a Dvm that also writes model_arm64_* trace events.
+        self.dvm = (Dvm if machine.trace is None else partial(TracingDvm, machine))(
+                       machine.nr_cpus, machine.tlbs,
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)

@@ -282,3 +282,38 @@ def test_ctrl_c_stops_with_one_line_and_the_iterations_done(tmp_path, cli_env):
     assert p.returncode == 130 and out == ""
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert re.search(r"interrupted: A: configured: \d+ of 1000 measured iterations done", err)
+
+
+def _trace_sections(text):
+    return [sec for sec in re.split(r"^# [AB]: .*$", text, flags=re.M)[1:]]
+
+
+def test_trace_has_one_global_clock_per_run(run_cli, tmp_path):
+    # x86 threads: IPI handlers run on CPUs whose own clocks lag the initiator's
+    path = tmp_path / "trace.txt"
+    assert run_cli("--defconfig", "x86", "--smp", "8", "--workload", "threads:4",
+                   "--iterations", "1", "--trace", str(path)).rc == 0
+    sections = _trace_sections(path.read_text())
+    assert len(sections) == 2
+    for sec in sections:
+        ts = [float(t) for t in re.findall(r"^\s+\S+ \[\d{3}\]\s+([\d.]+):", sec, re.M)]
+        assert len(ts) > 100 and ts == sorted(ts)
+        assert len(set(re.findall(r"^\s+\S+ \[(\d{3})\]", sec, re.M))) > 1   # several CPUs
+
+
+def test_trace_marks_the_warm_up_and_arm64_tlbi_dsb_as_model_only(run_cli, tmp_path):
+    path = tmp_path / "trace.txt"
+    assert run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--smp", "16",
+                   "--iterations", "2", "--trace", str(path)).rc == 0
+    text = path.read_text()
+    assert "# model-only events (no upstream tracepoint): model_arm64_tlbi, model_arm64_dsb_ish" \
+        in text
+    a, b = _trace_sections(text)
+    warm, measured = a.split("# measured iterations 1..2")
+    assert "# warm-up iteration (not measured)" in warm
+    assert re.search(r": model_arm64_tlbi: op=VALE1IS asid=\d+ va=0x[0-9a-f]+ complete_at=", a)
+    # A defers: 256 TLBIs per iteration and one DSB per batch of <= 32
+    assert measured.count(": model_arm64_tlbi: op=VALE1IS") == 2 * 256
+    assert re.search(r": model_arm64_dsb_ish: completed=32$", measured, re.M)
+    # B flushes every page synchronously: a DSB completing one TLBI per page
+    assert len(re.findall(r": model_arm64_dsb_ish: completed=1$", b, re.M)) >= 2 * 256
