@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE", type=Path, help="scenario file (TOML)")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment laid over the file's machine.config; repeatable")
+    s.add_argument("--expect", metavar="clean|KIND,...", default=None,
+                   help="replace the file's expect (e.g. after --set changed the kernel)")
     s.add_argument("--json", dest="scenario_json", action="store_true",
                    help="print exactly one JSON object on stdout")
     s.set_defaults(func=cmd_scenario)
@@ -407,15 +409,38 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     """minikernel scenario FILE: run it; 0 if its expectations hold, 1 if not."""
     from minikernel.scenario import Infeasible, load_scenario, override_config, run_scenario
 
+    from dataclasses import replace
+
+    from minikernel.sanitizer import KINDS
+
+    expect = None
+    if args.expect is not None:
+        expect = [k.strip() for k in args.expect.split(",") if k.strip()]
+        expect = [] if expect == ["clean"] else expect
+        bad = [k for k in expect if k not in KINDS]
+        if bad or not args.expect.strip():
+            raise UserError(f"--expect {args.expect}: expected 'clean' or a comma list of "
+                            f"violation kinds ({', '.join(KINDS)})")
     sc = override_config(load_scenario(args.file), args.scenario_sets)
+    if expect is not None:
+        sc = replace(sc, expect=expect)
     try:
         result = run_scenario(sc)
     except Infeasible as e:
         raise UserError(f"{sc.path}: {e}") from None
+    note = None
+    if args.scenario_sets and expect is None and not result.ok:
+        note = (f"note: --set {' '.join(args.scenario_sets)} changed the kernel the file's expect "
+                "was written for, so that expectation may no longer apply; state this kernel's "
+                "with --expect clean|KIND,...")
     if args.scenario_json:
-        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        d = result.as_dict()
+        d["expect_from"] = "--expect" if expect is not None else "file"
+        if note:
+            d["note"] = note
+        sys.stdout.write(json.dumps(d) + "\n")
     else:
-        sys.stdout.write(result.render_text() + "\n")
+        sys.stdout.write(result.render_text() + "\n" + (note + "\n" if note else ""))
     return 0 if result.ok else 1
 
 

@@ -170,6 +170,8 @@ CASES: dict[str, Case] = {
     "scenario not toml": Case(("scenario", "bad.toml"), "not valid TOML", files=BAD_TOML),
     "scenario --set unknown": Case(("scenario", f"{SCEN}/race-2017-mprotect.toml", "--set",
                                     "FROB=y"), "CONFIG_FROB"),
+    "scenario --expect unknown kind": Case(("scenario", f"{SCEN}/race-2017-mprotect.toml",
+                                            "--expect", "use-after-frees"), "--expect use-after-frees"),
     "scenario --json with a value": Case(("scenario", "x.toml", "--json=1"),
                                          "ignored explicit argument"),
     "scenario --log-level unknown": Case(("scenario", "x.toml", "--log-level", "x"),
