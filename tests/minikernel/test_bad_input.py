@@ -142,6 +142,7 @@ CASES: dict[str, Case] = {
     "sweep --machine wrong arch": Case(("sweep", "--arch", "x86", "--cpus", "4", "--machine",
                                         "kunpeng920"), "arm64 machine"),
     "sweep --workload unknown": Case(("sweep", "--workload", "bogus"), "unknown workload"),
+    "sweep --width not a list": Case(("sweep", "--width", "2,x"), "--width 2,x"),
     "sweep --width zero": Case(("sweep", "--arch", "arm64", "--cpus", "4", "--workload", "procs",
                                 "--width", "0"), "--width 0"),
     "sweep --width too wide": Case(("sweep", "--arch", "arm64", "--cpus", "2", "--workload",

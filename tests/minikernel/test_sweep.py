@@ -168,3 +168,23 @@ def test_table_says_where_deferring_pays():
     out = render_table(rows)
     assert "(x86, x86-2s, seed): nowhere in this grid" in out
     assert "(x86, x86-2s, threads:4): everywhere in this grid" in out
+
+
+def test_ctrl_c_keeps_and_writes_the_points_that_finished(run_cli, tmp_path, monkeypatch):
+    import minikernel.sweep as sw
+
+    real, calls = sw.run_point, []
+
+    def interrupted_second_point(point):
+        calls.append(point)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(point)
+
+    monkeypatch.setattr(sw, "run_point", interrupted_second_point)
+    r = run_cli("sweep", "--arch", "arm64", "--cpus", "4,8,16", "--iterations", "1",
+                "--jobs", "1", "--no-plot", "--out", str(tmp_path / "o"))
+    assert r.rc == 130 and r.err.count("\n") == 1
+    assert "interrupted: 1 of 3 points done; wrote" in r.err
+    rows = list(csv.DictReader(open(tmp_path / "o" / "sweep.csv")))
+    assert [row["cpus"] for row in rows] == ["4"]
