@@ -238,30 +238,43 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
               progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Run every point; rows come back in grid order whatever the executor or job count."""
     check_executor(jobs, executor, scheduler)
-    if executor == "dask":
-        return _run_dask(points, scheduler, progress)
     if jobs is None:
         jobs = os.cpu_count() or 1
     rows: list[dict[str, Any] | None] = [None] * len(points)
     try:
-        if jobs == 1 or len(points) == 1:
+        if executor == "dask":
+            _run_dask(points, scheduler, progress, rows)
+        elif jobs == 1 or len(points) == 1:
             for i, p in enumerate(points):
                 rows[i] = run_point(p)
                 if progress:
                     progress(i + 1, len(points))
         else:
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)))
+            # Workers ignore SIGINT: Ctrl-C is the parent's to handle (a worker
+            # dying of it would leave the pool hanging), and it ends them.
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)),
+                                       initializer=_ignore_sigint)
             try:
                 futures = {pool.submit(run_point, p): i for i, p in enumerate(points)}
                 for done, f in enumerate(as_completed(futures), 1):
                     rows[futures[f]] = f.result()
                     if progress:
                         progress(done, len(points))
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException:
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()            # the workers this pool started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     except KeyboardInterrupt:
         raise SweepInterrupted([r for r in rows if r is not None], len(points)) from None
     return rows  # type: ignore[return-value]
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class SweepInterrupted(Exception):
@@ -390,7 +403,9 @@ def tty_progress(done: int, total: int) -> None:
 
 
 def _run_dask(points: Sequence[Point], scheduler: str | None,
-              progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+              progress: Callable[[int, int], None] | None,
+              rows: list[dict[str, Any] | None]) -> None:
+    """Fill *rows* (grid order) from the Dask cluster; a row per finished point."""
     if not scheduler:
         raise UserError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
     try:
@@ -405,12 +420,10 @@ def _run_dask(points: Sequence[Point], scheduler: str | None,
     try:
         futures = client.map(run_point, list(points), pure=True)
         index = {f.key: i for i, f in enumerate(futures)}
-        rows: list[dict[str, Any] | None] = [None] * len(points)
         for done, f in enumerate(as_completed(futures), 1):
             rows[index[f.key]] = f.result()
             if progress:
                 progress(done, len(points))
-        return rows  # type: ignore[return-value]
     finally:
         client.close()
 

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import re
 
 import pytest
 
@@ -188,3 +190,23 @@ def test_ctrl_c_keeps_and_writes_the_points_that_finished(run_cli, tmp_path, mon
     assert "interrupted: 1 of 3 points done; wrote" in r.err
     rows = list(csv.DictReader(open(tmp_path / "o" / "sweep.csv")))
     assert [row["cpus"] for row in rows] == ["4"]
+
+
+def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
+    # Real SIGINT to the whole process group, as a terminal sends it: the workers
+    # ignore it, the parent terminates them and reports what finished.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "minikernel", "sweep", "--arch", "arm64",
+                          "--cpus", "2..256", "--iterations", "200", "--jobs", "2", "--no-plot",
+                          "--out", str(tmp_path / "o")], env=cli_env(), cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    time.sleep(2.5)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and "Traceback" not in err
+    assert re.fullmatch(r"interrupted: \d+ of 8 points done; (wrote .*|nothing written)\n", err)
