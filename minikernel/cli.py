@@ -4,13 +4,15 @@ Model-only (the kernel's counterparts: scripts/kconfig/Makefile targets
 defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
     minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
-               [--iterations N] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
+               [--iterations N [--force]] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
                [--trace FILE] [--json]
-    minikernel --config FILE    [same options]
+    minikernel --config FILE [--arch ARCH] [same options]
+    minikernel --version
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
     minikernel menuconfig
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
-    minikernel scenario FILE [--set SYM=VAL ...] [--json]
+    minikernel scenario FILE [--set SYM=VAL ...] [--expect clean|KIND,...] [--json]
+    minikernel sweep [--arch A,B] [--cpus SPEC] [--width N,M] ... (see --help)
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
                              [--max-nested N] [--save DIR] [--json]
 
@@ -18,14 +20,20 @@ Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
     go to stderr (structlog, configured here and nowhere else).
   - Bad input of any kind (UserError, argparse usage) prints ONE line on
-    stderr and exits 2, never a traceback.
+    stderr (a JSON object under --log-format json) and exits 2, never a
+    traceback; what can be checked before booting or running is (paths
+    written at the end, the flip, the workload, memory).  Ctrl-C prints one
+    line saying what had finished and exits 130.  tests/minikernel/
+    test_bad_input.py holds a case for every verb and option.
+  - A run whose two kernels take the same deferral decision is an error.
   - The config verbs work on ./.config or $KCONFIG_CONFIG, like a kernel
     build directory; writes keep the previous file as .config.old.
   - After boot, the main job is one call, run_main_job(kernel, args), whose
     dict is the report (JSON object or text).
   - scenario/explore exit 0 when the file's expectations hold (explore: no
     violating interleaving), 1 when not (the report is printed), 2 on a
-    malformed file.  Their --json carries ``sanitizer: {enabled, violations}``.
+    malformed file; explore exits 3 (EXIT_TRUNCATED) when max_runs cut a
+    search short that had found nothing.  Their --json carries ``sanitizer: {enabled, violations}``.
 """
 
 # File layout:
