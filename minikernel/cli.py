@@ -363,7 +363,12 @@ def cmd_boot(args: argparse.Namespace) -> int:
     _check_memory(prof)
     cpus = args.smp if args.smp is not None else prof.cpus
     if 1 <= cpus <= (cfg.NR_CPUS or 0):
-        ab_report.flip_deferral(cfg, cpus)
+        # The flip, checked on unbooted machines (nothing is logged or run).
+        flip = ab_report.flip_deferral(cfg, cpus)
+        plain = prof.with_cpus(cpus)
+        a = Machine(cfg, plain)
+        ab_report.refuse_erratum_flip(a, flip.sets)
+        ab_report.check_flip(a, Machine(cfg.with_sets(flip.sets), plain), flip)
         _, procs, threads = ab_report.parse_workload(args.boot_workload)
         if max(procs, threads) > cpus:
             raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "

@@ -69,7 +69,6 @@ def flip_deferral(cfg, cpus: int) -> Flip:
     if not sets:
         raise UserError(f"{_kernel_desc(cfg)} on {cpus} CPUs: no assignment flips the deferral "
                         "decision: expected a kernel whose reclaim defers or could")
-    refuse_erratum_flip(sets)
     why = "; ".join(_why(s, cpus) for s in sets)
     outcome = ("B flushes every page synchronously" if off else
                "B may defer (on x86 only while the mm is active on another CPU)"
@@ -77,16 +76,19 @@ def flip_deferral(cfg, cpus: int) -> Flip:
     return Flip(tuple(sets), f"{why}: {outcome}")
 
 
-def refuse_erratum_flip(sets) -> None:
-    """A flip that drops a REPEAT_TLBI erratum is refused (main job and sweep).
+def refuse_erratum_flip(machine_a, sets) -> None:
+    """A flip that drops a REPEAT_TLBI erratum workaround in force is refused
+    (main job and sweep).
 
     Turning deferral on would also drop the workaround, whose repeated
     TLBI + DSB costs apart from batching: the A/B would credit batching
-    with the workaround's cost.
+    with the workaround's cost.  *machine_a* is the configured kernel's
+    Machine (booted or not): whether the workaround is in force is the arch
+    backend's decision on that machine (``repeat_tlbi``), not the config's.
     """
     errata = [s.partition("=")[0] for s in sets
               if s.startswith("ARM64_ERRATUM_") and s.endswith("=n")]
-    if errata:
+    if errata and getattr(machine_a.arch, "repeat_tlbi", False):
         names = ", ".join(errata)
         raise UserError(
             f"CONFIG_{errata[0]}=y: the REPEAT_TLBI erratum workaround ({names}) is what keeps "
@@ -139,6 +141,7 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
     ``iterations``, ``notes`` and ``runs`` (A then B, see :func:`_run_dict`).
     Raises UserError if the two kernels do not differ in the deferral decision.
     """
+    refuse_erratum_flip(machine_a, flip.sets)
     check_flip(machine_a, machine_b, flip)
     name, procs, threads = parse_workload(workload)
     for m in (machine_a, machine_b):

@@ -113,6 +113,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     """Every combination, validated up front: a bad grid fails before anything runs."""
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
     from minikernel.report import refuse_erratum_flip
     from minikernel.workload import BUFFER_PAGES
 
@@ -141,7 +142,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
-                refuse_erratum_flip(deferral_sets(cfg, c, True))
+                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)), deferral_sets(cfg, c, True))
                 for w in workloads:
                     # the seed workload has no width: one point, not one per --width
                     for width in (widths if w != "seed" else widths[:1]):
