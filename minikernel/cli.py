@@ -460,7 +460,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 def cmd_explore(args: argparse.Namespace) -> int:
     """minikernel explore FILE: bounded exploration; 0 if nothing violates, 1 if something does."""
     from minikernel.explore import explore
-    from minikernel.scenario import load_scenario, override_config
+    from minikernel.scenario import load_scenario, machine_config, override_config
 
     for opt, v in (("--max-runs", args.max_runs), ("--max-hits", args.max_hits),
                    ("--max-nested", args.max_nested)):
@@ -469,6 +469,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.save is not None:
         _check_save_dir(args.save)      # before exploring: a bad --save must not lose findings
     sc = override_config(load_scenario(args.file), args.scenario_sets)
+    machine_config(sc)          # a bad --set or machine.config fails before exploring
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
                      max_nested=args.max_nested)
     try:

@@ -217,7 +217,21 @@ def _snapshot(root: Path) -> dict[str, bytes | None]:
             for p in sorted(root.rglob("*"))}
 
 
+def _must_not_run(*args, **kw):
+    raise AssertionError("bad input reached the simulation: it must be refused before")
+
+
 def run_case(case: Case, tmp_path, monkeypatch, capsys):
+    # Bad input is refused before anything runs; a case that gets as far as the
+    # benchmark or the explorer fails at once instead of running (10**12 iterations).
+    import minikernel.explore
+    import minikernel.report
+    import minikernel.workload
+
+    for mod, name in ((minikernel.workload, "run_seed_benchmark"),
+                      (minikernel.report, "run_seed_benchmark"),
+                      (minikernel.explore, "explore")):
+        monkeypatch.setattr(mod, name, _must_not_run)
     monkeypatch.chdir(tmp_path)
     for var in ("KCONFIG_CONFIG", "ARCH"):
         monkeypatch.delenv(var, raising=False)
