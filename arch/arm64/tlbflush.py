@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
-from minikernel.trace import TracingDvm
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+from minikernel.trace import TracingDvm
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
