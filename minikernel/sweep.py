@@ -38,7 +38,7 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "threshold", "batched_defers", "elapsed_batched_ms", "elapsed_unbatched_ms",
               "speedup", "ptep_clear_flush_pct", "sync_flushes_unbatched",
               "batches_batched", "dsb_or_ipi_unbatched", "dsb_or_ipi_batched",
-              "pages_reclaimed", "width", "flush_share_pct")
+              "pages_reclaimed", "width", "flush_share_pct", "profile_cpus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,8 @@ def run_point(point: Point) -> dict[str, Any]:
     from minikernel.workload import run_seed_benchmark
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
-    profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
+    measured = _profile(point.machine, cfg.arch)
+    profile = measured.with_cpus(point.cpus)
     kw = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
     runs = {}
@@ -205,6 +206,7 @@ def run_point(point: Point) -> dict[str, Any]:
         "dsb_or_ipi_batched": b.arch.get(flush_key, 0),
         "pages_reclaimed": b.pages_reclaimed,
         "width": point.width if point.workload != "seed" else 1,
+        "profile_cpus": measured.cpus,
         "flush_share_pct": 100.0 * sum(u.profile.get(k, 0.0) for k in _FLUSH_SYMBOLS[point.arch])
         / total_u,
     }
@@ -336,7 +338,25 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}")
     for key, c in crossovers(rows).items():
         out.append(f"deferring pays ({_series_name(key)}): {_where(rows, key, c)}")
+    out.extend(extrapolation_notes(rows))
     return "\n".join(out) + "\n"
+
+
+def extrapolation_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per profile whose grid reaches more than a factor of 2 from
+    the CPU count its figures were measured or fitted at."""
+    out = []
+    for machine in dict.fromkeys(r["machine"] for r in rows):
+        rs = [r for r in rows if r["machine"] == machine and "profile_cpus" in r]
+        if not rs:
+            continue
+        base = rs[0]["profile_cpus"]
+        far = sorted({r["cpus"] for r in rs if not base / 2 <= r["cpus"] <= base * 2})
+        if far:
+            out.append(f"note: {machine} was measured or fitted at {base} CPUs; the points at "
+                       f"{', '.join(map(str, far))} CPUs extrapolate its assumed fixed/per-CPU "
+                       "split of the DVM/IPI costs (the model's prediction, not the hardware's)")
+    return out
 
 
 def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
@@ -518,6 +538,10 @@ def _figure(rows: Sequence[dict[str, Any]]):
     configs = " | ".join(dict.fromkeys(r["sets"] or "defconfig" for r in rows))
     iters = ", ".join(str(i) for i in dict.fromkeys(r["iterations"] for r in rows))
     plural = "" if iters == "1" else "s"
+    far = [n.replace("note: ", "").split(" extrapolate")[0] for n in extrapolation_notes(rows)]
+    if far:
+        profiles += " (" + "; ".join(f.replace(" was measured", " measured") for f in far) \
+            + " extrapolate)"
     fig.text(0.01, 0.005, f"minikernel model (simulated). profile: {profiles}; config: "
              f"{configs}; {iters} measured iteration{plural} after 1 warm-up per run",
              fontsize=7.5,

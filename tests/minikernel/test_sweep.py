@@ -210,3 +210,18 @@ def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
     out, err = p.communicate(timeout=20)
     assert p.returncode == 130 and "Traceback" not in err
     assert re.fullmatch(r"interrupted: \d+ of 8 points done; (wrote .*|nothing written)\n", err)
+
+
+def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minikernel.sweep import _figure, render_table
+
+    rows = run_sweep(build_grid(["arm64"], [4, 64, 256], [""], ["seed"], [], 1), jobs=1)
+    assert {r["profile_cpus"] for r in rows} == {96}
+    assert ("note: kunpeng920 was measured or fitted at 96 CPUs; the points at 4, 256 CPUs "
+            "extrapolate") in render_table(rows)
+    caption = " ".join(t.get_text() for t in _figure(rows).texts)
+    assert "kunpeng920 measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate" \
+        in caption
