@@ -124,7 +124,7 @@ NOTES = {
     "swap_writepage": "swap IO submission to zram",
     "__remove_mapping": "swap cache removal",
     "free_unref_folios": "per 32 folios freed (charged pro rata since the free cadence follows the baseline)",
-    "reclaim_pages": "once per MADV_PAGEOUT; assumption",
+    "reclaim_pages": "once per PTE table of a MADV_PAGEOUT; assumption",
     "el0_svc": "syscall entry/exit; assumption",
     "zap_pte_range": "per PTE; not on the seed path: set like the madvise walk",
     "change_pte_range": "per PTE; not on the seed path: set like the madvise walk",
