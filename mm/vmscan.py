@@ -51,6 +51,7 @@ class LruList:
         self.nr = 0
 
     def add(self, folio: Folio) -> None:
+        """Models: list_add_tail(&folio->lru, list): append as the newest."""
         folio.lru_prev = self.tail
         folio.lru_next = None
         if self.tail is None:
@@ -61,6 +62,7 @@ class LruList:
         self.nr += 1
 
     def remove(self, folio: Folio) -> None:
+        """Models: list_del(&folio->lru)."""
         prev, nxt = folio.lru_prev, folio.lru_next
         if prev is None:
             self.head = nxt
