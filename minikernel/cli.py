@@ -5,7 +5,7 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
     minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
                [--iterations N] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
-               [--trace FILE] [--json]
+               [--trace FILE] [--jobs N] [--json]
     minikernel --config FILE    [same options]
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
     minikernel menuconfig
@@ -53,6 +53,7 @@ from minikernel.boot import boot
 from minikernel.machine import Machine
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+from minikernel.parallel import check_jobs
 from minikernel.profile import load_profile
 from minikernel.report import DEFAULT_COUNT
 
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also print each run's vmstat counter deltas")
     p.add_argument("--trace", metavar="FILE", type=Path, default=None,
                    help="write ftrace-shaped events (tlb_flush, mm_vmscan_*) of both runs to FILE")
+    p.add_argument("--jobs", metavar="N", type=int, dest="boot_jobs", default=None,
+                   help="host processes for the two kernels (default: 2 when 2 cores are "
+                        "usable, else 1; the results are identical for any N)")
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout")
     _add_log_options(p, defaults=True)
@@ -218,12 +222,14 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     """
     if args.boot_iterations < 1:
         raise UserError(f"--iterations {args.boot_iterations}: expected a positive number")
+    jobs = getattr(args, "boot_jobs", None)
+    check_jobs(jobs)
     report = boot_report(kernel)
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
     ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
-                          workload=args.boot_workload)
+                          workload=args.boot_workload, jobs=jobs)
     if args.trace is not None:
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
@@ -295,6 +301,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
             "or a command (see --help)"
         )
+    check_jobs(args.boot_jobs)          # bad input fails before anything boots
     arch = args.defconfig
     if args.config is not None and kconfig.infer_arch(args.config) is None:
         arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
@@ -487,6 +494,7 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
                                  ("--workload", args.boot_workload != "seed"),
                                  ("--vmstat", args.vmstat),
                                  ("--trace", args.trace is not None),
+                                 ("--jobs", args.boot_jobs is not None),
                                  ("--json", args.json)) if on]
     if given:
         raise UserError(

@@ -35,7 +35,8 @@ from pathlib import Path
 from minikernel.arch import deferral_sets
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
-from minikernel.workload import WORKLOADS, run_seed_benchmark
+from minikernel.parallel import run_benchmarks
+from minikernel.workload import WORKLOADS
 
 #
 # Public interface
@@ -96,9 +97,11 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
 
 
 def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
-           warmup: int = 1) -> dict:
+           warmup: int = 1, jobs: int | None = 1) -> dict:
     """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.
 
+    *jobs* > 1 (None: one per usable core) runs the two in parallel host
+    processes (``minikernel.parallel``); the report is the same bytes.
     Returns the report's ``ab`` part: ``flip`` (sets, why), ``workload``,
     ``iterations``, ``notes`` and ``runs`` (A then B, see :func:`_run_dict`).
     """
@@ -108,10 +111,10 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
         if need > m.nr_cpus:
             raise UserError(f"--workload {workload}: needs {need} CPUs: expected at most "
                             f"{m.nr_cpus} (the machine's CPU count; see --smp)")
-    runs = []
-    for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
-        r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup)
-        runs.append(_run_dict(label, m, r, iterations))
+    results = run_benchmarks([machine_a, machine_b], iterations, jobs=jobs, procs=procs,
+                             threads=threads, warmup=warmup)
+    runs = [_run_dict(label, m, r, iterations) for label, m, r in
+            zip(("A: configured", "B: flipped"), (machine_a, machine_b), results)]
     notes = []
     if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):
         # Batching was on but nothing deferred: the arch decides per mm at run

@@ -15,7 +15,7 @@ are identical.
 
 # File layout:
 #   Public interface: Point, parse_cpus(), build_grid(), run_point(),
-#       run_sweep(), write_outputs(), render_table(), crossovers()
+#       run_point_kernel(), point_row(), run_sweep(), write_outputs(), render_table(), crossovers()
 #   Private helpers: the executors, the progress bar, the plot
 """
 
@@ -140,6 +140,13 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
 
 def run_point(point: Point) -> dict[str, Any]:
     """Run one grid point (both kernels); a flat, JSON-able row.  Top-level so it pickles."""
+    return point_row(point, run_point_kernel(point, True), run_point_kernel(point, False))
+
+
+def run_point_kernel(point: Point, defer: bool) -> tuple[Any, tuple[str, ...]]:
+    """One of a point's two kernels (*defer*: the one whose reclaim defers): its RunResult
+    and the arch counter names.  Top-level so it pickles: the process pool runs each
+    kernel of a point as its own task."""
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
@@ -149,14 +156,20 @@ def run_point(point: Point) -> dict[str, Any]:
     profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
     kw = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
-    runs = {}
-    for on in (True, False):
-        m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on)), profile)
-        runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
-        if on:
-            counters = tuple(m.arch.counters())
+    m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, defer)), profile)
+    return run_seed_benchmark(m, point.iterations, warmup=1, **kw), tuple(m.arch.counters())
+
+
+def point_row(point: Point, batched: tuple[Any, tuple[str, ...]],
+              unbatched: tuple[Any, tuple[str, ...]]) -> dict[str, Any]:
+    """A point's row from its two kernels' :func:`run_point_kernel` results."""
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+
+    cfg = load_kernel_config(point.arch, sets=list(point.sets))
+    profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
+    (b, counters), (u, _) = batched, unbatched
     configured = Machine(cfg, profile).tlb_flush_path.batched
-    b, u = runs[True], runs[False]
     total_u = sum(u.profile.values()) or 1.0
     flush_key = "dsb_ish" if "dsb_ish" in counters else "ipis_sent"
     return {
@@ -187,19 +200,24 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
         return _run_dask(points, scheduler, progress)
     if scheduler is not None:
         raise UserError("--scheduler only applies to --executor dask")
-    jobs = jobs or os.cpu_count() or 1
+    if jobs is None:
+        jobs = os.cpu_count() or 1
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: expected a positive number")
     rows: list[dict[str, Any] | None] = [None] * len(points)
-    if jobs == 1 or len(points) == 1:
+    if jobs == 1:
         for i, p in enumerate(points):
             rows[i] = run_point(p)
             if progress:
                 progress(i + 1, len(points))
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(points))) as pool:
-            for done, (i, row) in enumerate(zip(range(len(points)), pool.map(run_point, points)), 1):
-                rows[i] = row
+        # Each point's two kernels are separate tasks (issue 16), so even one point
+        # keeps two workers busy; a row is put together when both are back.
+        with ProcessPoolExecutor(max_workers=min(jobs, 2 * len(points))) as pool:
+            kernels = pool.map(run_point_kernel, [p for p in points for _ in (0, 1)],
+                               [True, False] * len(points))
+            for done, i in enumerate(range(len(points)), 1):
+                rows[i] = point_row(points[i], next(kernels), next(kernels))
                 if progress:
                     progress(done, len(points))
     return rows  # type: ignore[return-value]
@@ -353,5 +371,6 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_sweep", "crossovers",
+__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_point_kernel", "point_row",
+           "run_sweep", "crossovers",
            "render_table", "write_outputs", "tty_progress", "WORKLOADS", "EXECUTORS"]

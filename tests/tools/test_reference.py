@@ -40,17 +40,21 @@ def assert_same(name: str, data: bytes) -> None:
         pytest.fail(f"tests/reference/{name} differs from the model's output now:\n{diff}")
 
 
+# --jobs 1: both kernels in this process, A then B (how the reference was made);
+# --jobs 2: each kernel in its own forked worker (minikernel.parallel).
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("name", sorted(ref.CASES))
-def test_main_job_output_is_the_reference(name):
-    files = ref.run_case(ref.CASES[name])
+def test_main_job_output_is_the_reference(name, jobs):
+    files = ref.run_case(ref.CASES[name], ["--jobs", jobs])
     for suffix, data in files.items():
         assert_same(f"{name}.{suffix}", data)
     assert ("{trace}" in ref.CASES[name]) == ("trace" in files)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("name", sorted(ref.SWEEPS))
-def test_sweep_output_is_the_reference(name):
-    assert_same(f"sweep-{name}.json", ref.run_sweep_case(ref.SWEEPS[name]))
+def test_sweep_output_is_the_reference(name, jobs):
+    assert_same(f"sweep-{name}.json", ref.run_sweep_case(ref.SWEEPS[name], ["--jobs", jobs]))
 
 
 def test_reference_covers_both_arches_and_both_flush_paths():

@@ -1,0 +1,106 @@
+"""Run independent simulated kernels in parallel host processes (issue 16).
+
+Model-only.  The main job's two kernels (A: configured, B: flipped) and the
+sweep's two kernels per point share nothing: each is a Machine of its own,
+deterministic, reading no clock and no unseeded randomness.  So they can run
+in separate host processes and the results are the same bytes as a
+sequential run in one process (``tests/tools/test_reference.py`` proves it
+for ``--jobs 1`` and ``--jobs 2``).
+
+Invariants this module owns:
+  - Results come back in the order the machines were given, whatever the
+    job count.
+  - ``jobs == 1``, one machine, or a host without ``fork`` runs everything
+    here, in order: the sequential run is the reference.
+  - Workers ignore SIGINT; Ctrl-C reaches the parent, which terminates them
+    and re-raises KeyboardInterrupt (the CLI turns it into exit 130).
+  - The parent's Machines are not advanced by a parallel run: only what a
+    report reads after the run is carried back -- the RunResult, and the
+    trace buffer, which is filled in place as if the run had been here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from typing import Any, Sequence
+
+from minikernel.errors import UserError
+from minikernel.workload import RunResult, run_seed_benchmark
+
+#
+# Public interface
+#
+
+
+def usable_cores() -> int:
+    """Host cores this process may run on (its CPU affinity where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_jobs(tasks: int = 2) -> int:
+    """Default worker count: one per usable core, at most *tasks*; 1 (sequential) on one core."""
+    return max(1, min(usable_cores(), tasks))
+
+
+def check_jobs(jobs: int | None, option: str = "--jobs") -> None:
+    """Bad input: a job count below 1 is a UserError naming the option."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise UserError(f"{option} {jobs}: expected a positive number of worker processes")
+
+
+def run_benchmarks(machines: Sequence[Any], iterations: int, *, jobs: int | None = None,
+                   **kw: Any) -> list[RunResult]:
+    """``run_seed_benchmark(m, iterations, **kw)`` for every freshly booted machine in *machines*.
+
+    With *jobs* > 1 (default: :func:`default_jobs`) and more than one machine,
+    each runs in a forked worker process -- the Machine is inherited by the
+    fork, not pickled -- and its RunResult and trace lines come back.
+    """
+    check_jobs(jobs)
+    jobs = default_jobs(len(machines)) if jobs is None else min(jobs, len(machines))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [run_seed_benchmark(m, iterations, **kw) for m in machines]
+    global _PENDING
+    _PENDING = (list(machines), iterations, kw)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_sigint)
+        try:
+            outcomes = pool.map_async(_run_one, range(len(machines)), chunksize=1).get()
+        except BaseException:
+            pool.terminate()
+            raise
+        else:
+            pool.close()
+        finally:
+            pool.join()
+    finally:
+        _PENDING = None
+    results = []
+    for m, (result, trace) in zip(machines, outcomes):
+        if m.trace is not None:
+            m.trace[:] = trace
+        results.append(result)
+    return results
+
+
+#
+# Private helpers
+#
+
+#: (machines, iterations, kwargs) of the run in progress; read by the forked workers.
+_PENDING: tuple[list[Any], int, dict[str, Any]] | None = None
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_one(i: int) -> tuple[RunResult, list[str] | None]:
+    machines, iterations, kw = _PENDING  # type: ignore[misc]
+    m = machines[i]
+    return run_seed_benchmark(m, iterations, **kw), m.trace
