@@ -24,7 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from minikernel.errors import UserError
 from minikernel.workload import RunResult, run_seed_benchmark
@@ -62,15 +62,36 @@ def run_benchmarks(machines: Sequence[Any], iterations: int, *, jobs: int | None
     fork, not pickled -- and its RunResult and trace lines come back.
     """
     check_jobs(jobs)
-    jobs = default_jobs(len(machines)) if jobs is None else min(jobs, len(machines))
+    jobs = default_jobs(len(machines)) if jobs is None else jobs
+    outcomes = fork_map(_run_benchmark, range(len(machines)), jobs=jobs,
+                        context=(list(machines), iterations, kw))
+    results = []
+    for m, (result, trace) in zip(machines, outcomes):
+        if m.trace is not None and trace is not m.trace:
+            m.trace[:] = trace
+        results.append(result)
+    return results
+
+
+def fork_map(fn: Callable[[Any, Any], Any], items: Iterable[Any], *, jobs: int,
+             context: Any = None, chunksize: int = 1) -> list[Any]:
+    """``[fn(context, item) for item in items]``, spread over *jobs* forked workers.
+
+    *fn* must be a module-level function; *context* (anything, e.g. Machines
+    or an explorer) reaches the workers through the fork, unpickled; the items
+    and results are pickled.  Results are in item order.  With ``jobs <= 1``,
+    fewer than two items, or no ``fork`` on this host, it runs here.
+    """
+    items = list(items)
+    jobs = min(jobs, len(items))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [run_seed_benchmark(m, iterations, **kw) for m in machines]
+        return [fn(context, item) for item in items]
     global _PENDING
-    _PENDING = (list(machines), iterations, kw)
+    _PENDING = (fn, context)
     try:
         pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_sigint)
         try:
-            outcomes = pool.map_async(_run_one, range(len(machines)), chunksize=1).get()
+            results = pool.map_async(_call, items, chunksize=chunksize).get()
         except BaseException:
             pool.terminate()
             raise
@@ -80,11 +101,6 @@ def run_benchmarks(machines: Sequence[Any], iterations: int, *, jobs: int | None
             pool.join()
     finally:
         _PENDING = None
-    results = []
-    for m, (result, trace) in zip(machines, outcomes):
-        if m.trace is not None:
-            m.trace[:] = trace
-        results.append(result)
     return results
 
 
@@ -92,15 +108,21 @@ def run_benchmarks(machines: Sequence[Any], iterations: int, *, jobs: int | None
 # Private helpers
 #
 
-#: (machines, iterations, kwargs) of the run in progress; read by the forked workers.
-_PENDING: tuple[list[Any], int, dict[str, Any]] | None = None
+#: (fn, context) of the fork_map in progress; read by the forked workers.
+#: (Not annotated: PyPy 7.3 rejects ``global`` of an annotated module name.)
+_PENDING = None
 
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_one(i: int) -> tuple[RunResult, list[str] | None]:
-    machines, iterations, kw = _PENDING  # type: ignore[misc]
+def _call(item: Any) -> Any:
+    fn, context = _PENDING  # type: ignore[misc]
+    return fn(context, item)
+
+
+def _run_benchmark(context: Any, i: int) -> tuple[RunResult, list[str] | None]:
+    machines, iterations, kw = context
     m = machines[i]
     return run_seed_benchmark(m, iterations, **kw), m.trace

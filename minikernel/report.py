@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minikernel.arch import deferral_sets
+from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
 from minikernel.parallel import run_benchmarks
@@ -45,7 +46,7 @@ from minikernel.workload import WORKLOADS
 DEFAULT_COUNT = 4       # processes / threads of the procs / threads workloads
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Flip:
     """The assignments that turn the configured kernel into run B.
 

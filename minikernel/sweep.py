@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 
 WORKLOADS = ("seed", "procs", "threads")
@@ -41,7 +42,7 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "pages_reclaimed")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Point:
     """One grid point.
 

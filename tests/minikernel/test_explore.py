@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+from minikernel.compat import tomllib
 from minikernel.explore import _merges, explore
 from minikernel.scenario import load_scenario, override_config, parse_scenario, run_scenario
 
