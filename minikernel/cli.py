@@ -12,7 +12,7 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
     minikernel scenario FILE [--set SYM=VAL ...] [--json]
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
-                             [--max-nested N] [--save DIR] [--json]
+                             [--max-nested N] [--jobs N] [--exhaustive] [--save DIR] [--json]
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hits per probe point to pause at (default: file, 2)")
     s.add_argument("--max-nested", metavar="N", type=int, default=None,
                    help="most steps inside one pause (default: file, all)")
+    s.add_argument("--jobs", metavar="N", type=int, dest="explore_jobs", default=None,
+                   help="worker processes for the runs (default: all usable cores; "
+                        "the findings are identical for any N)")
+    s.add_argument("--exhaustive", action="store_true",
+                   help="no partial-order reduction: run every interleaving (same findings, "
+                        "more runs)")
     s.add_argument("--save", metavar="DIR", type=Path, default=None,
                    help="write each finding as a replayable scenario file into DIR")
     s.add_argument("--json", dest="scenario_json", action="store_true",
@@ -364,9 +370,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
                    ("--max-nested", args.max_nested)):
         if v is not None and v < 1:
             raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
+    check_jobs(args.explore_jobs)
     sc = override_config(load_scenario(args.file), args.scenario_sets)
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
-                     max_nested=args.max_nested)
+                     max_nested=args.max_nested, por=not args.exhaustive,
+                     jobs=args.explore_jobs)
     saved = result.save(args.save) if args.save is not None else []
     if args.scenario_json:
         d = result.as_dict()
