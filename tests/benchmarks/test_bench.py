@@ -17,4 +17,17 @@ def test_quick_benchmark_writes_its_figures(tmp_path, capsys):
     assert set(res["throughput"]) == {"8", "96", "256"}
     assert all(v > 0 for v in res["throughput"].values())
     assert res["bytes_per_resident_page"] > 0
+    assert res["memory_method"] in ("tracemalloc", "rss")
+    assert res["host"]["implementation"] in ("cpython", "pypy")
+    ex = res["explorer"]["explore-2017-mprotect.toml"]
+    assert ex["runs"] == 16 and ex["runs_per_s"] > 0 and 0 <= ex["pruning_ratio"] < 1
     assert "cycles/s" in capsys.readouterr().out
+
+
+def test_quick_full_benchmark_runs_both_kernels(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    f = bench.full_benchmark(iterations=2, jobs=1)
+    assert f["batched"] == [False, True]           # A unbatched, B batched, as published
+    assert f["pages_reclaimed"] == 2 * 2 * 256 and f["wall_s"] > 0
