@@ -64,6 +64,9 @@ from minikernel.scenario import (
 
 DEFAULT_MAX_HITS = 2
 DEFAULT_MAX_RUNS = 5000
+#: Fewer runs than this stay in this process whatever ``jobs`` says (a run takes
+#: a few ms; starting workers costs more than a handful of runs).
+MIN_PARALLEL_RUNS = 100
 
 
 @dataclass
@@ -196,7 +199,7 @@ def explore(sc: Scenario, *, max_hits: int | None = None, max_runs: int | None =
         ex.max_nested = max_nested
     ex.run()
     return ExploreResult(sc.path, ex.runs, ex.infeasible, ex.violating, ex.truncated,
-                         max_hits, max_runs, ex.findings(), ex.pruned, por, jobs,
+                         max_hits, max_runs, ex.findings(), ex.pruned, por, ex.jobs,
                          time.perf_counter() - t0)
 
 
@@ -347,6 +350,8 @@ class _Explorer:
         if len(plan) > self.max_runs:
             self.truncated = True
             plan = plan[:self.max_runs]
+        if len(plan) < MIN_PARALLEL_RUNS:
+            self.jobs = 1                   # forking would cost more than the runs take
         outcomes = fork_map(_execute, range(len(plan)), jobs=self.jobs,
                             context=(self, plan), chunksize=8)
         for spec, out in zip(plan, outcomes):
@@ -398,7 +403,8 @@ class _Explorer:
             unpaused.append(order)
         # Pass 2: the probe points each distinct prefix reaches (one run each, in workers).
         todo = list({self._key(pr, p): (pr, p) for pr, p, _, _ in merges}.items())
-        found = fork_map(_probe, [v for _, v in todo], jobs=self.jobs, context=self)
+        found = fork_map(_probe, [v for _, v in todo], context=self,
+                         jobs=self.jobs if len(todo) >= MIN_PARALLEL_RUNS else 1)
         for (key, _), probes in zip(todo, found):
             self._probe_cache[key] = probes
         # Pass 3: the runs.
