@@ -132,7 +132,7 @@ class ExploreResult:
                 "sanitizer": {"enabled": True,
                               "violations": [v.as_dict() for v in self.violations]},
                 "pruned_runs": self.pruned,
-                "reduction": "partial-order (sleep sets)" if self.por else "none",
+                "reduction": "partial-order" if self.por else "none",
                 # host figures: they vary from run to run, nothing else here does
                 "timing": {"wall_s": round(self.wall_s, 3),
                            "runs_per_s": round(self.runs_per_s, 1), "jobs": self.jobs}}
