@@ -91,10 +91,7 @@ def fork_map(fn: Callable[[Any, Any], Any], items: Iterable[Any], *, jobs: int,
     try:
         pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_sigint)
         try:
-            pending = pool.map_async(_call, items, chunksize=chunksize)
-            while not pending.ready():      # a bare get() would not see Ctrl-C
-                pending.wait(0.2)
-            results = pending.get()
+            results = pool.map_async(_call, items, chunksize=chunksize).get()
         except BaseException:
             pool.terminate()
             raise

@@ -83,3 +83,33 @@ def test_bad_jobs_exits_2_with_one_line(run_cli_proc, case):
     assert r.err.count("\n") == 1 and r.err.endswith("\n"), r.err
     assert expected in r.err
     assert r.out == ""
+
+
+def _sleep(context, item):
+    import time
+    time.sleep(30)
+    return item
+
+
+@needs_fork
+def test_ctrl_c_stops_the_workers_and_reaches_the_caller():
+    """fork_map must not sit in a blocking wait that Ctrl-C cannot interrupt."""
+    import signal
+    import time
+
+    from minikernel.parallel import fork_map
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fork_map(_sleep, [1, 2], jobs=2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - t0 < 10
+    assert multiprocessing.active_children() == []
