@@ -380,14 +380,19 @@ class _Explorer:
         if self.max_nested is not None:
             others = min(others, self.max_nested)
         # Pass 1: the canonical merges; the skipped ones counted by their prefix's class.
+        # Each candidate's merges once, bucketed by steps inside the pause (same order).
+        buckets = []
+        for p, seqs in cands:
+            by_k: dict[int, list] = {}
+            for order in _merges(seqs):
+                b, e = (j for j, x in enumerate(order) if isinstance(x, _Mark))
+                by_k.setdefault(e - b - 1, []).append((order, b, e))
+            buckets.append((p, by_k))
         merges = []
         skipped: dict[tuple, int] = {}
         for k in range(1, others + 1):
-            for p, seqs in cands:
-                for order in _merges(seqs):
-                    b, e = (j for j, x in enumerate(order) if isinstance(x, _Mark))
-                    if e - b - 1 != k:
-                        continue
+            for p, by_k in buckets:
+                for order, b, e in by_k.get(k, ()):
                     prefix, nested, suffix = order[:b], order[b + 1:e], order[e + 1:]
                     if self.por and not (self._canonical(prefix) and self._canonical(nested)
                                          and self._canonical(suffix)):
