@@ -15,7 +15,8 @@ are identical.
 
 # File layout:
 #   Public interface: Point, parse_cpus(), build_grid(), run_point(),
-#       run_point_kernel(), point_row(), run_sweep(), write_outputs(), render_table(), crossovers()
+#       run_point_kernel(), point_row(), run_sweep(), write_outputs(), render_table(),
+#       crossovers()
 #   Private helpers: the executors, the progress bar, the plot
 """
 
