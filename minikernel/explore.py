@@ -209,6 +209,9 @@ def explore(sc: Scenario, *, max_hits: int | None = None, max_runs: int | None =
 
 #: Written by reclaim and ``dsb``: they conflict with every step.
 EVERYTHING = "*"
+#: The ops :func:`footprint` knows; any other (a new scenario op) commutes with nothing.
+FOOTPRINT_OPS = frozenset({"reclaim", "dsb", "read", "write", "cached", "move", "fork", "clone",
+                           "mmap", "munmap", "mprotect", "madvise", "mremap"})
 
 
 def footprint(sc: Scenario, st: Step) -> tuple[frozenset, frozenset]:
@@ -247,8 +250,8 @@ def footprint(sc: Scenario, st: Step) -> tuple[frozenset, frozenset]:
     reads: set = set()
     writes: set = {("task", t)} | mine
     op, a = st.op, st.args
-    if op in ("reclaim", "dsb"):
-        writes.add(EVERYTHING)
+    if op in ("reclaim", "dsb") or op not in FOOTPRINT_OPS:
+        writes.add(EVERYTHING)              # an op this relation does not know: no reordering
     elif op in ("read", "write"):
         reads |= {("mm", d), ("name", a["addr"])}
         writes |= {("page", d, a["addr"], a.get("page", 0)), ("mem",)}

@@ -224,3 +224,15 @@ def test_independence_is_conservative():
     assert not any(ind("a:reclaim:", k) for k in fp if k != "a:reclaim:")
     # symmetric
     assert all(ind(x, y) == ind(y, x) for x in fp for y in fp)
+
+
+def test_the_independence_relation_knows_every_scenario_op():
+    """A new scenario op must be given a footprint on purpose (until then it commutes with
+    nothing, which is safe)."""
+    from minikernel.explore import FOOTPRINT_OPS, EVERYTHING
+    from minikernel.scenario import OPS, Step
+
+    assert FOOTPRINT_OPS == set(OPS)
+    sc, _ = _steps(FACTS)
+    novel = Step("a", "frobnicate", {})
+    assert EVERYTHING in footprint(sc, novel)[1]
