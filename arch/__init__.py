@@ -19,6 +19,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from minikernel.compat import SLOTS
+
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
     from minikernel.machine import Machine
@@ -31,7 +33,7 @@ BACKENDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class FlushPath:
     """Model-only: what boot decided about deferred TLB flushing, and why.
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from minikernel.compat import SLOTS
+
 #: The releases a baseline may name, oldest first.
 RELEASES: tuple[tuple[int, int], ...] = ((6, 1), (6, 6), (6, 16))
 
@@ -46,7 +48,7 @@ BASELINE_CHOICES: dict[str, tuple[tuple[str, str | None, tuple[int, int]], ...]]
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class KernelBaseline:
     """Model-only: the kernel release a machine runs, and what that means for the paths modelled.
 

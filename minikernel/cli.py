@@ -5,7 +5,7 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
     minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
                [--iterations N [--force]] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
-               [--trace FILE] [--json]
+               [--trace FILE] [--jobs N] [--json]
     minikernel --config FILE [--arch ARCH] [same options]
     minikernel --version
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
@@ -14,7 +14,7 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel scenario FILE [--set SYM=VAL ...] [--expect clean|KIND,...] [--json]
     minikernel sweep [--arch A,B] [--cpus SPEC] [--width N,M] ... (see --help)
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
-                             [--max-nested N] [--save DIR] [--json]
+                             [--max-nested N] [--jobs N] [--exhaustive] [--save DIR] [--json]
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -62,6 +62,7 @@ from minikernel.machine import Machine
 from minikernel.mm.page_alloc import OutOfMemory
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+from minikernel.parallel import check_jobs
 from minikernel.profile import default_profile, load_profile
 from minikernel.report import DEFAULT_COUNT
 
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also print each run's vmstat counter deltas")
     p.add_argument("--trace", metavar="FILE", type=Path, default=None,
                    help="write ftrace-shaped events (tlb_flush, mm_vmscan_*) of both runs to FILE")
+    p.add_argument("--jobs", metavar="N", type=int, dest="boot_jobs", default=None,
+                   help="host processes for the two kernels (default: 2 when 2 cores are "
+                        "usable, else 1; the results are identical for any N)")
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout")
     _add_log_options(p, defaults=True)
@@ -223,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hits per probe point to pause at (default: file, 2)")
     s.add_argument("--max-nested", metavar="N", type=int, default=None,
                    help="most steps inside one pause (default: file, all)")
+    s.add_argument("--jobs", metavar="N", type=int, dest="explore_jobs", default=None,
+                   help="worker processes for the runs (default: all usable cores; "
+                        "the findings are identical for any N)")
+    s.add_argument("--exhaustive", action="store_true",
+                   help="no partial-order reduction: run every interleaving (same findings, "
+                        "more runs)")
     s.add_argument("--save", metavar="DIR", type=Path, default=None,
                    help="write each finding as a replayable scenario file into DIR")
     s.add_argument("--json", dest="scenario_json", action="store_true",
@@ -243,14 +253,18 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     gains ``ab`` (flip, workload, iterations, notes) and ``runs`` (A, then B).
     """
     _check_iterations(args.boot_iterations, getattr(args, "force", False))
+    jobs = getattr(args, "boot_jobs", None)
+    check_jobs(jobs)
     report = boot_report(kernel)
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
     progress = _IterationProgress() if (sys.stderr.isatty() and not args.json) else None
+    if progress is not None and jobs is None:
+        jobs = 1            # a progress bar needs the runs here: sequential unless --jobs says
     try:
         ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
-                              workload=args.boot_workload, progress=progress)
+                              workload=args.boot_workload, progress=progress, jobs=jobs)
     except ab_report.ABInterrupted as e:
         raise Interrupted(str(e)) from None
     finally:
@@ -334,6 +348,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
             f"{PROG}: error: nothing to boot: expected --defconfig ARCH or --config FILE, "
             "or a command (see --help)"
         )
+    check_jobs(args.boot_jobs)          # bad input fails before anything boots
     arch = args.defconfig
     if args.boot_arch is not None and args.config is None:
         raise UserError(f"{PROG}: error: --arch {args.boot_arch} only applies with --config FILE "
@@ -466,12 +481,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
                    ("--max-nested", args.max_nested)):
         if v is not None and v < 1:
             raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
+    check_jobs(args.explore_jobs)
     if args.save is not None:
         _check_save_dir(args.save)      # before exploring: a bad --save must not lose findings
     sc = override_config(load_scenario(args.file), args.scenario_sets)
     machine_config(sc)          # a bad --set or machine.config fails before exploring
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
-                     max_nested=args.max_nested)
+                     max_nested=args.max_nested, por=not args.exhaustive,
+                     jobs=args.explore_jobs)
     try:
         saved = result.save(args.save) if args.save is not None else []
     except OSError as e:
@@ -611,6 +628,7 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
                                  ("--vmstat", args.vmstat),
                                  ("--force", args.force),
                                  ("--trace", args.trace is not None),
+                                 ("--jobs", args.boot_jobs is not None),
                                  ("--json", args.json)) if on]
     if given:
         raise UserError(

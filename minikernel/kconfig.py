@@ -50,6 +50,7 @@ import kconfiglib
 from kconfiglib import AND, BOOL, HEX, INT, NOT, OR, STRING, TRISTATE, expr_str, expr_value
 
 from minikernel import srctree
+from minikernel.compat import SLOTS
 from minikernel.errors import ConfigError
 
 #
@@ -483,7 +484,7 @@ def infer_arch(path: str | os.PathLike) -> str | None:
 # Private helpers
 #
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class _Assignment:
     lineno: int
     name: str

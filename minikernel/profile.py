@@ -47,7 +47,6 @@ not needs both.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -55,6 +54,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from minikernel.compat import SLOTS, tomllib
 from minikernel.errors import UserError
 
 #
@@ -86,7 +86,7 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class MachineProfile:
     """A machine the model can run on.
 

@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minikernel.arch import deferral_sets
+from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
+from minikernel.parallel import default_jobs, run_benchmarks
 from minikernel.workload import WORKLOADS, BenchmarkInterrupted, run_seed_benchmark
 
 #
@@ -44,7 +46,7 @@ from minikernel.workload import WORKLOADS, BenchmarkInterrupted, run_seed_benchm
 DEFAULT_COUNT = 4       # processes / threads of the procs / threads workloads
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Flip:
     """The assignments that turn the configured kernel into run B.
 
@@ -134,9 +136,13 @@ def check_flip(machine_a, machine_b, flip: Flip) -> None:
 
 
 def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
-           warmup: int = 1, progress=None) -> dict:
+           warmup: int = 1, progress=None, jobs: int | None = 1) -> dict:
     """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.
 
+    *jobs* > 1 (None: one per usable core) runs the two in parallel host
+    processes (``minikernel.parallel``); the report is the same bytes.
+    *progress* (called with label, done, total) needs the runs in this
+    process, so it is honoured only when they run one after the other.
     Returns the report's ``ab`` part: ``flip`` (sets, why), ``workload``,
     ``iterations``, ``notes`` and ``runs`` (A then B, see :func:`_run_dict`).
     Raises UserError if the two kernels do not differ in the deferral decision.
@@ -149,18 +155,30 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
         if need > m.nr_cpus:
             raise UserError(f"--workload {workload}: needs {need} CPUs: expected at most "
                             f"{m.nr_cpus} (the machine's CPU count; see --smp)")
-    runs = []
-    for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
+    if jobs is None:
+        jobs = default_jobs(2)
+    if jobs > 1:
         try:
-            r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup,
-                                   progress=progress and (lambda d, t, lb=label: progress(lb, d, t)))
-        except BenchmarkInterrupted as e:
-            done = "; ".join(f"{x['label']}: all {iterations} done, "
-                             f"{x['elapsed_per_iteration_ms']:.4f} ms per iteration" for x in runs)
-            raise ABInterrupted(f"interrupted: {label}: {e.done} of {iterations} measured "
-                                f"iterations done" + (f" ({done})" if done else "")
-                                + "; nothing printed") from None
-        runs.append(_run_dict(label, m, r, iterations))
+            results = run_benchmarks([machine_a, machine_b], iterations, jobs=jobs, procs=procs,
+                                     threads=threads, warmup=warmup)
+        except KeyboardInterrupt:
+            raise ABInterrupted("interrupted: both kernels were running in parallel; "
+                                "nothing finished, nothing printed") from None
+        runs = [_run_dict(label, m, r, iterations) for label, m, r in
+                zip(("A: configured", "B: flipped"), (machine_a, machine_b), results)]
+    else:
+        runs = []
+        for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
+            try:
+                r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup,
+                                       progress=progress and (lambda d, t, lb=label: progress(lb, d, t)))
+            except BenchmarkInterrupted as e:
+                done = "; ".join(f"{x['label']}: all {iterations} done, "
+                                 f"{x['elapsed_per_iteration_ms']:.4f} ms per iteration" for x in runs)
+                raise ABInterrupted(f"interrupted: {label}: {e.done} of {iterations} measured "
+                                    f"iterations done" + (f" ({done})" if done else "")
+                                    + "; nothing printed") from None
+            runs.append(_run_dict(label, m, r, iterations))
     notes = []
     if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):
         # Batching was on but nothing deferred: the arch decides per mm at run

@@ -40,11 +40,11 @@ Invariants this module owns:
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from minikernel.compat import tomllib
 from minikernel.errors import UserError
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault

@@ -15,7 +15,8 @@ are identical.
 
 # File layout:
 #   Public interface: Point, parse_cpus(), build_grid(), run_point(),
-#       run_sweep(), write_outputs(), render_table(), crossovers()
+#       run_point_kernel(), point_row(), run_sweep(), write_outputs(), render_table(),
+#       crossovers()
 #   Private helpers: the executors, the progress bar, the plot
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 
 WORKLOADS = ("seed", "procs", "threads")
@@ -41,7 +43,7 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "pages_reclaimed", "width", "flush_share_pct", "profile_cpus")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Point:
     """One grid point.
 
@@ -157,6 +159,13 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
 
 def run_point(point: Point) -> dict[str, Any]:
     """Run one grid point (both kernels); a flat, JSON-able row.  Top-level so it pickles."""
+    return point_row(point, run_point_kernel(point, True), run_point_kernel(point, False))
+
+
+def run_point_kernel(point: Point, defer: bool) -> tuple[Any, tuple[str, ...]]:
+    """One of a point's two kernels (*defer*: the one whose reclaim defers): its RunResult
+    and the arch counter names.  Top-level so it pickles: the process pool runs each
+    kernel of a point as its own task."""
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
@@ -164,30 +173,36 @@ def run_point(point: Point) -> dict[str, Any]:
     from minikernel.workload import run_seed_benchmark
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
-    measured = _profile(point.machine, cfg.arch)
-    profile = measured.with_cpus(point.cpus)
+    profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
     kw = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
-    runs = {}
-    for on in (True, False):
-        extra = deferral_sets(cfg, point.cpus, on)
-        m = Machine(cfg.with_sets(extra), profile)
-        if m.tlb_flush_path.batched is not on:
-            # Two kernels that take the same decision would be a speedup of 1.000.
-            raise UserError(f"sweep point {point.arch} {point.cpus} CPUs {' '.join(point.sets)}: "
-                            f"the {'deferring' if on else 'synchronous'} kernel (+ "
-                            f"{' '.join(extra) or 'nothing'}) does not "
-                            f"{'defer' if on else 'stop deferring'}: "
-                            f"{m.tlb_flush_path.reason}")
-        try:
-            runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
-        except OutOfMemory as e:
-            raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
-                            f"{e}: expected enough page frames for the benchmark") from None
-        if on:
-            counters = tuple(m.arch.counters())
+    extra = deferral_sets(cfg, point.cpus, defer)
+    m = Machine(cfg.with_sets(extra), profile)
+    if m.tlb_flush_path.batched is not defer:
+        # Two kernels that take the same decision would be a speedup of 1.000.
+        raise UserError(f"sweep point {point.arch} {point.cpus} CPUs {' '.join(point.sets)}: "
+                        f"the {'deferring' if defer else 'synchronous'} kernel (+ "
+                        f"{' '.join(extra) or 'nothing'}) does not "
+                        f"{'defer' if defer else 'stop deferring'}: "
+                        f"{m.tlb_flush_path.reason}")
+    try:
+        return run_seed_benchmark(m, point.iterations, warmup=1, **kw), tuple(m.arch.counters())
+    except OutOfMemory as e:
+        raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                        f"{e}: expected enough page frames for the benchmark") from None
+
+
+def point_row(point: Point, batched: tuple[Any, tuple[str, ...]],
+              unbatched: tuple[Any, tuple[str, ...]]) -> dict[str, Any]:
+    """A point's row from its two kernels' :func:`run_point_kernel` results."""
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+
+    cfg = load_kernel_config(point.arch, sets=list(point.sets))
+    measured = _profile(point.machine, cfg.arch)
+    profile = measured.with_cpus(point.cpus)
+    (b, counters), (u, _) = batched, unbatched
     configured = Machine(cfg, profile).tlb_flush_path.batched
-    b, u = runs[True], runs[False]
     total_u = sum(u.profile.values()) or 1.0
     flush_key = "dsb_ish" if "dsb_ish" in counters else "ipis_sent"
     return {
@@ -247,22 +262,32 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
     try:
         if executor == "dask":
             _run_dask(points, scheduler, progress, rows)
-        elif jobs == 1 or len(points) == 1:
+        elif jobs == 1:
             for i, p in enumerate(points):
                 rows[i] = run_point(p)
                 if progress:
                     progress(i + 1, len(points))
         else:
+            # Each point's two kernels are separate tasks, so even one point keeps
+            # two workers busy; a row is put together when both are back.
             # Workers ignore SIGINT: Ctrl-C is the parent's to handle (a worker
             # dying of it would leave the pool hanging), and it ends them.
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)),
+            pool = ProcessPoolExecutor(max_workers=min(jobs, 2 * len(points)),
                                        initializer=_ignore_sigint)
             try:
-                futures = {pool.submit(run_point, p): i for i, p in enumerate(points)}
-                for done, f in enumerate(as_completed(futures), 1):
-                    rows[futures[f]] = f.result()
-                    if progress:
-                        progress(done, len(points))
+                futures = {pool.submit(run_point_kernel, p, defer): (i, defer)
+                           for i, p in enumerate(points) for defer in (True, False)}
+                halves: dict[int, dict[bool, Any]] = {}
+                done = 0
+                for f in as_completed(futures):
+                    i, defer = futures[f]
+                    got = halves.setdefault(i, {})
+                    got[defer] = f.result()
+                    if len(got) == 2:
+                        rows[i] = point_row(points[i], got[True], got[False])
+                        done += 1
+                        if progress:
+                            progress(done, len(points))
             except BaseException:
                 for proc in list(getattr(pool, "_processes", {}).values()):
                     proc.terminate()            # the workers this pool started
@@ -550,5 +575,6 @@ def _figure(rows: Sequence[dict[str, Any]]):
     return fig
 
 
-__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_sweep", "crossovers", "series_key",
+__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_point_kernel", "point_row",
+           "run_sweep", "crossovers", "series_key",
            "render_table", "write_outputs", "tty_progress", "TtyProgress", "SweepInterrupted", "WORKLOADS", "EXECUTORS"]

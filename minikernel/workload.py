@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from minikernel.compat import SLOTS
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
 
@@ -36,7 +37,7 @@ class DataLoss(AssertionError):
     """A page read back something other than what was written to it."""
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class RunResult:
     """What one benchmark run measured, all from simulated state.
 

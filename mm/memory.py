@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minikernel.compat import SLOTS
 from minikernel.hw.cpu import FAULT
 from minikernel.hw.mmu import (
     PAGE_SHIFT, PAGE_SIZE, is_swap_pte, mk_pte, pte_dirty, pte_pfn, pte_present,
@@ -245,7 +246,7 @@ def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> 
 
 # --- unmapping ranges ---
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class MmuGather:
     """struct mmu_gather (include/asm-generic/tlb.h): a range to flush and pages to free after.
 

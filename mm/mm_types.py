@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from minikernel.compat import SLOTS
 from minikernel.hw.mmu import PAGE_SHIFT
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class FolioLocked(Exception):
         self.folio = folio
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class AnonVma:
     """struct anon_vma (include/linux/rmap.h): who may map an anonymous folio.
 
@@ -84,7 +85,7 @@ class AnonVma:
     vmas: list["VmAreaStruct"] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class AddressSpace:
     """struct address_space (include/linux/fs.h) of a shmem object (MAP_SHARED|MAP_ANONYMOUS).
 
@@ -190,7 +191,7 @@ class Folio:
                 f"swap={self.swap}, flags={'|'.join(names) or 0})")
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class VmAreaStruct:
     """struct vm_area_struct (include/linux/mm_types.h).
 
@@ -223,7 +224,7 @@ class VmAreaStruct:
         return None
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class MmStruct:
     """struct mm_struct (include/linux/mm_types.h).
 
@@ -255,7 +256,7 @@ class MmStruct:
         return None
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class TlbflushUnmapBatch:
     """struct tlbflush_unmap_batch (include/linux/mm_types_task.h): ``current->tlb_ubc``.
 
@@ -271,7 +272,7 @@ class TlbflushUnmapBatch:
     writable: bool = False
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class TaskStruct:
     """struct task_struct (include/linux/sched.h), the fields reclaim and the scheduler touch.
 

@@ -46,7 +46,7 @@ SMALLER = {
     "ARM64_NR_CPUS_FOR_BATCHED_TLB=1":
         "minikernel sweep --arch arm64 --machine ./mybox.toml --cpus 2,128 --set EXPERT=y --set "
         "ARM64_NR_CPUS_FOR_BATCHED_TLB=1 --iterations 1 --no-plot",
-    ".venv/bin/python benchmarks/bench.py --iterations 40 --resident-pages 262144 --json bench.json":
+    ".venv/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json bench.json":
         "python benchmarks/bench.py --quick --json bench.json",
 }
 
@@ -57,6 +57,13 @@ ELSEWHERE = {
     "make test": ".ci/run (it is `python -m pytest`)",
     # a curses program: needs a terminal
     "make menuconfig": "tests/minikernel/test_menuconfig.py (tmux)",
+    # the optional PyPy route: .ci/run installs pypy3 and runs the suite and the
+    # quick benchmark under it
+    "apt-get install pypy3 pypy3-venv": ".ci/run (PyPy step)",
+    "pypy3 -m venv .venv-pypy && .venv-pypy/bin/pip install -e '.[test]' && "
+    ".venv-pypy/bin/python -m minikernel --defconfig arm64": ".ci/run (PyPy step)",
+    ".venv-pypy/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json "
+    "bench-pypy.json": ".ci/run (PyPy step, --quick)",
 }
 
 #: the install step of the first set-up command is the wheel build of

@@ -8,7 +8,9 @@ outstanding TLBIs matter, and those live in the CPU itself until its DSB.
 
 from dataclasses import dataclass
 
+from minikernel.compat import SLOTS
 
-@dataclass(slots=True, eq=False)
+
+@dataclass(eq=False, **SLOTS)
 class ArchTlbflushUnmapBatch:
     """struct arch_tlbflush_unmap_batch (arch/arm64/include/asm/tlbbatch.h): empty on arm64."""

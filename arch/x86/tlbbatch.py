@@ -7,8 +7,10 @@ for any mm it covers; the flush interrupts exactly those.
 
 from dataclasses import dataclass
 
+from minikernel.compat import SLOTS
 
-@dataclass(slots=True, eq=False)
+
+@dataclass(eq=False, **SLOTS)
 class ArchTlbflushUnmapBatch:
     """struct arch_tlbflush_unmap_batch (arch/x86/include/asm/tlbbatch.h).
 

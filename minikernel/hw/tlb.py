@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minikernel.compat import SLOTS
 from minikernel.hw.mmu import ASID_SHIFT
 
 _VPN_MASK = (1 << ASID_SHIFT) - 1
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class TlbEntry:
     """One cached translation in one CPU's TLB.
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+from minikernel.compat import tomllib
 from minikernel.explore import _merges, explore
 from minikernel.scenario import load_scenario, override_config, parse_scenario, run_scenario
 
@@ -36,6 +36,7 @@ def test_explorer_finds_the_2017_race_from_tasks_and_operations_only():
 def test_explorer_is_deterministic():
     sc = load_scenario(SCENARIOS / "explore-2017-mprotect.toml")
     a, b = explore(sc).as_dict(), explore(sc).as_dict()
+    a.pop("timing"), b.pop("timing")          # host wall-clock figures
     assert a == b
 
 
@@ -87,3 +88,171 @@ def test_save_to_a_file_fails_before_exploring(run_cli, tmp_path, monkeypatch):
                 str(tmp_path / "f"))
     assert r.rc == 2 and "not a directory" in r.err
     assert (tmp_path / "f").read_text() == "mine\n"
+
+
+# --- partial-order reduction and worker processes (issue 16) -----------------------------
+
+from minikernel.explore import DEFAULT_MAX_RUNS, footprint, independent  # noqa: E402
+
+import pytest  # noqa: E402
+
+#: Every shipped explorer input, with the --set variants the README discusses.
+SHIPPED = [
+    ("explore-2017-mprotect.toml", []),
+    ("explore-2017-mprotect.toml", ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n"]),
+    ("explore-2017-mprotect.toml", ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n",
+                                    "MODEL_ARM64_BATCHED_TLB_6_6=y"]),
+    ("explore-6.6-pte-lock-paths.toml", []),
+    ("explore-6.6-pte-lock-paths.toml", ["MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]),
+    ("explore-two-processes-10-steps.toml", []),
+]
+#: Exhaustively, this one needs ~20 000 runs (about two minutes): --run-slow.
+BIG = "explore-two-processes-10-steps.toml"
+
+
+def _findings(r):
+    """Everything a finding says except its run number (which differs when runs are pruned)."""
+    return [(f.kinds, f.paused, f.probe, f.hit, f.nested, f.before, f.toml.split("\n", 2)[2],
+             f.result.log, [v.as_dict() for v in f.result.violations]) for f in r.findings]
+
+
+def test_every_shipped_explorer_input_is_covered():
+    shipped = {p.name for p in SCENARIOS.glob("*.toml") if "[explore]" in p.read_text()}
+    assert shipped == {name for name, _ in SHIPPED}
+
+
+@pytest.mark.parametrize("name,sets", [pytest.param(n, s, marks=pytest.mark.slow) if n == BIG
+                                       else (n, s) for n, s in SHIPPED],
+                         ids=[f"{n}{'+' if s else ''}{'+'.join(s)}" for n, s in SHIPPED])
+def test_reduction_finds_what_the_exhaustive_enumeration_finds(name, sets):
+    sc = override_config(load_scenario(SCENARIOS / name), sets)
+    full = explore(sc, por=False, max_runs=50_000, jobs=None)
+    por = explore(sc, jobs=None, max_runs=50_000)
+    assert not full.truncated and not por.truncated
+    assert _findings(por) == _findings(full)
+    # Each pruned run is one the exhaustive enumeration ran: the counts add up.
+    assert por.runs + por.pruned == full.runs
+    assert full.pruned == 0
+
+
+def test_reduction_exhausts_a_10_step_3_task_program_the_exhaustive_explorer_truncates():
+    sc = load_scenario(SCENARIOS / BIG)
+    assert len(sc.explore_steps) == 10 and len({s.task for s in sc.explore_steps}) == 3
+    r = explore(sc, jobs=None)                      # default bounds
+    assert not r.truncated and r.runs <= DEFAULT_MAX_RUNS
+    assert r.runs + r.pruned > DEFAULT_MAX_RUNS     # what the exhaustive order would need
+    assert [f.kinds for f in r.findings] == [["stale-after-syscall"]]
+
+
+def test_worker_processes_change_nothing_but_the_timing():
+    sc = load_scenario(SCENARIOS / "explore-6.6-pte-lock-paths.toml")
+    one, two = explore(sc, jobs=1).as_dict(), explore(sc, jobs=2).as_dict()
+    assert one.pop("timing")["jobs"] == 1 and two.pop("timing")["jobs"] == 2
+    assert one == two and one["reduction"].startswith("partial-order")
+
+
+def _steps(text):
+    sc = parse_scenario(tomllib.loads(text), "t.toml")
+    return sc, {f"{s.task}:{s.op}:{s.args.get('addr', '')}": s for s in sc.explore_steps}
+
+
+FACTS = """
+expect = "clean"
+[machine]
+arch = "arm64"
+cpus = 4
+[[task]]
+name = "a"
+cpu = 0
+process = "p"
+[[task]]
+name = "b"
+cpu = 1
+process = "p"
+[[task]]
+name = "c"
+cpu = 2
+process = "q"
+[[task]]
+name = "d"
+cpu = 3
+process = "r"
+[[step]]
+task = "a"
+op = "mmap"
+as = "x"
+[[step]]
+task = "c"
+op = "mmap"
+as = "y"
+[[step]]
+task = "d"
+op = "fork"
+child = "e"
+cpu = 3
+[explore]
+[[explore.step]]
+task = "a"
+op = "mprotect"
+addr = "x"
+prot = "r"
+[[explore.step]]
+task = "b"
+op = "write"
+addr = "x"
+[[explore.step]]
+task = "c"
+op = "mprotect"
+addr = "y"
+prot = "r"
+[[explore.step]]
+task = "c"
+op = "read"
+addr = "y"
+[[explore.step]]
+task = "a"
+op = "reclaim"
+[[explore.step]]
+task = "d"
+op = "munmap"
+addr = "x"
+[[explore.step]]
+task = "e"
+op = "mprotect"
+addr = "x"
+prot = "r"
+"""
+
+
+def test_independence_is_conservative():
+    sc, st = _steps(FACTS)
+    fp = {k: footprint(sc, s) for k, s in st.items()}
+    ind = lambda x, y: independent(fp[x], fp[y])  # noqa: E731
+    # different mms, no shared page allocator use: commute
+    assert ind("a:mprotect:x", "c:mprotect:y")
+    assert ind("b:write:x", "c:mprotect:y")
+    # same mm (threads a and b): never
+    assert not ind("a:mprotect:x", "b:write:x")
+    # user accesses may fault pages in: the allocator and LRU order them, whatever the mm
+    assert not ind("b:write:x", "c:read:y")
+    # munmap frees pages: ordered against accesses anywhere
+    assert not ind("d:munmap:x", "c:read:y")
+    # a forked child shares its parent's pages: one fork family, one mm resource
+    assert not ind("d:munmap:x", "e:mprotect:x")
+    assert ind("e:mprotect:x", "c:mprotect:y")
+    # reclaim touches every mm and every CPU
+    assert not any(ind("a:reclaim:", k) for k in fp if k != "a:reclaim:")
+    # symmetric
+    assert all(ind(x, y) == ind(y, x) for x in fp for y in fp)
+
+
+def test_the_independence_relation_knows_every_scenario_op():
+    """A new scenario op must be given a footprint on purpose (until then it commutes with
+    nothing, which is safe)."""
+    from minikernel.explore import FOOTPRINT_OPS, EVERYTHING
+    from minikernel.scenario import OPS, Step
+
+    assert FOOTPRINT_OPS == set(OPS)
+    sc, _ = _steps(FACTS)
+    novel = Step("a", "frobnicate", {})
+    assert EVERYTHING in footprint(sc, novel)[1]

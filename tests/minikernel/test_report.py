@@ -276,7 +276,7 @@ def test_ctrl_c_stops_with_one_line_and_the_iterations_done(tmp_path, cli_env):
     import time
 
     p = subprocess.Popen([sys.executable, "-m", "minikernel", "--defconfig", "arm64",
-                          "--set", "EXPERT=y", "--iterations", "1000", "--force",
+                          "--set", "EXPERT=y", "--iterations", "1000", "--force", "--jobs", "1",
                           "--log-level", "error"], cwd=tmp_path, env=cli_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)

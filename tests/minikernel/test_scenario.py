@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from minikernel.compat import tomllib
 from minikernel.errors import UserError
 from minikernel.scenario import load_scenario, override_config, parse_scenario, run_scenario, \
     to_toml
@@ -66,7 +67,7 @@ def test_the_2017_race_write_faults_with_the_fix_and_lands_without():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_to_toml_round_trips(path):
     sc = load_scenario(path)
-    again = parse_scenario(__import__("tomllib").loads(to_toml(sc)), sc.path)
+    again = parse_scenario(tomllib.loads(to_toml(sc)), sc.path)
     assert [s.describe() for s in again.steps] == [s.describe() for s in sc.steps]
     assert [[d.describe() for d in s.during] for s in again.steps] == \
         [[d.describe() for d in s.during] for s in sc.steps]
