@@ -62,6 +62,23 @@ class KernelBaseline:
     name: str
     variant: str | None
     symbol: str | None
+    # -- arch behaviour (arch/arm64, arch/x86), resolved from the version --
+    #: arm64 arch_tlbbatch_should_defer(): which CPUs' REPEAT_TLBI capability
+    #: counts.  "this_cpu": v5 of the series (6.1-rc base) tested
+    #: this_cpu_has_cap(), i.e. the reclaiming CPU's own core; "system": the
+    #: series as merged for 6.6 tests cpus_have_const_cap(), set if any CPU
+    #: is affected (review of v5 by Anshuman Khandual).
+    arm64_repeat_tlbi_scope: str = "system"
+    #: arm64 __flush_tlb_range(): the name of the per-page TLBI limit, 512
+    #: (PTRS_PER_PTE).  MAX_TLBI_OPS until 2024, then renamed MAX_DVM_OPS
+    #: (Oliver Upton's tlbflush.h rename, Linux 6.9); same value, same ">=".
+    arm64_max_tlbi_ops_name: str = "MAX_TLBI_OPS"
+    #: x86 mm_cpumask: False: a CPU's bit is cleared when it switches to
+    #: another mm (lazy CPUs, in idle or a kthread, keep theirs).  True since
+    #: 209954cbc7d0 ("x86/mm/tlb: Update mm_cpumask lazily", Linux 6.14): never
+    #: cleared at a switch, only by a flush IPI reaching a CPU that runs
+    #: another mm (flush_tlb_func), so the mask is a superset.
+    x86_mm_cpumask_lazy: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -91,5 +108,9 @@ def _make(version: tuple[int, int], variant: str | None, symbol: str | None) -> 
 
 
 def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
-    """The behaviour attributes of a release (none yet beyond the identity fields)."""
-    return {}
+    """The behaviour attributes of a release, each from the commit that changed it."""
+    return {
+        "arm64_repeat_tlbi_scope": "this_cpu" if version < (6, 6) else "system",
+        "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 9) else "MAX_DVM_OPS",
+        "x86_mm_cpumask_lazy": version >= (6, 14),
+    }

@@ -219,7 +219,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     if args.boot_iterations < 1:
         raise UserError(f"--iterations {args.boot_iterations}: expected a positive number")
     report = boot_report(kernel)
-    flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
+    flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus, kernel.profile)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
     ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,

@@ -93,6 +93,28 @@ RENAMED_SYMBOLS: dict[str, str] = {
 }
 
 
+#: Symbols that exist only on one arch, as upstream (name -> SRCARCH).  Older
+#: minikernel trees had them on every arch, so a .config, --set or scenario
+#: file for another arch that still names one loads with the line ignored and
+#: a one-line note, instead of failing as an unknown symbol.
+ARCH_ONLY_SYMBOLS: dict[str, str] = {
+    "DEBUG_TLBFLUSH": "x86",    # arch/x86/Kconfig.debug upstream; arm64 has none
+}
+
+
+def _foreign_note(where: str, name: str) -> str:
+    arch = ARCH_ONLY_SYMBOLS[name]
+    return (f"{where}note: CONFIG_{name} is an {arch}-only option (as upstream); "
+            "ignored on this arch")
+
+
+def _is_foreign(kconf: kconfiglib.Kconfig, name: str) -> bool:
+    if name not in ARCH_ONLY_SYMBOLS:
+        return False
+    sym = kconf.syms.get(name)
+    return sym is None or not sym.nodes
+
+
 def renamed_symbol(name: str) -> str:
     """The current name of a Kconfig symbol (without CONFIG_) that may use an old name."""
     return RENAMED_SYMBOLS.get(name, name)
@@ -291,8 +313,9 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     path = Path(path)
     lines = _scan_config(path)
     renamed = [a for a in lines if a.name in RENAMED_SYMBOLS]
-    if renamed:
-        return _load_renamed(kconf, path, lines, renamed)
+    foreign = [a for a in lines if _is_foreign(kconf, a.name)]
+    if renamed or foreign:
+        return _load_renamed(kconf, path, lines, renamed, foreign)
     checked = []
     for a in lines:
         sym = _lookup(kconf, a.name, f"{path}:{a.lineno}: ")
@@ -324,21 +347,29 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
 
 
 def _load_renamed(kconf: kconfiglib.Kconfig, path: Path, lines: list[_Assignment],
-                  renamed: list[_Assignment]) -> list[str]:
-    """load_config_file() for a file that uses old symbol names: load a copy
-    with the names translated (the user's file is never rewritten here), and
-    say which lines were read under a new name.  Notes keep the user's path."""
+                  renamed: list[_Assignment], foreign: list[_Assignment] = ()) -> list[str]:
+    """load_config_file() for a file that uses old symbol names or another
+    arch's symbols: load a copy with the names translated and those lines
+    dropped (the user's file is never rewritten here), and say which lines
+    were read under a new name or ignored.  Notes keep the user's path."""
     import tempfile
 
     text = path.read_text(encoding="utf-8")
     for old, new in RENAMED_SYMBOLS.items():
         text = re.sub(rf"\bCONFIG_{old}\b", f"CONFIG_{new}", text)
+    drop = {a.name for a in foreign}
+    if drop:
+        # Comment the lines out rather than delete them, so line numbers stay the user's.
+        text = "\n".join(
+            "#" if any(re.match(rf"\s*(# )?CONFIG_{n}\b", ln) for n in drop) else ln
+            for ln in text.split("\n"))
     with tempfile.TemporaryDirectory(prefix="minikernel-config-") as tmp:
         copy = Path(tmp) / path.name
         copy.write_text(text, encoding="utf-8")
         notes = load_config_file(kconf, copy)
     notes = [n.replace(str(copy), str(path)) for n in notes]
-    return [_renamed_note(f"{path}:{a.lineno}: ", a.name) for a in renamed] + notes
+    return ([_renamed_note(f"{path}:{a.lineno}: ", a.name) for a in renamed]
+            + [_foreign_note(f"{path}:{a.lineno}: ", a.name) for a in foreign] + notes)
 
 
 def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--set",
@@ -354,6 +385,10 @@ def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--
             raise ConfigError(f"{origin} {item}: expected SYM=VAL (e.g. EXPERT=y)")
         name, _, value = item.partition("=")
         name = _strip_config(name.strip())
+        if _is_foreign(kconf, name):
+            if notes is not None:
+                notes.append(_foreign_note(f"{origin} {item}: ", name))
+            continue
         if name in RENAMED_SYMBOLS:
             if notes is not None:
                 notes.append(_renamed_note(f"{origin} {item}: ", name))

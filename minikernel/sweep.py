@@ -151,7 +151,7 @@ def run_point(point: Point) -> dict[str, Any]:
         {"threads": point.width} if point.workload == "threads" else {}
     runs = {}
     for on in (True, False):
-        m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on)), profile)
+        m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on, profile)), profile)
         runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
         if on:
             counters = tuple(m.arch.counters())
