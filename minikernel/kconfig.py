@@ -419,8 +419,17 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
         # alone (e.g. "has no prompt") is judged by the _took() check below.
         if not sym.set_value(value):
             raise ConfigError(f"{what}{_expected(sym)}")
+        done.pop(name, None)            # keep dict order = order of the last assignment
         done[name] = (sym, value)
+    # A later "=y" to another member of the same choice supersedes an earlier
+    # member's (the last assignment wins, as in a .config).
+    last_y = {}
     for name, (sym, value) in done.items():
+        if sym.choice is not None and value == "y":
+            last_y[sym.choice] = name
+    for name, (sym, value) in done.items():
+        if sym.choice is not None and value == "y" and last_y[sym.choice] != name:
+            continue
         if not _took(sym, value):
             reason, _ = _explain(sym, value)
             raise ConfigError(

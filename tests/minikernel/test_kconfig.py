@@ -70,9 +70,11 @@ def test_values_are_every_symbol_with_a_value_as_in_dot_config():
     assert cfg.values == {
         "EXPERT": "y", "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH": "y", "ARM64": "y",
         "NR_CPUS": "256", "ARM64_NR_CPUS_FOR_BATCHED_TLB": "8",
-        "ARM64_WORKAROUND_REPEAT_TLBI": "n", "ARM64_ERRATUM_1286807": "n",
-        "ARM64_ERRATUM_2441007": "n", "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
-        "DEBUG_KERNEL": "y", "DEBUG_VM": "n", "DEBUG_TLBFLUSH": "y",
+        "ARM64_WORKAROUND_REPEAT_TLBI": "y", "ARM64_ERRATUM_1286807": "y",
+        "ARM64_ERRATUM_2441007": "y", "ARM64_ERRATUM_2441009": "y",
+        "QCOM_FALKOR_ERRATUM_1009": "y", "MMU": "y", "COMPACTION": "y",
+        "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
+        "DEBUG_KERNEL": "y", "DEBUG_VM": "n",
         # issue 6: variant choice, revertable fixes, the sanitizer
         "MODEL_ARM64_BATCHED_TLB_V5": "y", "MODEL_ARM64_BATCHED_TLB_6_6": "n",
         "MODEL_ARM64_BATCHED_TLB_FLUSH_MM": "n", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING": "n",
@@ -263,8 +265,10 @@ def test_model_knob_needs_expert():
 
 def test_promptless_workaround_names_its_errata():
     with pytest.raises(ConfigError) as e:
-        load_kernel_config("arm64", sets=["ARM64_WORKAROUND_REPEAT_TLBI=y"])
-    assert "ARM64_ERRATUM_1286807=y or ARM64_ERRATUM_2441007=y" in str(e.value)
+        load_kernel_config("arm64", sets=["ARM64_WORKAROUND_REPEAT_TLBI=n"])
+    for erratum in ("ARM64_ERRATUM_2441007", "ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441009",
+                    "QCOM_FALKOR_ERRATUM_1009"):
+        assert erratum in str(e.value)
 
 
 @pytest.mark.parametrize("sets,match", [
