@@ -394,11 +394,30 @@ def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--
                 notes.append(_renamed_note(f"{origin} {item}: ", name))
             name = RENAMED_SYMBOLS[name]
         pairs.append((name, value.strip()))
-    apply_assignments(kconf, pairs, origin)
+    apply_assignments(kconf, pairs, origin, notes)
+
+
+#: Options that exist only on one variant of a choice: name -> the choice member.
+#: Older trees had them on every variant, so an assignment that does not take
+#: only because another variant is chosen is a note, not an error.
+VARIANT_ONLY_SYMBOLS: dict[str, str] = {
+    "ARM64_NR_CPUS_FOR_BATCHED_TLB": "MODEL_ARM64_BATCHED_TLB_V5",
+}
+
+
+def _variant_only_miss(kconf: kconfiglib.Kconfig, name: str) -> str | None:
+    """The member *name* needs if its assignment failed only for want of it, else None."""
+    member = VARIANT_ONLY_SYMBOLS.get(name)
+    if member is None or kconf.syms[member].tri_value:
+        return None
+    choice = kconf.syms[member].choice
+    if choice is None or not choice.tri_value:
+        return None                     # the choice itself is hidden: a real unmet dependency
+    return member
 
 
 def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]],
-                      origin: str = "--set") -> None:
+                      origin: str = "--set", notes: list[str] | None = None) -> None:
     """Set (SYM, VAL) pairs in order, then check that each one took.
 
     Checking after all of them are set lets a later assignment satisfy an
@@ -431,6 +450,12 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
         if sym.choice is not None and value == "y" and last_y[sym.choice] != name:
             continue
         if not _took(sym, value):
+            member = _variant_only_miss(kconf, name)
+            if member is not None:
+                if notes is not None:
+                    notes.append(f"{origin} {name}={value}: note: CONFIG_{name} exists only "
+                                 f"with CONFIG_{member}=y (another variant is chosen); ignored")
+                continue
             reason, _ = _explain(sym, value)
             raise ConfigError(
                 f"{origin} {name}={value}: assignment did not take "

@@ -42,6 +42,7 @@ class RepeatTlbiEntry:
     hi: tuple[int, int] | None
 
     def matches(self, core: Core) -> bool:
+        """Models: is_affected_midr_range() / ERRATA_MIDR_ALL_VERSIONS for one core."""
         if core.part != self.part:
             return False
         if self.lo is None or core.variant is None:

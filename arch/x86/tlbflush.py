@@ -193,6 +193,7 @@ class TlbOps:
         local = None
         if cpumask >> me & 1:
             def local():
+                """Models: the local flush_tlb_func() call inside smp_call_function_many_cond()."""
                 self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
         saved = cpu.sym
         cpu.sym = "smp_call_function_many_cond"

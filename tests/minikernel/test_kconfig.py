@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -309,3 +310,40 @@ def test_threshold_takes_iff_batching_configured(n, expert):
     else:
         with pytest.raises(ConfigError, match="← EXPERT"):
             load_kernel_config("arm64", sets=sets)
+
+
+# --- issue 11: .configs written before the Kconfig reshaping keep loading ---------
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_pre_issue11_arm64_config_loads_with_notes():
+    """Written by a58d2b6: old variant names, DEBUG_TLBFLUSH on arm64, errata "not set",
+    a threshold on the 6.6 variant.  Loads; each changed line gets a one-line note; the
+    user's explicit errata=n stay n."""
+    cfg = load_kernel_config(config=CONFIGS / "arm64_pre_issue11.config")
+    notes = "\n".join(cfg.notes)
+    assert cfg.MODEL_ARM64_BATCHED_TLB_6_6 is True
+    assert "CONFIG_ARM64_BATCHED_TLB_6_6 is now called" in notes
+    assert "CONFIG_DEBUG_TLBFLUSH is an x86-only option" in notes
+    assert "CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB=4 did not take" in notes
+    assert cfg.ARM64_ERRATUM_2441007 is False and cfg.ARM64_ERRATUM_1286807 is False
+    assert cfg.ARM64_ERRATUM_2441009 is True            # new option: its default
+    assert "DEBUG_TLBFLUSH" not in cfg.values
+
+
+def test_pre_issue11_x86_config_loads_without_notes():
+    cfg = load_kernel_config(config=CONFIGS / "x86_pre_issue11.config")
+    assert cfg.notes == [] and cfg.DEBUG_TLBFLUSH is True
+
+
+def test_arm64_set_of_x86_only_or_v5_only_symbol_is_a_note_not_an_error():
+    cfg = load_kernel_config("arm64", sets=["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y",
+                                            "ARM64_NR_CPUS_FOR_BATCHED_TLB=2",
+                                            "DEBUG_TLBFLUSH=y"])
+    notes = "\n".join(cfg.notes)
+    assert "exists only with CONFIG_MODEL_ARM64_BATCHED_TLB_V5=y" in notes
+    assert "x86-only option" in notes
+    # without EXPERT the dependency is real, and still an error naming it
+    with pytest.raises(ConfigError, match="set EXPERT=y first"):
+        load_kernel_config("arm64", sets=["ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])
