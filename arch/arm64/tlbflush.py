@@ -239,6 +239,14 @@ class TlbOps:
 
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: why reclaim will or will not defer flushes on this machine."""
+        path = self._tlb_flush_path()
+        if (path.batched and self.cores is None
+                and self.machine.cfg.ARM64_WORKAROUND_REPEAT_TLBI):
+            return FlushPath(True, path.reason + "; the machine profile lists no cores, so "
+                                   "none is assumed to need the REPEAT_TLBI workaround")
+        return path
+
+    def _tlb_flush_path(self) -> FlushPath:
         if not self.batching:
             expert = "y" if self.machine.cfg.EXPERT else "n"
             return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
