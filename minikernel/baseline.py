@@ -70,8 +70,9 @@ class KernelBaseline:
     #: is affected (review of v5 by Anshuman Khandual).
     arm64_repeat_tlbi_scope: str = "system"
     #: arm64 __flush_tlb_range(): the name of the per-page TLBI limit, 512
-    #: (PTRS_PER_PTE).  MAX_TLBI_OPS until 2024, then renamed MAX_DVM_OPS
-    #: (Oliver Upton's tlbflush.h rename, Linux 6.9); same value, same ">=".
+    #: (PTRS_PER_PTE).  MAX_TLBI_OPS up to 6.6; renamed MAX_DVM_OPS by
+    #: ec1c3b9ff160 ("arm64: tlbflush: Rename MAX_TLBI_OPS", Linux 6.7); same
+    #: value, same ">=".
     arm64_max_tlbi_ops_name: str = "MAX_TLBI_OPS"
     #: x86 mm_cpumask: False: a CPU's bit is cleared when it switches to
     #: another mm (lazy CPUs, in idle or a kthread, keep theirs).  True since
@@ -111,6 +112,6 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
     """The behaviour attributes of a release, each from the commit that changed it."""
     return {
         "arm64_repeat_tlbi_scope": "this_cpu" if version < (6, 6) else "system",
-        "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 9) else "MAX_DVM_OPS",
+        "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 7) else "MAX_DVM_OPS",
         "x86_mm_cpumask_lazy": version >= (6, 14),
     }

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 
 # From this many pages on, a range flush becomes one ASID-wide TLBI
 # (arch/arm64/include/asm/tlbflush.h: MAX_TLBI_OPS = PTRS_PER_PTE, renamed
-# MAX_DVM_OPS in 6.9; the baseline's name is ``arm64_max_tlbi_ops_name``).
+# MAX_DVM_OPS by ec1c3b9ff160 in 6.7; the baseline's name is
+# ``arm64_max_tlbi_ops_name``).
 # MODEL: no FEAT_TLBIRANGE (TLBI RVALE1IS): the built-in profiles' cores are
 # Armv8.2 (TSV110, Cortex-A55/A78/X1), which lack it; a v8.4+ core would
 # flush a range with a few range TLBIs instead.
