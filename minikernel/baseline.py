@@ -66,8 +66,8 @@ class KernelBaseline:
     #: arm64 arch_tlbbatch_should_defer(): which CPUs' REPEAT_TLBI capability
     #: counts.  "this_cpu": v5 of the series (6.1-rc base) tested
     #: this_cpu_has_cap(), i.e. the reclaiming CPU's own core; "system": the
-    #: series as merged for 6.6 tests cpus_have_const_cap(), set if any CPU
-    #: is affected (review of v5 by Anshuman Khandual).
+    #: series as merged for 6.6 (43b3dfdd0455) tests cpus_have_const_cap(),
+    #: set if any CPU is affected (after Anshuman Khandual's review of v5).
     arm64_repeat_tlbi_scope: str = "system"
     #: arm64 __flush_tlb_range(): the name of the per-page TLBI limit, 512
     #: (PTRS_PER_PTE).  MAX_TLBI_OPS up to 6.6; renamed MAX_DVM_OPS by
