@@ -191,7 +191,10 @@ class TlbOps:
             lazy = self.is_lazy
             targets = [cpus[i] for i in others if not lazy[i]]
         local = None
-        if cpumask >> me & 1:
+        # The local CPU passes the same condition (6.14+: a CPU left in the
+        # mask while running another mm runs nothing unless tables were freed).
+        if cpumask >> me & 1 and (freed_tables or not self.lazy_cpumask or mm is None
+                                  or self.loaded_mm[me] is mm):
             def local():
                 """Models: the local flush_tlb_func() call inside smp_call_function_many_cond()."""
                 self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
