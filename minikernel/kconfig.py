@@ -725,6 +725,13 @@ def _false_chain(expr, hints: list[str], seen: set) -> str:
             return "!" + _true_chain(inner)
         return f"{expr_str(expr)} [=n]"
     sym = expr
+    if isinstance(sym, kconfiglib.Choice):
+        # A choice member depends on its choice, which has no name.
+        text = f"choice \"{sym.nodes[0].prompt[0]}\" [=n]"
+        if sym in seen or expr_value(sym.direct_dep):
+            return text
+        seen.add(sym)
+        return f"{text} ← {_false_chain(sym.direct_dep, hints, seen)}"
     text = _sym_str(sym)
     if sym.is_constant or sym in seen:
         return text

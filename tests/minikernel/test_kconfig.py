@@ -347,3 +347,11 @@ def test_arm64_set_of_x86_only_or_v5_only_symbol_is_a_note_not_an_error():
     # without EXPERT the dependency is real, and still an error naming it
     with pytest.raises(ConfigError, match="set EXPERT=y first"):
         load_kernel_config("arm64", sets=["ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])
+
+
+def test_unmet_choice_dependency_is_named_not_none():
+    with pytest.raises(ConfigError) as e:
+        load_kernel_config("arm64", sets=["ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])
+    msg = str(e.value)
+    assert "None" not in msg
+    assert 'MODEL_ARM64_BATCHED_TLB_V5 [=n] ← choice "Batched TLB flush' in msg
