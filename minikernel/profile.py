@@ -419,6 +419,11 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
                          "(asm_exc_page_fault, entry_SYSCALL_64: 0 ns)")
     # Core facts are arm64's (an x86 profile inheriting an arm64 one ignores them).
     cores = fields.get("machine.cores") if "arm64" in need_arch else None
+    if cores is not None and len(cores) != fields["machine.cpus"]:
+        notes.append(f"{path}: machine.cores lists {len(cores)} CPUs, machine.cpus is "
+                     f"{fields['machine.cpus']}: "
+                     + ("the first ones are used" if len(cores) > fields["machine.cpus"]
+                        else "the list repeats in order"))
     g = fields.get
     return MachineProfile(
         name=g("machine.name") or path.stem,

@@ -228,3 +228,12 @@ def test_x86_charges_x86_entry_symbols_and_arm64_its_own():
     assert syms == {"arm64": {"el0_da", "el0_svc"},
                     "x86": {"asm_exc_page_fault", "exc_page_fault", "entry_SYSCALL_64",
                             "do_syscall_64"}}
+
+
+def test_cores_shorter_than_cpus_repeat_with_a_note(tmp_path):
+    text = re.sub(r"^cores = .*$", 'cores = ["cortex-a55:r2p0 x2", "cortex-a78:r1p1 x2"]',
+                  SNAPDRAGON, count=1, flags=re.M)
+    p = load_profile(write(tmp_path, text))
+    assert any("machine.cores lists 4 CPUs, machine.cpus is 8" in n for n in p.notes)
+    from minikernel.hw.cputype import cores_for_cpus
+    assert [c.part[-3:] for c in cores_for_cpus(p.cores, 8)] == ["a55", "a55", "a78", "a78"] * 2
