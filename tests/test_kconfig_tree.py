@@ -86,8 +86,7 @@ def test_x86_selects_batching_unless_model_knob():
 def test_arm64_errata_select_repeat_tlbi_and_default_y_as_upstream(erratum):
     k = parse_tree("arm64")
     node = _node(k, erratum)
-    assert node.parent.prompt[0] == "ARM errata workarounds via the alternatives framework" \
-        or erratum.startswith("QCOM_")                  # upstream: outside that menu
+    assert node.parent.prompt[0] == "ARM errata workarounds via the alternatives framework"
     assert k.syms[erratum].str_value == "y"
     assert "only on" in node.help                       # detected per core at boot
     assert erratum in expr_str(k.syms["ARM64_WORKAROUND_REPEAT_TLBI"].rev_dep)

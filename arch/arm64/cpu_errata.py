@@ -17,7 +17,8 @@ Invariants this module owns:
                              which added the option: "Add Cortex-A55 to the repeat
                              tlbi list"; first released in Linux 6.1)
       ARM64_ERRATUM_2441009  Cortex-A510 r0p0..r1p1 (fixed in r1p2)
-      QCOM_FALKOR_ERRATUM_1009  Falkor v1 r0p0; every Kryo (is_kryo_midr)
+      QCOM_FALKOR_ERRATUM_1009  Falkor v1 r0p0; the original Kryo, MIDR part
+                             0x2xx (is_kryo_midr)
   - A core whose revision the profile did not give matches a partial range
     (assumed affected, as the conservative reading).
 """

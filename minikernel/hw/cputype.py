@@ -35,7 +35,7 @@ KNOWN_PARTS: dict[str, str] = {
     "cortex-a710": "Cortex-A710", "cortex-a715": "Cortex-A715",
     "neoverse-n1": "Neoverse-N1", "neoverse-n2": "Neoverse-N2", "neoverse-v1": "Neoverse-V1",
     "neoverse-v2": "Neoverse-V2", "tsv110": "HiSilicon TSV110",
-    "qcom-falkor-v1": "Qualcomm Falkor v1", "qcom-kryo": "Qualcomm Kryo",
+    "qcom-falkor-v1": "Qualcomm Falkor v1", "qcom-kryo": "Qualcomm Kryo (part 0x2xx)",
     "qcom-kryo4xx-gold": "Qualcomm Kryo 4xx Gold",
 }
 
