@@ -222,3 +222,14 @@ def test_json_runs_carry_the_arch_tlb_counters_in_vmstat(run_cli):
     assert a["vmstat"]["tlbi_issued"] >= a["pages_reclaimed"]
     assert a["vmstat"]["dsb_ish_waited"] < b["vmstat"]["dsb_ish_waited"]
     assert b["vmstat"]["dsb_ish_waited"] >= b["pages_reclaimed"]
+
+
+def test_snapdragon888_on_6_6_never_defers_and_the_report_says_why_in_one_line(run_cli):
+    """Four Cortex-A55s, erratum 2441007 on (default y; every A55 since 171df58028bf)."""
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--set", "EXPERT=y",
+                "--set", "MODEL_ARM64_BATCHED_TLB_6_6=y", "--iterations", "1")
+    assert r.rc == 0
+    (line,) = [ln for ln in r.out.splitlines() if ln.startswith("TLB flush path:")]
+    assert line.startswith("TLB flush path: not batched: disabled by the REPEAT_TLBI erratum "
+                           "workaround: CPUs 0-3 are Cortex-A55 r2p0 (CONFIG_ARM64_ERRATUM_2441007=y")
+    assert "B = A + --set ARM64_ERRATUM_2441007=n" in r.out
