@@ -92,7 +92,8 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
     "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
     "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
     "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",
-    "reclaim_pages",
+    "reclaim_pages", "folio_referenced_one", "shrink_active_list", "tlb_finish_mmu",
+    "tlb_flush_mmu",
     # syscalls
     "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
     # user space
