@@ -99,19 +99,25 @@ def test_tlb_flush_trace_uses_kernel_reasons(make_machine):
 # -- vmstat counters where arch/x86/mm/tlb.c counts them (review 1.10) --
 
 def test_batched_counts_local_flushes_only_on_the_initiator(make_machine):
-    """flush_tlb_func() counts NR_TLB_LOCAL_FLUSH_* only ``if (local)``: 8 batches, 8 local
-    full flushes; the 3 targets of each count NR_TLB_REMOTE_FLUSH_RECEIVED only."""
+    """flush_tlb_func() counts NR_TLB_LOCAL_FLUSH_* only ``if (local)``: each IPI round
+    (batch flush, MADV_PAGEOUT's range flush) is one local full flush on the initiator;
+    its 3 targets count NR_TLB_REMOTE_FLUSH_RECEIVED only."""
     m = make_machine("x86", cpus=8)
     _reclaim_with_threads(m, 4)
     vs = m.vmstat
-    assert (vs.nr_tlb_local_flush_all, vs.nr_tlb_remote_flush_received) == (8, 24)
+    rounds = vs.nr_tlb_remote_flush
+    assert rounds >= 1
+    assert (vs.nr_tlb_local_flush_all, vs.nr_tlb_remote_flush_received) == (rounds, 3 * rounds)
 
 
 def test_unbatched_counts_one_local_invlpg_per_page(make_machine):
     m = make_machine("x86", "EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y", cpus=8)
     _reclaim_with_threads(m, 4)
-    assert m.vmstat.nr_tlb_local_flush_one == NPAGES     # not 4 x NPAGES
-    assert m.vmstat.nr_tlb_local_flush_all == 0          # switch_mm_irqs_off counts nothing
+    vs = m.vmstat
+    assert vs.nr_tlb_local_flush_one == NPAGES           # not 4 x NPAGES
+    # beyond the per-page rounds, only range flushes past the 33-page ceiling (6.1's
+    # MADV_PAGEOUT young-PTE flush) flush all; switch_mm_irqs_off counts nothing
+    assert vs.nr_tlb_local_flush_all == vs.nr_tlb_remote_flush - NPAGES
 
 
 def test_remote_flush_received_is_counted_before_the_mm_check(make_machine):
