@@ -39,6 +39,7 @@ cycles (the DSB stall above all) land on the calling symbol, e.g.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
@@ -47,6 +48,7 @@ from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.cputype import cores_for_cpus
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
+from minikernel.trace import TracingDvm
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
@@ -84,7 +86,9 @@ class TlbOps:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
-        self.dvm = Dvm(machine.nr_cpus, machine.tlbs,
+        # With tracing on, a Dvm that also writes model_arm64_* trace events.
+        self.dvm = (Dvm if machine.trace is None else partial(TracingDvm, machine))(
+                       machine.nr_cpus, machine.tlbs,
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
@@ -102,6 +106,9 @@ class TlbOps:
         self.repeat_tlbi = bool(self.repeat_tlbi_cpus)
         self.this_cpu_cap = machine.baseline.arm64_repeat_tlbi_scope == "this_cpu"
         self.max_tlbi_ops_name = machine.baseline.arm64_max_tlbi_ops_name
+        # MODEL: the model-only knob that makes should_defer say no (A/B "off"
+        # on the threshold-less variants).
+        self.never_defer = self.batching and bool(cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER)
         self.num_online_cpus = machine.nr_cpus
 
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
@@ -190,6 +197,8 @@ class TlbOps:
         """
         if self.threshold is not None and self.num_online_cpus <= self.threshold:
             return False                  # v5 only; 6.6 dropped the threshold
+        if self.never_defer:
+            return False
         if self.this_cpu_cap:
             return not self.repeat_tlbi_mask >> cpu.id & 1
         return not self.repeat_tlbi
@@ -297,6 +306,11 @@ class TlbOps:
                                    "arch_tlbbatch_should_defer() tests this_cpu_has_cap(), so "
                                    "those CPUs flush synchronously, and every TLBI on every CPU "
                                    "is TLBI; DSB ISH; TLBI")
+        if self.never_defer:
+            return FlushPath(False, "configured but not deferring: the model-only knob "
+                                    "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
+                                    "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
+                                    "flushed synchronously (ptep_clear_flush: TLBI + DSB)")
         if self.threshold is None:
             return FlushPath(True, f"deferring ({self.variant} variant: no CPU threshold); "
                                    "TLBIs are issued without waiting and one DSB ISH completes "
@@ -346,13 +360,12 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
     ``tlb_flush_path().batched`` says at boot).
 
     On: EXPERT=y (v5 selects batching only then), a v5 threshold below
-    *cpus*, and off every erratum option that is on and matches a core.
-    Off: on v5, raise the threshold to *cpus* (batching stays configured,
-    arch_tlbbatch_should_defer() says no; this keeps any user assignment to
-    the threshold valid).  The 6.6 and later variants have no threshold and
-    nothing else stops deferral on unaffected cores (EXPERT=n would hide the
-    variant choice the user set), so "off" there is the v5 variant with the
-    threshold at *cpus*: B runs the Linux 6.1 baseline.
+    *cpus*, the model-only never-defer knob off, and off every erratum
+    option that is on and matches a core.  Off: on v5, raise the threshold
+    to *cpus* (batching stays configured, arch_tlbbatch_should_defer() says
+    no; this keeps any user assignment to the threshold valid); on the
+    variants without a threshold (6.6 and later) the model-only knob
+    MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes should_defer say no.
     """
     cores = _cores(profile, cpus)
     if _batched(cfg, cpus, cores) is on:
@@ -360,9 +373,11 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
     threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
     if not on:
         if threshold is None:
-            return ["MODEL_ARM64_BATCHED_TLB_V5=y", f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
+            return ["MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"]
         return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
     sets = [] if cfg.EXPERT else ["EXPERT=y"]
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+        sets.append("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n")
     if cfg.MODEL_ARM64_BATCHED_TLB_V5 or not cfg.EXPERT:
         if threshold is None:
             threshold = 8               # the Kconfig default once EXPERT=y
@@ -382,6 +397,8 @@ def _cores(profile, cpus: int):
 def _batched(cfg, cpus: int, cores) -> bool:
     """Model-only: the boot decision of TlbOps.tlb_flush_path().batched, from config and cores."""
     if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        return False
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
         return False
     v5 = bool(cfg.MODEL_ARM64_BATCHED_TLB_V5)
     if v5 and cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
