@@ -142,7 +142,8 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
-                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)), deferral_sets(cfg, c, True))
+                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)),
+                                    deferral_sets(cfg, c, True, prof.with_cpus(c)))
                 for w in workloads:
                     # the seed workload has no width: one point, not one per --width
                     for width in (widths if w != "seed" else widths[:1]):
