@@ -107,8 +107,19 @@ class ArchTlbOps(Protocol):
         ...
 
     def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
-        """Models: switch_mm(): load *next*'s page table on *cpu* (None: no user mm)."""
+        """Models: switch_mm(): load *next*'s page table on *cpu* (None: idle or a kthread,
+        which keeps the previous mm lazily where the arch does: x86 enter_lazy_tlb())."""
         ...
+
+    def switch_to(self, cpu: "Cpu", prev: Any, next: Any) -> None:
+        """Models: the arch half of switch_to() (__switch_to), on every task switch."""
+        ...
+
+    #: Entry symbols generic code charges, in order, on a user page fault and
+    #: on a syscall (the arch's spelling: arm64 el0_da / el0_svc; x86
+    #: asm_exc_page_fault + exc_page_fault / entry_SYSCALL_64 + do_syscall_64).
+    fault_entry_syms: tuple[str, ...]
+    syscall_entry_syms: tuple[str, ...]
 
     def new_batch(self) -> Any:
         """Model-only: a fresh, empty per-arch batch (ArchTlbflushUnmapBatch)."""
@@ -134,7 +145,7 @@ def tlb_ops_for(machine: "Machine") -> ArchTlbOps:
     return importlib.import_module(modname).TlbOps(machine)
 
 
-def deferral_sets(cfg: Any, cpus: int, on: bool) -> list[str]:
+def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[str]:
     """Model-only: the fewest ``SYM=VAL`` assignments that turn deferred flushing on or off.
 
     Used to build the other side of an A/B run or a sweep point: applied to
@@ -142,13 +153,15 @@ def deferral_sets(cfg: Any, cpus: int, on: bool) -> list[str]:
     reclaim defers (on=True) or never defers (on=False); an empty list means
     *cfg* already is that kernel.  On x86 "on" only configures batching:
     whether reclaim defers still depends on the mm running on several CPUs.
+    *profile* is the machine (MachineProfile; default: the arch's default),
+    whose facts (arm64: the cores, for the errata) may decide.
     """
     try:
         modname = BACKENDS[cfg.arch]
     except KeyError:
         raise NotImplementedError(
             f"unsupported SRCARCH {cfg.arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
-    return importlib.import_module(modname).deferral_sets(cfg, cpus, on)
+    return importlib.import_module(modname).deferral_sets(cfg, cpus, on, profile)
 
 
 def nr_pages(start: int, end: int) -> int:

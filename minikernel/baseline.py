@@ -79,6 +79,24 @@ class KernelBaseline:
     # zap_pte_range delays the rmap removal of dirty file/shmem PTEs until the
     # TLB is flushed, force-flushing under the page-table lock: 5df397dec7c4 (6.2).
     zap_delay_rmap: bool = False
+    # -- arch behaviour (arch/arm64, arch/x86), resolved from the version --
+    #: arm64 arch_tlbbatch_should_defer(): which CPUs' REPEAT_TLBI capability
+    #: counts.  "this_cpu": v5 of the series (6.1-rc base) tested
+    #: this_cpu_has_cap(), i.e. the reclaiming CPU's own core; "system": the
+    #: series as merged for 6.6 (43b3dfdd0455) tests cpus_have_const_cap(),
+    #: set if any CPU is affected (after Anshuman Khandual's review of v5).
+    arm64_repeat_tlbi_scope: str = "system"
+    #: arm64 __flush_tlb_range(): the name of the per-page TLBI limit, 512
+    #: (PTRS_PER_PTE).  MAX_TLBI_OPS up to 6.6; renamed MAX_DVM_OPS by
+    #: ec1c3b9ff160 ("arm64: tlbflush: Rename MAX_TLBI_OPS", Linux 6.7); same
+    #: value, same ">=".
+    arm64_max_tlbi_ops_name: str = "MAX_TLBI_OPS"
+    #: x86 mm_cpumask: False: a CPU's bit is cleared when it switches to
+    #: another mm (lazy CPUs, in idle or a kthread, keep theirs).  True since
+    #: 209954cbc7d0 ("x86/mm/tlb: Update mm_cpumask lazily", Linux 6.14): never
+    #: cleared at a switch, only by a flush IPI reaching a CPU that runs
+    #: another mm (flush_tlb_func), so the mask is a superset.
+    x86_mm_cpumask_lazy: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -119,4 +137,7 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
         "pageout_clears_young": version < (6, 9),
         "reclaim_free_batch": 0 if version < (6, 9) else (15 if version < (6, 10) else 31),
         "zap_delay_rmap": version >= (6, 2),
+        "arm64_repeat_tlbi_scope": "this_cpu" if version < (6, 6) else "system",
+        "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 7) else "MAX_DVM_OPS",
+        "x86_mm_cpumask_lazy": version >= (6, 14),
     }

@@ -42,6 +42,8 @@ def boot(cfg: KernelConfig, *, cpus: int | None = None,
              machine=profile.name, kernel=machine.baseline.name)
     for note in cfg.notes:
         log.warning(note_kind(note), note=note)
+    for note in profile.notes:
+        log.warning("profile: note", note=note)
     log.info(f"smp: Brought up 1 node, {cpus} CPUs", nr_cpus=nr_cpus)
     log.info(
         "tlb: batched unmap TLB flush " + ("enabled" if path.batched else "disabled"),

@@ -256,7 +256,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     jobs = getattr(args, "boot_jobs", None)
     check_jobs(jobs)
     report = boot_report(kernel)
-    flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
+    flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus, kernel.profile)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
     progress = _IterationProgress() if (sys.stderr.isatty() and not args.json) else None
@@ -379,8 +379,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
     cpus = args.smp if args.smp is not None else prof.cpus
     if 1 <= cpus <= (cfg.NR_CPUS or 0):
         # The flip, checked on unbooted machines (nothing is logged or run).
-        flip = ab_report.flip_deferral(cfg, cpus)
         plain = prof.with_cpus(cpus)
+        flip = ab_report.flip_deferral(cfg, cpus, plain)
         a = Machine(cfg, plain)
         ab_report.refuse_erratum_flip(a, flip.sets)
         ab_report.check_flip(a, Machine(cfg.with_sets(flip.sets), plain), flip)

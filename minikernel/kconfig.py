@@ -95,6 +95,28 @@ RENAMED_SYMBOLS: dict[str, str] = {
 }
 
 
+#: Symbols that exist only on one arch, as upstream (name -> SRCARCH).  Older
+#: minikernel trees had them on every arch, so a .config, --set or scenario
+#: file for another arch that still names one loads with the line ignored and
+#: a one-line note, instead of failing as an unknown symbol.
+ARCH_ONLY_SYMBOLS: dict[str, str] = {
+    "DEBUG_TLBFLUSH": "x86",    # arch/x86/Kconfig.debug upstream; arm64 has none
+}
+
+
+def _foreign_note(where: str, name: str) -> str:
+    arch = ARCH_ONLY_SYMBOLS[name]
+    return (f"{where}note: CONFIG_{name} is an {arch}-only option (as upstream); "
+            "ignored on this arch")
+
+
+def _is_foreign(kconf: kconfiglib.Kconfig, name: str) -> bool:
+    if name not in ARCH_ONLY_SYMBOLS:
+        return False
+    sym = kconf.syms.get(name)
+    return sym is None or not sym.nodes
+
+
 def renamed_symbol(name: str) -> str:
     """The current name of a Kconfig symbol (without CONFIG_) that may use an old name."""
     return RENAMED_SYMBOLS.get(name, name)
@@ -293,8 +315,9 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
     path = Path(path)
     lines = _scan_config(path)
     renamed = [a for a in lines if a.name in RENAMED_SYMBOLS]
-    if renamed:
-        return _load_renamed(kconf, path, lines, renamed)
+    foreign = [a for a in lines if _is_foreign(kconf, a.name)]
+    if renamed or foreign:
+        return _load_renamed(kconf, path, lines, renamed, foreign)
     checked = []
     for a in lines:
         sym = _lookup(kconf, a.name, f"{path}:{a.lineno}: ")
@@ -326,21 +349,29 @@ def load_config_file(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> list
 
 
 def _load_renamed(kconf: kconfiglib.Kconfig, path: Path, lines: list[_Assignment],
-                  renamed: list[_Assignment]) -> list[str]:
-    """load_config_file() for a file that uses old symbol names: load a copy
-    with the names translated (the user's file is never rewritten here), and
-    say which lines were read under a new name.  Notes keep the user's path."""
+                  renamed: list[_Assignment], foreign: list[_Assignment] = ()) -> list[str]:
+    """load_config_file() for a file that uses old symbol names or another
+    arch's symbols: load a copy with the names translated and those lines
+    dropped (the user's file is never rewritten here), and say which lines
+    were read under a new name or ignored.  Notes keep the user's path."""
     import tempfile
 
     text = path.read_text(encoding="utf-8")
     for old, new in RENAMED_SYMBOLS.items():
         text = re.sub(rf"\bCONFIG_{old}\b", f"CONFIG_{new}", text)
+    drop = {a.name for a in foreign}
+    if drop:
+        # Comment the lines out rather than delete them, so line numbers stay the user's.
+        text = "\n".join(
+            "#" if any(re.match(rf"\s*(# )?CONFIG_{n}\b", ln) for n in drop) else ln
+            for ln in text.split("\n"))
     with tempfile.TemporaryDirectory(prefix="minikernel-config-") as tmp:
         copy = Path(tmp) / path.name
         copy.write_text(text, encoding="utf-8")
         notes = load_config_file(kconf, copy)
     notes = [n.replace(str(copy), str(path)) for n in notes]
-    return [_renamed_note(f"{path}:{a.lineno}: ", a.name) for a in renamed] + notes
+    return ([_renamed_note(f"{path}:{a.lineno}: ", a.name) for a in renamed]
+            + [_foreign_note(f"{path}:{a.lineno}: ", a.name) for a in foreign] + notes)
 
 
 def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--set",
@@ -356,16 +387,39 @@ def apply_sets(kconf: kconfiglib.Kconfig, sets: Iterable[str], origin: str = "--
             raise ConfigError(f"{origin} {item}: expected SYM=VAL (e.g. EXPERT=y)")
         name, _, value = item.partition("=")
         name = _strip_config(name.strip())
+        if _is_foreign(kconf, name):
+            if notes is not None:
+                notes.append(_foreign_note(f"{origin} {item}: ", name))
+            continue
         if name in RENAMED_SYMBOLS:
             if notes is not None:
                 notes.append(_renamed_note(f"{origin} {item}: ", name))
             name = RENAMED_SYMBOLS[name]
         pairs.append((name, value.strip()))
-    apply_assignments(kconf, pairs, origin)
+    apply_assignments(kconf, pairs, origin, notes)
+
+
+#: Options that exist only on one variant of a choice: name -> the choice member.
+#: Older trees had them on every variant, so an assignment that does not take
+#: only because another variant is chosen is a note, not an error.
+VARIANT_ONLY_SYMBOLS: dict[str, str] = {
+    "ARM64_NR_CPUS_FOR_BATCHED_TLB": "MODEL_ARM64_BATCHED_TLB_V5",
+}
+
+
+def _variant_only_miss(kconf: kconfiglib.Kconfig, name: str) -> str | None:
+    """The member *name* needs if its assignment failed only for want of it, else None."""
+    member = VARIANT_ONLY_SYMBOLS.get(name)
+    if member is None or kconf.syms[member].tri_value:
+        return None
+    choice = kconf.syms[member].choice
+    if choice is None or not choice.tri_value:
+        return None                     # the choice itself is hidden: a real unmet dependency
+    return member
 
 
 def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]],
-                      origin: str = "--set") -> None:
+                      origin: str = "--set", notes: list[str] | None = None) -> None:
     """Set (SYM, VAL) pairs in order, then check that each one took.
 
     Checking after all of them are set lets a later assignment satisfy an
@@ -386,9 +440,24 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
         # alone (e.g. "has no prompt") is judged by the _took() check below.
         if not sym.set_value(value):
             raise ConfigError(f"{what}{_expected(sym)}")
+        done.pop(name, None)            # keep dict order = order of the last assignment
         done[name] = (sym, value)
+    # A later "=y" to another member of the same choice supersedes an earlier
+    # member's (the last assignment wins, as in a .config).
+    last_y = {}
     for name, (sym, value) in done.items():
+        if sym.choice is not None and value == "y":
+            last_y[sym.choice] = name
+    for name, (sym, value) in done.items():
+        if sym.choice is not None and value == "y" and last_y[sym.choice] != name:
+            continue
         if not _took(sym, value):
+            member = _variant_only_miss(kconf, name)
+            if member is not None:
+                if notes is not None:
+                    notes.append(f"{origin} {name}={value}: note: CONFIG_{name} exists only "
+                                 f"with CONFIG_{member}=y (another variant is chosen); ignored")
+                continue
             reason, _ = _explain(sym, value)
             raise ConfigError(
                 f"{origin} {name}={value}: assignment did not take "
@@ -403,6 +472,8 @@ def note_kind(note: str) -> str:
         return "kconfig: symbol renamed"
     if "set more than once" in note:
         return "kconfig: override: symbol set more than once, the last value wins"
+    if "-only option" in note:
+        return "kconfig: symbol ignored"
     return "kconfig: assignment did not take"
 
 
@@ -715,6 +786,13 @@ def _false_chain(expr, hints: list[str], seen: set) -> str:
             return "!" + _true_chain(inner)
         return f"{expr_str(expr)} [=n]"
     sym = expr
+    if isinstance(sym, kconfiglib.Choice):
+        # A choice member depends on its choice, which has no name.
+        text = f"choice \"{sym.nodes[0].prompt[0]}\" [=n]"
+        if sym in seen or expr_value(sym.direct_dep):
+            return text
+        seen.add(sym)
+        return f"{text} ← {_false_chain(sym.direct_dep, hints, seen)}"
     text = _sym_str(sym)
     if sym.is_constant or sym in seen:
         return text

@@ -23,7 +23,7 @@ Invariants this module owns:
 File format (see profiles/snapdragon888.toml for a commented example)::
 
     inherit = "NAME or relative/path.toml"   # optional: start from that profile
-    [machine]  name arch cpus ghz mem_pages init_on_alloc
+    [machine]  name arch cpus ghz mem_pages init_on_alloc cores
     [tlb]      walk_ns entries
     [arm64]    tlbi_issue_ns dsb_ns dvm_latency_base_ns dvm_latency_per_cpu_ns
                dvm_throughput_base_ns dvm_throughput_per_cpu_ns
@@ -34,6 +34,20 @@ File format (see profiles/snapdragon888.toml for a commented example)::
 With ``inherit``, tables merge key by key and the inheriting file wins.  A
 profile that names ``arch`` needs only that arch's section; one that does
 not needs both.
+
+``[machine] cores`` (optional, arm64) lists the core type and revision of
+each CPU in CPU order, e.g. ``["cortex-a55:r2p0 x4", "cortex-a78:r1p1 x3",
+"cortex-x1:r1p0"]`` (see minikernel.hw.cputype); the arm64 backend detects
+the REPEAT_TLBI errata from it at boot.  Without it the assumption is that
+no core is affected by any erratum the model knows (a note says so when an
+erratum option is on).
+
+Entry symbols: ``el0_da`` and ``el0_svc`` are arm64's exception and syscall
+entries.  x86 charges its own (``asm_exc_page_fault`` + ``exc_page_fault``,
+``entry_SYSCALL_64`` + ``do_syscall_64``); a profile usable on x86 may give
+them in [kernel_ns], and one that does not (a file written before they
+existed) keeps loading: its el0_da / el0_svc figure is charged to
+exc_page_fault / do_syscall_64 on x86 and the asm stubs cost 0, with a note.
 """
 
 # File layout:
@@ -56,6 +70,7 @@ from typing import Any, Mapping
 
 from minikernel.compat import SLOTS, tomllib
 from minikernel.errors import UserError
+from minikernel.hw.cputype import Core, parse_cores
 
 #
 # Public interface
@@ -85,6 +100,20 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
     "main",
 )
 
+#: x86's entry symbols, each with the arm64 entry symbol it replaces: what a
+#: profile usable on x86 gives in [kernel_ns] (or has mapped from the arm64
+#: figure, with a note).  The arch backends charge them (``fault_entry_syms``,
+#: ``syscall_entry_syms``); generic code never names an arch's entry symbol.
+X86_ENTRY_SYMBOLS: dict[str, str] = {
+    "asm_exc_page_fault": "el0_da",     # idtentry asm stub: entry and exit (iret)
+    "exc_page_fault": "el0_da",         # the C handler, up to do_user_addr_fault
+    "entry_SYSCALL_64": "el0_svc",      # syscall entry/exit asm (sysret)
+    "do_syscall_64": "el0_svc",         # the C dispatcher
+}
+#: Of each pair above, the one the arm64 figure goes to when an old profile
+#: gives only the arm64 name (the other then costs 0 ns).
+_X86_ENTRY_MAPPED = ("exc_page_fault", "do_syscall_64")
+
 
 @dataclass(frozen=True, **SLOTS)
 class MachineProfile:
@@ -99,6 +128,10 @@ class MachineProfile:
     tlb_walk_ns: a TLB miss's page walk
     tlb_entries: per-CPU TLB capacity (L2 TLB size; oldest entry evicted)
     source:    the file it was loaded from (for messages), or "" if built in code
+    cores:     arm64: the core type (minikernel.hw.cputype.Core) of each CPU the
+               profile lists, in CPU order, or None when it lists none
+    notes:     one-line notes from loading (e.g. an entry symbol mapped for
+               x86); boot logs them
 
     arm64 DVM (broadcast TLBI) figures grow linearly with the CPU count n:
       dvm_latency_ns    = dvm_latency_base_ns + dvm_latency_per_cpu_ns * n
@@ -132,6 +165,8 @@ class MachineProfile:
     flush_tlb_ns: float | None
     kernel_ns: Mapping[str, float]
     source: str = ""
+    cores: tuple[Core, ...] | None = None
+    notes: tuple[str, ...] = ()
 
     def with_cpus(self, cpus: int) -> "MachineProfile":
         """The same machine with a different number of online CPUs (``--smp``)."""
@@ -226,7 +261,9 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "scale": ("num+", "a positive number (multiplies every [kernel_ns] figure)"),
     },
 }
-_OPTIONAL = {("machine", "name"), ("machine", "arch"), ("kernel", "scale")}
+_SCHEMA["machine"]["cores"] = ("cores", "a list of core types in CPU order, e.g. "
+                                          "[\"cortex-a55:r2p0 x4\", \"cortex-x1:r1p0\"]")
+_OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("kernel", "scale")}
 _ARCH_SECTIONS = ("arm64", "x86")
 
 
@@ -299,6 +336,13 @@ def _bad(path: Path, key: str, expected: str, found: Any) -> UserError:
 
 
 def _value(path: Path, key: str, kind: str, expected: str, v: Any) -> Any:
+    if kind == "cores":
+        if not isinstance(v, list):
+            raise _bad(path, key, expected, v)
+        try:
+            return parse_cores(v)
+        except ValueError as e:
+            raise UserError(f"{path}: {key}: {e}") from None
     if kind == "bool":
         if not isinstance(v, bool):
             raise _bad(path, key, expected, v)
@@ -352,7 +396,7 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         raise UserError(f"{path}: kernel_ns: missing: expected a table [kernel_ns] of "
                         "symbol = ns per call")
     for sym in table:
-        if sym not in KERNEL_SYMBOLS:
+        if sym not in KERNEL_SYMBOLS and sym not in X86_ENTRY_SYMBOLS:
             raise UserError(f"{path}: kernel_ns.{sym}: unknown symbol: expected one the model "
                             "charges (see minikernel.profile.KERNEL_SYMBOLS)")
     kernel_ns = {}
@@ -362,6 +406,30 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
                             "(ns per call)")
         kernel_ns[sym] = _value(path, f"kernel_ns.{sym}", "num", "a number >= 0 (ns per call)",
                                 table[sym]) * scale
+    notes: list[str] = []
+    if "x86" in need_arch:
+        given = [s for s in X86_ENTRY_SYMBOLS if s in table]
+        for sym, arm64_sym in X86_ENTRY_SYMBOLS.items():
+            if sym in table:
+                kernel_ns[sym] = _value(path, f"kernel_ns.{sym}", "num",
+                                        "a number >= 0 (ns per call)", table[sym]) * scale
+            elif given:
+                raise UserError(f"{path}: kernel_ns.{sym}: missing: expected a number >= 0 "
+                                f"(ns per call; give all of {', '.join(X86_ENTRY_SYMBOLS)} "
+                                "or none)")
+            else:
+                kernel_ns[sym] = kernel_ns[arm64_sym] if sym in _X86_ENTRY_MAPPED else 0.0
+        if not given:
+            notes.append(f"{path}: kernel_ns: no x86 entry symbols given: on x86 the el0_da "
+                         "figure is charged to exc_page_fault and el0_svc's to do_syscall_64 "
+                         "(asm_exc_page_fault, entry_SYSCALL_64: 0 ns)")
+    # Core facts are arm64's (an x86 profile inheriting an arm64 one ignores them).
+    cores = fields.get("machine.cores") if "arm64" in need_arch else None
+    if cores is not None and len(cores) != fields["machine.cpus"]:
+        notes.append(f"{path}: machine.cores lists {len(cores)} CPUs, machine.cpus is "
+                     f"{fields['machine.cpus']}: "
+                     + ("the first ones are used" if len(cores) > fields["machine.cpus"]
+                        else "the list repeats in order"))
     g = fields.get
     return MachineProfile(
         name=g("machine.name") or path.stem,
@@ -385,4 +453,6 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         flush_tlb_ns=g("x86.flush_tlb_ns"),
         kernel_ns=MappingProxyType(kernel_ns),
         source=str(path),
+        cores=cores,
+        notes=tuple(notes),
     )

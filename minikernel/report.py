@@ -58,7 +58,7 @@ class Flip:
     why: str
 
 
-def flip_deferral(cfg, cpus: int) -> Flip:
+def flip_deferral(cfg, cpus: int, profile=None) -> Flip:
     """The fewest assignments that flip whether reclaim may defer its flushes.
 
     The assignments come from the arch backend (``minikernel.arch.deferral_sets``):
@@ -66,8 +66,8 @@ def flip_deferral(cfg, cpus: int) -> Flip:
     x86, is configured to) and B is the kernel without; otherwise B is the
     kernel with.  ``why`` explains each assignment.
     """
-    off = deferral_sets(cfg, cpus, False)
-    sets = off or deferral_sets(cfg, cpus, True)
+    off = deferral_sets(cfg, cpus, False, profile)
+    sets = off or deferral_sets(cfg, cpus, True, profile)
     if not sets:
         raise UserError(f"{_kernel_desc(cfg)} on {cpus} CPUs: no assignment flips the deferral "
                         "decision: expected a kernel whose reclaim defers or could")
@@ -89,7 +89,7 @@ def refuse_erratum_flip(machine_a, sets) -> None:
     backend's decision on that machine (``repeat_tlbi``), not the config's.
     """
     errata = [s.partition("=")[0] for s in sets
-              if s.startswith("ARM64_ERRATUM_") and s.endswith("=n")]
+              if s.startswith(("ARM64_ERRATUM_", "QCOM_FALKOR_ERRATUM_")) and s.endswith("=n")]
     if errata and getattr(machine_a.arch, "repeat_tlbi", False):
         names = ", ".join(errata)
         raise UserError(
@@ -320,7 +320,8 @@ def _kernel_desc(cfg) -> str:
 def _run_dict(label: str, m, r, iterations: int) -> dict:
     ghz = m.profile.ghz
     total = sum(r.profile.values()) or 1.0
-    debug_tlbflush = bool(m.cfg.DEBUG_TLBFLUSH)
+    # DEBUG_TLBFLUSH exists only on x86 (as upstream): on arm64 no nr_tlb_* counters.
+    debug_tlbflush = m.cfg.values.get("DEBUG_TLBFLUSH") == "y"
     vmstat = {k: v for k, v in r.vmstat.items()
               if debug_tlbflush or not k.startswith("nr_tlb_")}
     # The arch's own TLB counters (arm64: tlbi_issued, dsb_ish, dsb_ish_waited;
@@ -359,6 +360,10 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
 def _why(assignment: str, cpus: int) -> str:
     """What one assignment of a flip does, in words."""
     sym, _, val = assignment.partition("=")
+    if assignment == "MODEL_ARM64_BATCHED_TLB_V5=y":
+        return ("MODEL_ARM64_BATCHED_TLB_V5=y (the series as merged has no switch that stops "
+                "deferral on unaffected cores, so B is v5, the Linux 6.1 baseline, with its "
+                "threshold)")
     if sym == "EXPERT":
         return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
                 "EXPERT; on x86 it only makes the model-only knob visible)")
@@ -368,7 +373,7 @@ def _why(assignment: str, cpus: int) -> str:
         return (f"the deferral threshold rises to the {cpus} online CPUs, so "
                 "arch_tlbbatch_should_defer() says no (batching stays configured; only the "
                 "deferral decision changes)")
-    if sym.startswith("ARM64_ERRATUM_"):
+    if sym.startswith("ARM64_ERRATUM_") or sym.startswith("QCOM_FALKOR_ERRATUM_"):
         return (f"{assignment} drops a REPEAT_TLBI erratum workaround (only safe on cores "
                 "without that erratum)")
     if sym == "MODEL_ARM64_TLBBATCH_NEVER_DEFER":

@@ -7,8 +7,9 @@ arch-specific half of a context switch is ``arch.switch_mm``.
 Invariants this module owns:
   - Exactly one task is current on a CPU at a time; a task's operations run
     on its own CPU, which is made to run it first (:func:`run_on`).
-  - Switching between tasks of different mms goes through ``switch_mm``,
-    which on x86 keeps ``mm_cpumask`` exact and on arm64 executes a DSB.
+  - Switching between tasks of different mms goes through ``switch_mm``
+    (to None: idle, which x86 enters lazily), and every switch through the
+    arch's ``switch_to`` (arm64: the DSB of ``__switch_to``).
 
 # MODEL: no preemption or time slices: a CPU switches only when a scenario
 # or workload runs another task there or moves a task.
@@ -71,6 +72,7 @@ def context_switch(cpu: "Cpu", next: TaskStruct | None) -> None:
     m = (next or prev).machine
     if prev_mm is not next_mm:
         m.arch.switch_mm(cpu, prev_mm, next_mm)
+    m.arch.switch_to(cpu, prev, next)
 
 
 def run_on(task: TaskStruct) -> "Cpu":

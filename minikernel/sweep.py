@@ -144,7 +144,8 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
-                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)), deferral_sets(cfg, c, True))
+                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)),
+                                    deferral_sets(cfg, c, True, prof.with_cpus(c)))
                 for w in workloads:
                     # the seed workload has no width: one point, not one per --width
                     for width in (widths if w != "seed" else widths[:1]):
@@ -176,7 +177,7 @@ def run_point_kernel(point: Point, defer: bool) -> tuple[Any, tuple[str, ...]]:
     profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
     kw = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
-    extra = deferral_sets(cfg, point.cpus, defer)
+    extra = deferral_sets(cfg, point.cpus, defer, profile)
     m = Machine(cfg.with_sets(extra), profile)
     if m.tlb_flush_path.batched is not defer:
         # Two kernels that take the same decision would be a speedup of 1.000.

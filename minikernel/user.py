@@ -58,7 +58,9 @@ class Process:
     def _enter(self, name: str, start: int = 0, length: int = 0, call: str | None = None):
         cpu = sched.run_on(self.task)
         cpu.sym = name
-        cpu.charge("el0_svc", self.task.machine.kernel_ns["el0_svc"])
+        m = self.task.machine
+        for sym in m.arch.syscall_entry_syms:  # arm64 el0_svc; x86 entry_SYSCALL_64, do_syscall_64
+            cpu.charge(sym, m.kernel_ns[sym])
         san = self.task.machine.sanitizer
         if san is not None:
             san.syscall_entered(self.task, call or name, start, length)

@@ -216,8 +216,10 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "el0_da"
-    cpu.charge("el0_da", m.kernel_ns["el0_da"])
+    kernel_ns = m.kernel_ns
+    for sym in m.arch.fault_entry_syms:     # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
+        cpu.sym = sym
+        cpu.charge(sym, kernel_ns[sym])
     m.vmstat.pgfault += 1
     vma = current.mm.find_vma(addr)
     if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):

@@ -231,7 +231,8 @@ class MmStruct:
     pgd:         the page table: vpn -> pte
     asid:        the address-space id its TLB entries are tagged with
     mm_cpumask:  bitmask of CPUs where this mm is (or was) loaded; x86 keeps
-                 it exact, arm64 does not use it
+                 lazy CPUs in it (and since 6.14 every CPU until a flush finds
+                 it elsewhere), arm64 does not use it
     tlb_flush_batched: pending/flushed generations (see module docstring)
     mmap:        VMAs sorted by vm_start
     tlb_gen:     x86 mm->context.tlb_gen: bumped by every flush request

@@ -151,7 +151,10 @@ def _add_sanitizer_marker(config):
 
 @pytest.fixture
 def make_machine(request):
-    """make_machine(arch, *sets, cpus=4, trace=False) -> a booted Machine on the built-in profile.
+    """make_machine(arch, *sets, cpus=4, trace=False, profile=None) -> a booted Machine.
+
+    *profile*: a MachineProfile or a built-in name (default: the arch's
+    default profile), with *cpus* online.
 
     The TLB sanitizer is on (DEBUG_TLB_SANITIZER=y, as the issue asks of tests):
     at teardown every machine built here must have reported no violation,
@@ -163,9 +166,14 @@ def make_machine(request):
 
     machines = []
 
-    def make(arch: str, *sets: str, cpus: int = 4, trace: bool = False):
+    def make(arch: str, *sets: str, cpus: int = 4, trace: bool = False, profile=None):
+        from minikernel.profile import load_profile
         cfg = load_kernel_config(arch, sets=("DEBUG_TLB_SANITIZER=y", *sets))
-        m = Machine(cfg, default_profile(arch, cpus), trace=trace)
+        if profile is None:
+            prof = default_profile(arch, cpus)
+        else:
+            prof = (load_profile(profile) if isinstance(profile, str) else profile).with_cpus(cpus)
+        m = Machine(cfg, prof, trace=trace)
         machines.append(m)
         return m
 

@@ -63,7 +63,8 @@ def test_arm64_selects_batching_only_if_expert():
     thr = k.syms["ARM64_NR_CPUS_FOR_BATCHED_TLB"]
     assert thr.orig_type is INT
     assert _node(k, "ARM64_NR_CPUS_FOR_BATCHED_TLB").prompt[0] == "Threshold to enable batched TLB flush"
-    assert expr_str(thr.direct_dep) == "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH"
+    # the threshold is v5's only: the series as merged has none
+    assert expr_str(thr.direct_dep) == "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH && MODEL_ARM64_BATCHED_TLB_V5"
     nr = k.syms["NR_CPUS"]
     assert [(lo.name, hi.name) for lo, hi, _ in nr.ranges] == [("2", "4096")]
 
@@ -80,15 +81,35 @@ def test_x86_selects_batching_unless_model_knob():
     assert [(lo.name, hi.name) for lo, hi, _ in nr.ranges] == [("2", "512")]
 
 
-@pytest.mark.parametrize("erratum", ["ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007"])
-def test_arm64_errata_select_repeat_tlbi_and_default_n(erratum):
+@pytest.mark.parametrize("erratum", ["ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007",
+                                     "ARM64_ERRATUM_2441009", "QCOM_FALKOR_ERRATUM_1009"])
+def test_arm64_errata_select_repeat_tlbi_and_default_y_as_upstream(erratum):
     k = parse_tree("arm64")
     node = _node(k, erratum)
-    assert "MODEL:" in node.help
     assert node.parent.prompt[0] == "ARM errata workarounds via the alternatives framework"
-    assert k.syms[erratum].str_value == "n"
+    assert k.syms[erratum].str_value == "y"
+    assert "only on" in node.help                       # detected per core at boot
     assert erratum in expr_str(k.syms["ARM64_WORKAROUND_REPEAT_TLBI"].rev_dep)
     assert _node(k, "ARM64_WORKAROUND_REPEAT_TLBI").prompt is None
+
+
+def test_debug_tlbflush_is_x86_only_with_upstreams_prompt():
+    x86, arm64 = parse_tree("x86"), parse_tree("arm64")
+    node = _node(x86, "DEBUG_TLBFLUSH")
+    assert node.filename == "arch/x86/Kconfig.debug"
+    assert node.prompt[0] == "Set upper limit of TLB entries to flush one-by-one"
+    assert node.parent.prompt[0] == "x86 Debugging"
+    assert expr_str(x86.syms["DEBUG_TLBFLUSH"].direct_dep) == "DEBUG_KERNEL"
+    assert "DEBUG_TLBFLUSH" not in {s.name for s in arm64.unique_defined_syms}
+
+
+def test_expert_selects_debug_kernel_and_migration_depends_as_upstream(kconf):
+    assert "EXPERT" in expr_str(kconf.syms["DEBUG_KERNEL"].rev_dep)
+    assert "Nothing changes by setting this alone" not in _node(kconf, "EXPERT").help
+    assert expr_str(kconf.syms["MIGRATION"].direct_dep) == "COMPACTION && MMU"
+    assert "nothing reads this option" in _node(kconf, "MIGRATION").help
+    assert "COMPACTION" in expr_str(kconf.syms["MIGRATION"].rev_dep)
+    assert "BLOCK && SYSFS && MMU" in _node(kconf, "ZRAM").help
 
 
 def test_mm_and_debug_symbols(kconf):
@@ -96,9 +117,8 @@ def test_mm_and_debug_symbols(kconf):
     assert expr_str(syms["ZRAM"].direct_dep) == "SWAP"
     assert "drivers/block/zram/Kconfig" in _node(kconf, "ZRAM").help
     assert _node(kconf, "SWAP").parent.prompt[0] == "Memory Management options"
-    for name in ("DEBUG_VM", "DEBUG_TLBFLUSH"):
-        assert expr_str(syms[name].direct_dep) == "DEBUG_KERNEL"
-        assert _node(kconf, name).filename == "lib/Kconfig.debug"
+    assert expr_str(syms["DEBUG_VM"].direct_dep) == "DEBUG_KERNEL"
+    assert _node(kconf, "DEBUG_VM").filename == "lib/Kconfig.debug"
     assert syms["SWAP"].str_value == "y" and syms["MIGRATION"].str_value == "y"
 
 

@@ -14,13 +14,20 @@ Invariants this module owns:
     ``arch_tlbbatch_flush`` is one DSB on the reclaiming CPU, which is where
     every TLBI of the batch was issued.
   - v5 policy: defer only when more than ARM64_NR_CPUS_FOR_BATCHED_TLB CPUs are
-    online and the REPEAT_TLBI erratum workaround is not in force.  The 6.6
-    and later variants (Kconfig choice under EXPERT) have no threshold.
+    online and the reclaiming CPU's own core does not need the REPEAT_TLBI
+    workaround (this_cpu_has_cap).  The 6.6 and later variants (Kconfig
+    choice under EXPERT) have no threshold and test the capability
+    system-wide (cpus_have_const_cap): one affected core anywhere and no CPU
+    defers.  Which one is the baseline's ``arm64_repeat_tlbi_scope``.
+  - The REPEAT_TLBI capability is detected at boot from the profile's cores
+    (arch/arm64/cpu_errata.py); when set, every TLBI on every CPU is
+    TLBI; DSB ISH; TLBI (the alternative is patched in system-wide).
   - The variant is chosen once at boot; the 6.6 variant's
     ``arch_flush_tlb_batched_pending`` is replayed as merged -- a DSB on
     the calling CPU, which completes nothing reclaim issued elsewhere --
     and never fixed here.
-  - With ARM64_WORKAROUND_REPEAT_TLBI every TLBI is TLBI; DSB ISH; TLBI.
+  - Every task switch executes DSB ISH (``__switch_to``), whether or not
+    the mm changes.
 
 Cost attribution: all of these are static inline in the kernel, so their
 cycles (the DSB stall above all) land on the calling symbol, e.g.
@@ -36,7 +43,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch.arm64.cpu_errata import ERRATA_REPEAT_TLBI, errata_matching, repeat_tlbi_affected
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.cputype import cores_for_cpus
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.trace import TracingDvm
@@ -46,9 +55,15 @@ if TYPE_CHECKING:
     from minikernel.machine import Machine
     from minikernel.mm.mm_types import MmStruct, VmAreaStruct
 
-# Above this many pages a range flush becomes one ASID-wide TLBI
-# (arch/arm64/include/asm/tlbflush.h: MAX_TLBI_OPS = PTRS_PER_PTE).
+# From this many pages on, a range flush becomes one ASID-wide TLBI
+# (arch/arm64/include/asm/tlbflush.h: MAX_TLBI_OPS = PTRS_PER_PTE, renamed
+# MAX_DVM_OPS by ec1c3b9ff160 in 6.7; the baseline's name is
+# ``arm64_max_tlbi_ops_name``).
+# MODEL: no FEAT_TLBIRANGE (TLBI RVALE1IS): the built-in profiles' cores are
+# Armv8.2 (TSV110, Cortex-A55/A78/X1), which lack it; a v8.4+ core would
+# flush a range with a few range TLBIs instead.
 MAX_TLBI_OPS = 512
+MAX_DVM_OPS = MAX_TLBI_OPS
 
 
 class TlbOps:
@@ -57,7 +72,12 @@ class TlbOps:
     dvm:       the broadcast-TLBI fabric of the machine
     threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not
                configured or the variant has no threshold (6.6 and later)
-    repeat_tlbi: the REPEAT_TLBI erratum workaround is in force
+    repeat_tlbi: the REPEAT_TLBI capability is set (some online core is
+               affected by an erratum whose option is on): every TLBI repeats
+    repeat_tlbi_cpus: cpu -> the erratum option that matched its core
+    repeat_tlbi_mask: those CPUs as an int bitmask
+    this_cpu_cap: v5's per-CPU capability test (baseline
+               ``arm64_repeat_tlbi_scope`` == "this_cpu")
     variant:   "v5", "6.6" or "flush_mm" (machine.baseline.variant, from the
                Kconfig choice MODEL_ARM64_BATCHED_TLB_*)
     """
@@ -79,7 +99,13 @@ class TlbOps:
             self.arch_flush_tlb_batched_pending = self._arch_flush_tlb_batched_pending_6_6
         self.threshold = (cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
                           if self.batching and self.variant == "v5" else None)
-        self.repeat_tlbi = bool(cfg.ARM64_WORKAROUND_REPEAT_TLBI)
+        cores = p.cores
+        self.cores = None if cores is None else cores_for_cpus(cores, machine.nr_cpus)
+        self.repeat_tlbi_cpus = repeat_tlbi_affected(cfg, self.cores)
+        self.repeat_tlbi_mask = sum(1 << c for c in self.repeat_tlbi_cpus)
+        self.repeat_tlbi = bool(self.repeat_tlbi_cpus)
+        self.this_cpu_cap = machine.baseline.arm64_repeat_tlbi_scope == "this_cpu"
+        self.max_tlbi_ops_name = machine.baseline.arm64_max_tlbi_ops_name
         # MODEL: the model-only knob that makes should_defer say no (A/B "off"
         # on the threshold-less variants).
         self.never_defer = self.batching and bool(cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER)
@@ -114,11 +140,13 @@ class TlbOps:
     def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
         """Models: flush_tlb_range() -> __flush_tlb_range(): one TLBI per page, one DSB.
 
-        Past MAX_TLBI_OPS pages the kernel gives up on per-page TLBIs and
-        flushes the whole ASID instead.
+        From MAX_TLBI_OPS (MAX_DVM_OPS) pages on -- the kernel's test is
+        ``(end - start) >= MAX_TLBI_OPS * stride`` -- it gives up on per-page
+        TLBIs and flushes the whole ASID instead: a 2 MiB range is one
+        ASIDE1IS, 511 pages are 511 TLBIs.
         """
         mm = vma.vm_mm
-        if nr_pages(start, end) > MAX_TLBI_OPS:
+        if nr_pages(start, end) >= MAX_TLBI_OPS:
             self.flush_tlb_mm(cpu, mm)
             return
         self.dvm.dsb_ishst(cpu)
@@ -159,17 +187,21 @@ class TlbOps:
         return True
 
     def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
-        """Models: arch_tlbbatch_should_defer() as in v5.
+        """Models: arch_tlbbatch_should_defer() (v5, and 6.6 as merged).
 
         Small systems broadcast cheaply, so v5 only defers above a CPU-count
         threshold; and a CPU needing the REPEAT_TLBI workaround must not
-        leave TLBIs outstanding.
+        leave TLBIs outstanding.  v5 asks whether *this* CPU's core is
+        affected (this_cpu_has_cap); 6.6 and later whether any is
+        (cpus_have_const_cap).
         """
         if self.threshold is not None and self.num_online_cpus <= self.threshold:
             return False                  # v5 only; 6.6 dropped the threshold
-        if self.repeat_tlbi or self.never_defer:
+        if self.never_defer:
             return False
-        return True
+        if self.this_cpu_cap:
+            return not self.repeat_tlbi_mask >> cpu.id & 1
+        return not self.repeat_tlbi
 
     def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
                                   mm: "MmStruct", uaddr: int) -> None:
@@ -213,16 +245,28 @@ class TlbOps:
         self.dvm.dsb_ish(cpu)
 
     def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
-        """Models: arm64 context switch: a DSB ISH (in __switch_to) then the TTBR0 switch.
+        """Models: arm64 switch_mm(): the TTBR0 switch (the DSB is __switch_to's).
 
-        The DSB completes any TLBI this CPU left outstanding before the task
-        can resume elsewhere.  Entries of *prev* stay cached, ASID-tagged.
+        Entries of *prev* stay cached, ASID-tagged.
         """
-        self.dvm.dsb_ish(cpu)
         if next is None:
             cpu.switch_pgd(None, 0)
         else:
             cpu.switch_pgd(next.pgd, next.asid)
+
+    def switch_to(self, cpu: "Cpu", prev, next) -> None:
+        """Models: arm64 __switch_to(): ``dsb(ish)`` on every task switch.
+
+        Completes any TLB maintenance this CPU left outstanding, in case the
+        outgoing thread migrates to another CPU -- also between two threads
+        of one mm, where switch_mm() does nothing.
+        """
+        self.dvm.dsb_ish(cpu)
+
+    #: Entry symbols charged by generic code (el0_da: EL0 data abort,
+    #: el0_svc: EL0 SVC), from the profile's [kernel_ns].
+    fault_entry_syms = ("el0_da",)
+    syscall_entry_syms = ("el0_svc",)
 
     def new_batch(self) -> ArchTlbflushUnmapBatch:
         """Model-only: an empty arm64 batch."""
@@ -230,6 +274,14 @@ class TlbOps:
 
     def tlb_flush_path(self) -> FlushPath:
         """Model-only: why reclaim will or will not defer flushes on this machine."""
+        path = self._tlb_flush_path()
+        if (path.batched and self.cores is None
+                and self.machine.cfg.ARM64_WORKAROUND_REPEAT_TLBI):
+            return FlushPath(True, path.reason + "; the machine profile lists no cores, so "
+                                   "none is assumed to need the REPEAT_TLBI workaround")
+        return path
+
+    def _tlb_flush_path(self) -> FlushPath:
         if not self.batching:
             expert = "y" if self.machine.cfg.EXPERT else "n"
             return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
@@ -240,10 +292,20 @@ class TlbOps:
             return FlushPath(False, f"configured but not deferring: {self.num_online_cpus} "
                                     "online CPUs <= CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB="
                                     f"{self.threshold} (arch_tlbbatch_should_defer())")
+        if self.repeat_tlbi and not self.this_cpu_cap:
+            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround: "
+                                    f"{self._affected()}; arch_tlbbatch_should_defer() tests "
+                                    "cpus_have_const_cap() (system-wide), so no CPU defers and "
+                                    "every TLBI is TLBI; DSB ISH; TLBI")
+        if self.repeat_tlbi and self.repeat_tlbi_mask == (1 << self.num_online_cpus) - 1:
+            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround: "
+                                    f"{self._affected()}: every CPU is affected "
+                                    "(this_cpu_has_cap())")
         if self.repeat_tlbi:
-            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround "
-                                    "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores "
-                                    "need every TLBI repeated and completed at once")
+            return FlushPath(True, f"deferring only on unaffected CPUs: {self._affected()}; v5's "
+                                   "arch_tlbbatch_should_defer() tests this_cpu_has_cap(), so "
+                                   "those CPUs flush synchronously, and every TLBI on every CPU "
+                                   "is TLBI; DSB ISH; TLBI")
         if self.never_defer:
             return FlushPath(False, "configured but not deferring: the model-only knob "
                                     "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
@@ -257,6 +319,16 @@ class TlbOps:
                                f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs "
                                "are issued without waiting and one DSB ISH completes each batch")
 
+    def _affected(self) -> str:
+        """Model-only: "CPUs 0-3 are Cortex-A55 r2p0 (CONFIG_ARM64_ERRATUM_2441007=y)" for reasons."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for c, opt in sorted(self.repeat_tlbi_cpus.items()):
+            groups.setdefault((str(self.cores[c]), opt), []).append(c)
+        return "; ".join(f"CPU{'s' if len(cs) > 1 else ''} {_cpu_list(cs)} "
+                         f"{'are' if len(cs) > 1 else 'is'} {core} (CONFIG_{opt}=y"
+                         f"{_ERRATUM_NOTE.get(opt, '')})"
+                         for (core, opt), cs in groups.items())
+
     def counters(self) -> dict[str, int]:
         """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""
         d = self.dvm
@@ -264,38 +336,77 @@ class TlbOps:
                 "dsb_ish_waited": d.dsb_ish_waited}
 
 
-ERRATA_REPEAT_TLBI = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
+_ERRATUM_NOTE = {"ARM64_ERRATUM_2441007": "; every A55 revision since 171df58028bf"}
 
 
-def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+def _cpu_list(cpus: list[int]) -> str:
+    """[0, 1, 2, 3, 5] -> "0-3,5"."""
+    out, start = [], None
+    for i, c in enumerate(cpus):
+        if start is None:
+            start = c
+        if i + 1 == len(cpus) or cpus[i + 1] != c + 1:
+            out.append(str(start) if start == c else f"{start}-{c}")
+            start = None
+    return ",".join(out)
+
+
+def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
     """Model-only: assignments making arm64 reclaim defer (or not) on *cpus* CPUs.
 
-    On: EXPERT=y (v5 selects batching only then), a threshold below *cpus*
-    (v5 only), the model-only never-defer knob off, and no erratum that
-    forces REPEAT_TLBI.  Off: on v5 raise the threshold to *cpus* (batching
-    stays configured, arch_tlbbatch_should_defer() says no; this keeps any
-    user assignment to the threshold valid); on the variants without a
-    threshold (6.6 and later) the threshold is ignored, so the model-only
-    knob MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes should_defer say no.
+    *profile* is the machine (default: the arch's default profile): its
+    cores decide which erratum options matter.  Empty when *cfg* already is
+    that kernel (as :func:`_batched` decides, which is what
+    ``tlb_flush_path().batched`` says at boot).
+
+    On: EXPERT=y (v5 selects batching only then), a v5 threshold below
+    *cpus*, the model-only never-defer knob off, and off every erratum
+    option that is on and matches a core.  Off: on v5, raise the threshold
+    to *cpus* (batching stays configured, arch_tlbbatch_should_defer() says
+    no; this keeps any user assignment to the threshold valid); on the
+    variants without a threshold (6.6 and later) the model-only knob
+    MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes should_defer say no.
     """
-    threshold_less = bool(cfg.MODEL_ARM64_BATCHED_TLB_6_6 or cfg.MODEL_ARM64_BATCHED_TLB_FLUSH_MM)
+    cores = _cores(profile, cpus)
+    if _batched(cfg, cpus, cores) is on:
+        return []
+    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
     if not on:
-        if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
-            return []
-        if cfg.ARM64_WORKAROUND_REPEAT_TLBI or cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
-            return []
-        if threshold_less:
+        if threshold is None:
             return ["MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"]
-        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
-            return []
         return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
     sets = [] if cfg.EXPERT else ["EXPERT=y"]
     if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
         sets.append("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n")
-    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
-    if threshold is None:
-        threshold = 8                   # the Kconfig default once EXPERT=y
-    if cpus <= threshold and not threshold_less:
-        sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
-    sets += [f"{e}=n" for e in ERRATA_REPEAT_TLBI if cfg.IS_ENABLED(e)]
+    if cfg.MODEL_ARM64_BATCHED_TLB_V5 or not cfg.EXPERT:
+        if threshold is None:
+            threshold = 8               # the Kconfig default once EXPERT=y
+        if cpus <= threshold:
+            sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
+    sets += [f"{e}=n" for e in errata_matching(cores) if cfg.IS_ENABLED(e)]
     return sets
+
+
+def _cores(profile, cpus: int):
+    if profile is None:
+        from minikernel.profile import default_profile
+        profile = default_profile("arm64")
+    return None if profile.cores is None else cores_for_cpus(profile.cores, cpus)
+
+
+def _batched(cfg, cpus: int, cores) -> bool:
+    """Model-only: the boot decision of TlbOps.tlb_flush_path().batched, from config and cores."""
+    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        return False
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+        return False
+    v5 = bool(cfg.MODEL_ARM64_BATCHED_TLB_V5)
+    if v5 and cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
+        return False
+    affected = repeat_tlbi_affected(cfg, cores)
+    if not affected:
+        return True
+    return v5 and len(affected) < cpus
+
+
+__all__ = ["ERRATA_REPEAT_TLBI", "MAX_DVM_OPS", "MAX_TLBI_OPS", "TlbOps", "deferral_sets"]

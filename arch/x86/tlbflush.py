@@ -7,25 +7,49 @@ Models: arch/x86/include/asm/tlbflush.h and arch/x86/mm/tlb.c (Linux 6.x):
 or widen a flush.
 
 Invariants this module owns:
-  - ``mm_cpumask(mm)`` holds exactly the CPUs that currently run *mm*;
-    a CPU leaving an mm clears its bit, and on returning flushes that PCID if
-    ``mm->context.tlb_gen`` moved on meanwhile.  So any CPU that may hold a
-    usable entry of *mm* is either in the mask or will flush before using it.
-  - A remote flush is an IPI round: every target flushes its own TLB in the
-    handler and acknowledges; the initiator waits for all of them.
+  - Lazy TLB (``enter_lazy_tlb``): a CPU that switches to idle or a kernel
+    thread keeps the mm loaded (``loaded_mm``) and its bit in
+    ``mm_cpumask(mm)``, and is marked lazy.  So ``arch_tlbbatch_should_defer``
+    (``cpumask_any_but``) counts it: an unpinned single-threaded process that
+    migrated defers.  When it switches back to the same mm it compares the
+    mm's ``tlb_gen`` with its own and flushes if it missed one.
+  - Which flushes reach a lazy CPU: ``flush_tlb_page``/``flush_tlb_range``
+    and the reclaim batch (``freed_tables`` false) skip it
+    (``tlb_is_not_lazy``; since 6.14 ``should_flush_tlb``); ``flush_tlb_mm``
+    (``freed_tables`` true) interrupts it, and the handler switches it to
+    init_mm.
+  - Which switch clears a bit: up to 6.13 a switch to *another* mm clears the
+    previous mm's bit; since 209954cbc7d0 (6.14, the baseline's
+    ``x86_mm_cpumask_lazy``) no switch does -- only a flush IPI that finds
+    the CPU running another mm -- so the mask is a superset.
+  - Any CPU that may hold a usable entry of *mm* is in the mask or will
+    flush before using it (the ``tlb_gen`` check on the way back).
+  - A remote flush is an IPI round (``smp_call_function_many_cond``): send
+    to every target, run the local flush, then wait for the slowest
+    acknowledgement -- the local flush overlaps the wait.
   - The reclaim batch ORs each mm's cpumask into ``batch.cpumask`` and bumps
     the mm's ``tlb_gen``; the batch flush is one IPI round with a full flush.
-  - Counters and trace events use the kernel's names:
-    ``nr_tlb_remote_flush``, ``nr_tlb_remote_flush_received``,
-    ``nr_tlb_local_flush_one``, ``nr_tlb_local_flush_all`` and
-    ``tlb_flush`` with TLB_REMOTE_SEND_IPI / TLB_LOCAL_SHOOTDOWN /
-    TLB_LOCAL_MM_SHOOTDOWN / TLB_REMOTE_SHOOTDOWN / TLB_FLUSH_ON_TASK_SWITCH.
+  - Counters and trace events use the kernel's names and are counted where
+    the kernel counts them: ``nr_tlb_remote_flush`` per IPI round sent,
+    ``nr_tlb_remote_flush_received`` on every remote handler (before the mm
+    check), ``nr_tlb_local_flush_one``/``_all`` only by the initiating CPU's
+    own flush; ``switch_mm_irqs_off`` counts nothing and traces
+    TLB_FLUSH_ON_TASK_SWITCH (pages -1 when it flushed, 0 when not).
 
-# MODEL: no lazy TLB mode.  A CPU whose task leaves an mm drops out of its
-# cpumask at once (the kernel keeps an idle CPU in "lazy" mode and skips it
-# for flushes that free no page tables; the outcome for reclaim is the same).
 # MODEL: a full flush removes the current PCID's entries; other PCIDs are
 # caught by the tlb_gen check when the CPU switches back, as upstream.
+# MODEL: no PCID slots per CPU (TLB_NR_DYN_ASIDS = 6, a full flush when a slot
+# is reused) and no PTI (flush_tlb_one_user marking the user PCID): one ASID
+# per mm, never recycled.  x86 is not fitted, and neither changes whether
+# reclaim defers or which CPUs a flush reaches.
+# MODEL: while lazy, the CPU's hardware root is parked (``switch_pgd(None)``)
+# although the kernel keeps CR3: nothing runs user code on an idle CPU, and
+# parking makes the sanitizer treat its cached entries as "another mm's"
+# (reported only if used), which is the kernel's own argument for skipping
+# lazy CPUs.
+# MODEL: no once-a-second mm_cpumask trim (6.14+ should_trim_cpumask, by
+# jiffies): on the 6.16 baseline a bit of a CPU now running another mm is
+# dropped only by a flush_tlb_mm-style flush (freed_tables), never by trim.
 """
 
 from __future__ import annotations
@@ -53,6 +77,7 @@ TLB_REMOTE_SHOOTDOWN = "remote shootdown"
 TLB_LOCAL_SHOOTDOWN = "local shootdown"
 TLB_LOCAL_MM_SHOOTDOWN = "local mm shootdown"
 TLB_REMOTE_SEND_IPI = "remote ipi send"
+TLB_REMOTE_WRONG_CPU = "remote wrong CPU"      # 2815a56e4b72 (6.14)
 
 # Above this many pages, flush the whole TLB instead of INVLPG per page
 # (arch/x86/mm/tlb.c: tlb_single_page_flush_ceiling, default 33).
@@ -63,7 +88,10 @@ class TlbOps:
     """The x86 backend of :class:`minikernel.arch.ArchTlbOps`.
 
     apic:        IPIs and local invalidation instructions
-    loaded_mm:   per CPU, the mm whose page table is loaded (None: kernel only)
+    loaded_mm:   per CPU, the mm whose page table is loaded
+                 (``cpu_tlbstate.loaded_mm``; None: init_mm)
+    is_lazy:     per CPU, in lazy TLB mode (``cpu_tlbstate_shared.is_lazy``)
+    lazy_cpumask: the baseline keeps bits at every switch (6.14+)
     cpu_tlb_gen: per CPU, asid -> the mm tlb_gen this CPU's TLB is known to
                  reflect (``cpu_tlbstate.ctxs[].tlb_gen``)
     """
@@ -78,6 +106,8 @@ class TlbOps:
         self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
         self.cpus = machine.cpus
         self.loaded_mm: list["MmStruct | None"] = [None] * machine.nr_cpus
+        self.is_lazy: list[bool] = [False] * machine.nr_cpus
+        self.lazy_cpumask = machine.baseline.x86_mm_cpumask_lazy
         self.cpu_tlb_gen: list[dict[int, int]] = [{} for _ in range(machine.nr_cpus)]
 
     # arch/x86/mm/tlb.c
@@ -86,18 +116,33 @@ class TlbOps:
                        new_tlb_gen: int, local: bool) -> None:
         """Models: flush_tlb_func(): bring this CPU's TLB up to *mm*'s tlb_gen.
 
-        Skips the work if this CPU already caught up (or no longer runs the
-        mm); widens a partial flush to a full one if it missed an earlier
-        generation or the range is past the single-page ceiling.  *mm* None
-        is the reclaim batch: a full flush of whatever is loaded.
+        A remote handler counts ``nr_tlb_remote_flush_received`` first, then
+        returns if this CPU no longer runs *mm* (since 6.14 also dropping
+        its stale bit from the mask).  A lazy CPU switches to init_mm.
+        Otherwise it skips the work if it already caught up, and widens a
+        partial flush to a full one if it missed an earlier generation or
+        the range is past the single-page ceiling.  Only the initiator's own
+        flush counts as ``nr_tlb_local_flush_*``.  *mm* None is the reclaim
+        batch: a full flush of whatever is loaded.
         """
-        loaded = self.loaded_mm[cpu.id]
-        if loaded is None or (mm is not None and loaded is not mm):
-            return
+        me = cpu.id
+        loaded = self.loaded_mm[me]
         vs = self.vmstat
         if not local:
             vs.nr_tlb_remote_flush_received += 1
-        mine = self.cpu_tlb_gen[cpu.id]
+        if mm is not None and loaded is not mm:
+            if self.lazy_cpumask:
+                mm.mm_cpumask &= ~(1 << me)     # the CPU was left in the mask: clear it
+                self.machine.trace_tlb_flush(cpu, TLB_REMOTE_WRONG_CPU, 0)
+            return
+        if loaded is None:
+            return                              # init_mm: no user entries to flush
+        if self.is_lazy[me]:
+            # Lazy: leave the mm for init_mm rather than flush (the IPI came
+            # because page tables may be freed).
+            self._switch_to_init_mm(cpu)
+            return
+        mine = self.cpu_tlb_gen[me]
         local_gen = mine.get(loaded.asid, 0)
         mm_gen = loaded.tlb_gen
         if local_gen >= mm_gen:
@@ -114,20 +159,24 @@ class TlbOps:
             base = loaded.asid << ASID_SHIFT
             for addr in range(start, end, PAGE_SIZE):
                 self.apic.invlpg(cpu, base | addr >> PAGE_SHIFT)
-            vs.nr_tlb_local_flush_one += pages
+            if local:
+                vs.nr_tlb_local_flush_one += pages
         else:
             self.apic.flush_local_asid(cpu, loaded.asid)
-            vs.nr_tlb_local_flush_all += 1
+            if local:
+                vs.nr_tlb_local_flush_all += 1
             pages = -1
         mine[loaded.asid] = mm_gen
         self.machine.trace_tlb_flush(cpu, reason, pages)
 
     def flush_tlb_multi(self, cpu: "Cpu", cpumask: int, mm: "MmStruct | None", start: int,
-                        end: int, new_tlb_gen: int) -> None:
-        """Models: native_flush_tlb_multi(): IPI every other CPU in *cpumask*, flush locally if in it.
+                        end: int, new_tlb_gen: int, freed_tables: bool = False) -> None:
+        """Models: native_flush_tlb_multi(): IPI the other CPUs in *cpumask*, flush locally if in it.
 
-        The initiator spins in ``smp_call_function_many_cond`` until every
-        target acknowledged.
+        Without *freed_tables* lazy CPUs get no IPI (``tlb_is_not_lazy``);
+        since 6.14 (``should_flush_tlb``) neither do CPUs in the mask that
+        run another mm.  ``smp_call_function_many_cond`` sends the IPIs,
+        runs the local flush, then spins until every target acknowledged.
         """
         vs = self.vmstat
         vs.nr_tlb_remote_flush += 1
@@ -135,24 +184,40 @@ class TlbOps:
                                      -1 if end == TLB_FLUSH_ALL else nr_pages(start, end))
         cpus = self.cpus
         me = cpu.id
-        targets = [cpus[i] for i in _bits(cpumask & ~(1 << me))]
+        others = _bits(cpumask & ~(1 << me))
+        if freed_tables:
+            targets = [cpus[i] for i in others]
+        elif self.lazy_cpumask and mm is not None:
+            loaded, lazy = self.loaded_mm, self.is_lazy
+            targets = [cpus[i] for i in others if not lazy[i] and loaded[i] is mm]
+        else:
+            lazy = self.is_lazy
+            targets = [cpus[i] for i in others if not lazy[i]]
+        local = None
+        # The local CPU passes the same condition (6.14+: a CPU left in the
+        # mask while running another mm runs nothing unless tables were freed).
+        if cpumask >> me & 1 and (freed_tables or not self.lazy_cpumask or mm is None
+                                  or self.loaded_mm[me] is mm):
+            def local():
+                """Models: the local flush_tlb_func() call inside smp_call_function_many_cond()."""
+                self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
         saved = cpu.sym
         cpu.sym = "smp_call_function_many_cond"
         self.apic.ipi_round(cpu, targets,
                             lambda t: self.flush_tlb_func(t, mm, start, end, new_tlb_gen, False),
-                            "flush_tlb_func", "smp_call_function_many_cond")
+                            "flush_tlb_func", "smp_call_function_many_cond", local=local,
+                            local_sym=saved)
         cpu.sym = saved
-        if cpumask >> me & 1:
-            self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
 
-    def flush_tlb_mm_range(self, cpu: "Cpu", mm: "MmStruct", start: int, end: int) -> None:
+    def flush_tlb_mm_range(self, cpu: "Cpu", mm: "MmStruct", start: int, end: int,
+                           freed_tables: bool = False) -> None:
         """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
         saved = cpu.sym
         cpu.sym = "flush_tlb_mm_range"
         mm.tlb_gen += 1
         new_gen = mm.tlb_gen
         if mm.mm_cpumask & ~(1 << cpu.id):
-            self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen)
+            self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen, freed_tables)
         elif self.loaded_mm[cpu.id] is mm:
             self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
         cpu.sym = saved
@@ -168,8 +233,11 @@ class TlbOps:
         self.flush_tlb_mm_range(cpu, vma.vm_mm, start, end)
 
     def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
-        """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL)."""
-        self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL)
+        """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0, freed_tables=true).
+
+        freed_tables makes it interrupt lazy CPUs too.
+        """
+        self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL, freed_tables=True)
 
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
         """Models: x86 pte_needs_flush() (6.0, with mprotect's mmu_gather): flush only what can matter.
@@ -205,9 +273,11 @@ class TlbOps:
         return True
 
     def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
-        """Models: x86 arch_tlbbatch_should_defer(): defer only if another CPU runs this mm.
+        """Models: x86 arch_tlbbatch_should_defer(): defer if ``mm_cpumask`` has another CPU.
 
         A local flush is one INVLPG; batching only pays when it saves IPIs.
+        The mask includes lazy CPUs (idle since this mm ran there), so a
+        single-threaded process that migrated defers.
         """
         return bool(mm.mm_cpumask & ~(1 << cpu.id))
 
@@ -238,22 +308,61 @@ class TlbOps:
         self.flush_tlb_mm(cpu, mm)
 
     def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
-        """Models: switch_mm_irqs_off(): maintain mm_cpumask and catch up on missed flushes."""
+        """Models: switch_mm_irqs_off(), and enter_lazy_tlb() when *next* is None (idle).
+
+        Going idle keeps the mm loaded and its cpumask bit, and marks the CPU
+        lazy.  Coming back to the same mm flushes only if its tlb_gen moved
+        on meanwhile.  Switching to another mm sets that mm's bit and, up to
+        6.13, clears the previous one's; then catches up on missed flushes.
+        Counts nothing (upstream neither).
+        """
         me = cpu.id
-        if prev is not None and prev is not next:
-            prev.mm_cpumask &= ~(1 << me)
-        self.loaded_mm[me] = next
+        real_prev = self.loaded_mm[me]
         if next is None:
-            cpu.switch_pgd(None, 0)
+            if real_prev is not None:           # enter_lazy_tlb()
+                self.is_lazy[me] = True
+                cpu.switch_pgd(None, 0)         # MODEL: parked, see the module docstring
             return
-        next.mm_cpumask |= 1 << me
-        cpu.switch_pgd(next.pgd, next.asid)
+        was_lazy = self.is_lazy[me]
+        self.is_lazy[me] = False
         mine = self.cpu_tlb_gen[me]
+        cpu.switch_pgd(next.pgd, next.asid)
+        if real_prev is next:
+            if not was_lazy or mine.get(next.asid, 0) == next.tlb_gen:
+                return
+            # TLB contents went out of date while lazy.
+            self.apic.flush_local_asid(cpu, next.asid)
+            mine[next.asid] = next.tlb_gen
+            self.machine.trace_tlb_flush(cpu, TLB_FLUSH_ON_TASK_SWITCH, -1)
+            return
+        if real_prev is not None and not self.lazy_cpumask:
+            real_prev.mm_cpumask &= ~(1 << me)
+        next.mm_cpumask |= 1 << me
+        self.loaded_mm[me] = next
         if mine.get(next.asid, 0) < next.tlb_gen:
             self.apic.flush_local_asid(cpu, next.asid)
-            self.vmstat.nr_tlb_local_flush_all += 1
             self.machine.trace_tlb_flush(cpu, TLB_FLUSH_ON_TASK_SWITCH, -1)
+        else:
+            self.machine.trace_tlb_flush(cpu, TLB_FLUSH_ON_TASK_SWITCH, 0)
         mine[next.asid] = next.tlb_gen
+
+    def _switch_to_init_mm(self, cpu: "Cpu") -> None:
+        """Models: switch_mm_irqs_off(NULL, &init_mm, NULL) from a lazy CPU's flush_tlb_func()."""
+        me = cpu.id
+        prev = self.loaded_mm[me]
+        if prev is not None and not self.lazy_cpumask:
+            prev.mm_cpumask &= ~(1 << me)
+        self.loaded_mm[me] = None
+        self.is_lazy[me] = False
+        cpu.switch_pgd(None, 0)
+
+    def switch_to(self, cpu: "Cpu", prev, next) -> None:
+        """Models: x86 __switch_to(): nothing TLB-related."""
+
+    #: Entry symbols charged by generic code: the idtentry stub and its C
+    #: handler for a page fault, the syscall entry and its C dispatcher.
+    fault_entry_syms = ("asm_exc_page_fault", "exc_page_fault")
+    syscall_entry_syms = ("entry_SYSCALL_64", "do_syscall_64")
 
     def new_batch(self) -> ArchTlbflushUnmapBatch:
         """Model-only: an empty x86 batch."""
@@ -284,7 +393,7 @@ def _bits(mask: int):
         mask ^= low
 
 
-def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
+def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
     """Model-only: assignments configuring x86 batching on or off.
 
     x86 always selects batching upstream; "off" needs the model-only knob

@@ -80,3 +80,17 @@ def test_a_scenario_file_with_old_names_still_runs(tmp_path):
     # An override with the new name of another member replaces the old-named one.
     sc2 = override_config(sc, ["MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"])
     assert sc2.config == ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]
+
+
+@pytest.mark.parametrize("arch,sets,attrs", [
+    ("arm64", (), ("this_cpu", "MAX_TLBI_OPS", False)),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), ("system", "MAX_TLBI_OPS", False)),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"), ("system", "MAX_DVM_OPS", True)),
+    ("x86", ("MODEL_X86_KERNEL_6_6=y",), ("system", "MAX_TLBI_OPS", False)),
+    ("x86", ("MODEL_X86_KERNEL_6_16=y",), ("system", "MAX_DVM_OPS", True)),
+])
+def test_arch_behaviour_attributes_follow_the_release(arch, sets, attrs):
+    """43b3dfdd0455 (6.6): system-wide REPEAT_TLBI check; ec1c3b9ff160 (6.7): MAX_DVM_OPS;
+    209954cbc7d0 (6.14): x86 mm_cpumask updated lazily."""
+    b = baseline_for(load_kernel_config(arch, sets=sets))
+    assert (b.arm64_repeat_tlbi_scope, b.arm64_max_tlbi_ops_name, b.x86_mm_cpumask_lazy) == attrs

@@ -57,11 +57,24 @@ def test_arm64_lowered_threshold_defers_on_8_cpus():
     assert tlb_flush_path(cfg("arm64", "EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4"), 8).batched
 
 
-@pytest.mark.parametrize("erratum", ["ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007"])
-def test_arm64_erratum_disables_deferral(erratum):
-    path = tlb_flush_path(cfg("arm64", "EXPERT=y", f"{erratum}=y"), 96)
-    assert not path.batched
-    assert path.reason.startswith("disabled by the REPEAT_TLBI erratum workaround")
+@pytest.mark.parametrize("erratum,core", [("ARM64_ERRATUM_1286807", "cortex-a76:r2p0"),
+                                          ("ARM64_ERRATUM_2441007", "cortex-a55:r1p0")])
+def test_arm64_erratum_disables_deferral_only_on_affected_cores(erratum, core):
+    import dataclasses
+
+    from minikernel.hw.cputype import parse_cores
+    from minikernel.profile import default_profile
+    kp = default_profile("arm64")
+    affected = dataclasses.replace(kp, cores=parse_cores([f"{core} x96"]))
+    for variant in ("MODEL_ARM64_BATCHED_TLB_V5=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"):
+        c = cfg("arm64", "EXPERT=y", variant)
+        assert c.IS_ENABLED(erratum)                     # default y, as upstream
+        path = boot(c, profile=affected).tlb_flush_path
+        assert not path.batched
+        assert path.reason.startswith("disabled by the REPEAT_TLBI erratum workaround")
+        assert f"CONFIG_{erratum}=y" in path.reason
+        assert boot(c, profile=kp).tlb_flush_path.batched            # TSV110: unaffected
+        assert boot(c.with_sets([f"{erratum}=n"]), profile=affected).tlb_flush_path.batched
 
 
 def test_x86_batched_by_default_and_off_by_model_knob():

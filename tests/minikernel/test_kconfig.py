@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -70,9 +71,11 @@ def test_values_are_every_symbol_with_a_value_as_in_dot_config():
     assert cfg.values == {
         "EXPERT": "y", "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH": "y", "ARM64": "y",
         "NR_CPUS": "256", "ARM64_NR_CPUS_FOR_BATCHED_TLB": "8", "MODEL_ARM64_TLBBATCH_NEVER_DEFER": "n",
-        "ARM64_WORKAROUND_REPEAT_TLBI": "n", "ARM64_ERRATUM_1286807": "n",
-        "ARM64_ERRATUM_2441007": "n", "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
-        "DEBUG_KERNEL": "y", "DEBUG_VM": "n", "DEBUG_TLBFLUSH": "y",
+        "ARM64_WORKAROUND_REPEAT_TLBI": "y", "ARM64_ERRATUM_1286807": "y",
+        "ARM64_ERRATUM_2441007": "y", "ARM64_ERRATUM_2441009": "y",
+        "QCOM_FALKOR_ERRATUM_1009": "y", "MMU": "y", "COMPACTION": "y",
+        "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
+        "DEBUG_KERNEL": "y", "DEBUG_VM": "n",
         # issue 6: variant choice, revertable fixes, the sanitizer
         "MODEL_ARM64_BATCHED_TLB_V5": "y", "MODEL_ARM64_BATCHED_TLB_6_6": "n",
         "MODEL_ARM64_BATCHED_TLB_FLUSH_MM": "n", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING": "n",
@@ -263,8 +266,10 @@ def test_model_knob_needs_expert():
 
 def test_promptless_workaround_names_its_errata():
     with pytest.raises(ConfigError) as e:
-        load_kernel_config("arm64", sets=["ARM64_WORKAROUND_REPEAT_TLBI=y"])
-    assert "ARM64_ERRATUM_1286807=y or ARM64_ERRATUM_2441007=y" in str(e.value)
+        load_kernel_config("arm64", sets=["ARM64_WORKAROUND_REPEAT_TLBI=n"])
+    for erratum in ("ARM64_ERRATUM_2441007", "ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441009",
+                    "QCOM_FALKOR_ERRATUM_1009"):
+        assert erratum in str(e.value)
 
 
 @pytest.mark.parametrize("sets,match", [
@@ -305,3 +310,48 @@ def test_threshold_takes_iff_batching_configured(n, expert):
     else:
         with pytest.raises(ConfigError, match="← EXPERT"):
             load_kernel_config("arm64", sets=sets)
+
+
+# --- issue 11: .configs written before the Kconfig reshaping keep loading ---------
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_pre_issue11_arm64_config_loads_with_notes():
+    """Written by a58d2b6: old variant names, DEBUG_TLBFLUSH on arm64, errata "not set",
+    a threshold on the 6.6 variant.  Loads; each changed line gets a one-line note; the
+    user's explicit errata=n stay n."""
+    cfg = load_kernel_config(config=CONFIGS / "arm64_pre_issue11.config")
+    notes = "\n".join(cfg.notes)
+    assert cfg.MODEL_ARM64_BATCHED_TLB_6_6 is True
+    assert "CONFIG_ARM64_BATCHED_TLB_6_6 is now called" in notes
+    assert "CONFIG_DEBUG_TLBFLUSH is an x86-only option" in notes
+    assert "CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB=4 did not take" in notes
+    assert cfg.ARM64_ERRATUM_2441007 is False and cfg.ARM64_ERRATUM_1286807 is False
+    assert cfg.ARM64_ERRATUM_2441009 is True            # new option: its default
+    assert "DEBUG_TLBFLUSH" not in cfg.values
+
+
+def test_pre_issue11_x86_config_loads_without_notes():
+    cfg = load_kernel_config(config=CONFIGS / "x86_pre_issue11.config")
+    assert cfg.notes == [] and cfg.DEBUG_TLBFLUSH is True
+
+
+def test_arm64_set_of_x86_only_or_v5_only_symbol_is_a_note_not_an_error():
+    cfg = load_kernel_config("arm64", sets=["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y",
+                                            "ARM64_NR_CPUS_FOR_BATCHED_TLB=2",
+                                            "DEBUG_TLBFLUSH=y"])
+    notes = "\n".join(cfg.notes)
+    assert "exists only with CONFIG_MODEL_ARM64_BATCHED_TLB_V5=y" in notes
+    assert "x86-only option" in notes
+    # without EXPERT the dependency is real, and still an error naming it
+    with pytest.raises(ConfigError, match="set EXPERT=y first"):
+        load_kernel_config("arm64", sets=["ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])
+
+
+def test_unmet_choice_dependency_is_named_not_none():
+    with pytest.raises(ConfigError) as e:
+        load_kernel_config("arm64", sets=["ARM64_NR_CPUS_FOR_BATCHED_TLB=4"])
+    msg = str(e.value)
+    assert "None" not in msg
+    assert 'MODEL_ARM64_BATCHED_TLB_V5 [=n] ← choice "Batched TLB flush' in msg

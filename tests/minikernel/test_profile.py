@@ -109,7 +109,7 @@ def test_malformed_toml(tmp_path):
     ("cpus = 8 ", 'cpus = "eight" ', "machine.cpus: expected a positive integer (CPUs), "
                                      "found 'eight'"),
     ("cpus = 8 ", "cpus = 0 ", "machine.cpus: expected a positive integer"),
-    ("ghz = 2.84 ", "ghz = true ", "machine.ghz: expected a positive number (GHz), found True"),
+    ("ghz = 2.42 ", "ghz = true ", "machine.ghz: expected a positive number (GHz), found True"),
     ("init_on_alloc = true ", "init_on_alloc = 1 ", "machine.init_on_alloc: expected true or false"),
     ('arch = "arm64"', 'arch = "riscv"', "machine.arch: expected 'arm64' or 'x86', found 'riscv'"),
     ("dsb_ns = 1.0 ", "dsb_ns = -1.0 ", "arm64.dsb_ns: expected a number >= 0 (ns), found -1.0"),
@@ -159,3 +159,81 @@ def test_profile_arch_must_match_the_kernel():
     load_profile("kunpeng920").check_arch("arm64")
     with pytest.raises(UserError, match="is an arm64 machine: expected an arm64 kernel, found x86"):
         load_profile("kunpeng920").check_arch("x86")
+
+
+# --- issue 11: core facts and per-arch entry symbols ---
+
+def test_builtin_arm64_profiles_list_their_cores():
+    sd, kp = load_profile("snapdragon888"), load_profile("kunpeng920")
+    assert [c.part for c in sd.cores] == ["cortex-a55"] * 4 + ["cortex-a78"] * 3 + ["cortex-x1"]
+    assert (sd.ghz, sd.tlb_entries) == (2.42, 1024)      # taskset -c 4: a Cortex-A78
+    assert {c.part for c in kp.cores} == {"tsv110"} and len(kp.cores) == 96
+    assert load_profile("x86-2s").cores is None          # core facts are arm64's
+
+
+@pytest.mark.parametrize("cores, expect", [
+    ('["cortex-a99:r0p0"]', "unknown core 'cortex-a99'"),
+    ('["cortex-a55 r2p0"]', 'expected "PART:rVpR" or "PART:rVpR x N"'),
+    ('["cortex-a55:r2p0 x0"]', "a count of at least 1"),
+    ('"cortex-a55"', "machine.cores: expected a list of core types"),
+])
+def test_bad_cores_name_the_entry(tmp_path, cores, expect):
+    text = re.sub(r"^cores = .*$", f"cores = {cores}", SNAPDRAGON, count=1, flags=re.M)
+    assert expect in error_of(write(tmp_path, text))
+
+
+def test_profile_without_cores_keeps_loading(tmp_path):
+    """A profile written before cores existed: no core is assumed affected by any erratum."""
+    text = "\n".join(l for l in SNAPDRAGON.splitlines() if not l.startswith("cores = "))
+    p = load_profile(write(tmp_path, text))
+    assert p.cores is None
+    from minikernel.boot import boot
+    from minikernel.kconfig import load_kernel_config
+    m = boot(load_kernel_config("arm64", sets=["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]),
+             profile=p)
+    assert m.tlb_flush_path.batched and not m.arch.repeat_tlbi
+
+
+def test_old_x86_profile_naming_arm64_entry_symbols_keeps_loading(tmp_path):
+    """An x86 profile from before the x86 entry symbols: el0_da's figure goes to
+    exc_page_fault, el0_svc's to do_syscall_64, and a note says so."""
+    head, rest = re.split(r"^\[arm64\]$", SNAPDRAGON, flags=re.M)
+    kernel = re.split(r"^\[kernel\]$", rest, flags=re.M)[1]
+    text = head.replace('arch = "arm64"', 'arch = "x86"') + \
+        "[x86]\nipi_send_ns = 100.0\nipi_latency_ns = 700.0\nipi_entry_ns = 400.0\n" \
+        "invlpg_ns = 80.0\nflush_tlb_ns = 200.0\n[kernel]" + kernel
+    p = load_profile(write(tmp_path, text))
+    assert p.kernel_ns["exc_page_fault"] == p.kernel_ns["el0_da"]
+    assert p.kernel_ns["do_syscall_64"] == p.kernel_ns["el0_svc"]
+    assert p.kernel_ns["asm_exc_page_fault"] == p.kernel_ns["entry_SYSCALL_64"] == 0.0
+    assert len(p.notes) == 1 and "exc_page_fault" in p.notes[0]
+
+
+def test_x86_profile_must_give_all_x86_entry_symbols_or_none(tmp_path):
+    text = Path(find_profile("x86-2s")).read_text().replace("do_syscall_64 = ", "# ")
+    text = text.replace('inherit = "snapdragon888"', f'inherit = "{find_profile("snapdragon888")}"')
+    assert "kernel_ns.do_syscall_64: missing" in error_of(write(tmp_path, text))
+
+
+def test_x86_charges_x86_entry_symbols_and_arm64_its_own():
+    from minikernel.boot import boot
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.workload import run_seed_benchmark
+    syms = {}
+    for arch in ("arm64", "x86"):
+        r = run_seed_benchmark(boot(load_kernel_config(arch), cpus=4), 1, warmup=1)
+        syms[arch] = {s for s in r.profile if s in ("el0_da", "el0_svc", "asm_exc_page_fault",
+                                                    "exc_page_fault", "entry_SYSCALL_64",
+                                                    "do_syscall_64")}
+    assert syms == {"arm64": {"el0_da", "el0_svc"},
+                    "x86": {"asm_exc_page_fault", "exc_page_fault", "entry_SYSCALL_64",
+                            "do_syscall_64"}}
+
+
+def test_cores_shorter_than_cpus_repeat_with_a_note(tmp_path):
+    text = re.sub(r"^cores = .*$", 'cores = ["cortex-a55:r2p0 x2", "cortex-a78:r1p1 x2"]',
+                  SNAPDRAGON, count=1, flags=re.M)
+    p = load_profile(write(tmp_path, text))
+    assert any("machine.cores lists 4 CPUs, machine.cpus is 8" in n for n in p.notes)
+    from minikernel.hw.cputype import cores_for_cpus
+    assert [c.part[-3:] for c in cores_for_cpus(p.cores, 8)] == ["a55", "a55", "a78", "a78"] * 2

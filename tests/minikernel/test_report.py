@@ -18,36 +18,51 @@ RUN_FIELDS = {"label", "batched", "elapsed_s", "cycles", "pages_reclaimed", "pro
 
 # --- the flip ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("sets, cpus, flip", [
-    ((), 96, ("EXPERT=y",)),
-    ((), 8, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=7")),
-    (("EXPERT=y",), 8, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=7",)),
-    (("EXPERT=y",), 96, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=96",)),
-    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), 96, ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=y",)),
-    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"), 8,
+def _cores(*cores):
+    import dataclasses
+
+    from minikernel.hw.cputype import parse_cores
+    from minikernel.profile import default_profile
+    return dataclasses.replace(default_profile("arm64"), cores=parse_cores(list(cores)))
+
+
+@pytest.mark.parametrize("sets, cpus, cores, flip", [
+    ((), 96, None, ("EXPERT=y",)),
+    ((), 8, None, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=7")),
+    (("EXPERT=y",), 8, None, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=7",)),
+    (("EXPERT=y",), 96, None, ("ARM64_NR_CPUS_FOR_BATCHED_TLB=96",)),
+    # errata default y: only one that matches a core of the machine is turned off
+    (("EXPERT=y",), 96, ("cortex-a76:r1p0",), ("ARM64_ERRATUM_1286807=n",)),
+    (("EXPERT=y",), 4, ("cortex-a55:r1p0",),
+     ("ARM64_NR_CPUS_FOR_BATCHED_TLB=3", "ARM64_ERRATUM_2441007=n")),
+    # the merged series has no threshold: the model-only never-defer knob
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), 96, None, ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=y",)),
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"), 8, None,
      ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=y",)),
-    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"), 4,
+    (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"), 4, None,
      ("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n",)),
 ])
-def test_arm64_flip_changes_only_what_is_needed(sets, cpus, flip, make_machine):
+def test_arm64_flip_changes_only_what_is_needed(sets, cpus, cores, flip, make_machine):
     cfg = load_kernel_config("arm64", sets=sets)
-    f = flip_deferral(cfg, cpus)
+    prof = None if cores is None else _cores(*cores)
+    f = flip_deferral(cfg, cpus, prof)
     assert f.sets == flip
-    a = make_machine("arm64", *sets, cpus=cpus)
-    b = make_machine("arm64", *sets, *f.sets, cpus=cpus)
+    a = make_machine("arm64", *sets, cpus=cpus, profile=prof)
+    b = make_machine("arm64", *sets, *f.sets, cpus=cpus, profile=prof)
     assert a.tlb_flush_path.batched is not b.tlb_flush_path.batched
 
 
-@pytest.mark.parametrize("sets", [("EXPERT=y", "ARM64_ERRATUM_1286807=y"),
-                                  ("EXPERT=y", "ARM64_ERRATUM_2441007=y",
-                                   "MODEL_ARM64_BATCHED_TLB_6_6=y")])
-def test_flip_that_would_drop_an_erratum_workaround_is_refused(sets, make_machine):
+@pytest.mark.parametrize("sets, core", [(("EXPERT=y",), "cortex-a76:r1p0"),
+                                        (("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"),
+                                         "cortex-a55:r2p0")])
+def test_flip_that_would_drop_an_erratum_workaround_is_refused(sets, core, make_machine):
     # B would drop the REPEAT_TLBI workaround too: its cost would be credited to batching.
     from minikernel.report import refuse_erratum_flip
 
-    f = flip_deferral(load_kernel_config("arm64", sets=sets), 96)
+    prof = _cores(f"{core} x96")
+    f = flip_deferral(load_kernel_config("arm64", sets=sets), 96, prof)
     with pytest.raises(UserError, match="REPEAT_TLBI erratum workaround.*--set ARM64_ERRATUM_"):
-        refuse_erratum_flip(make_machine("arm64", *sets, cpus=96), f.sets)
+        refuse_erratum_flip(make_machine("arm64", *sets, cpus=96, profile=prof), f.sets)
 
 
 @pytest.mark.parametrize("variant", ["MODEL_ARM64_BATCHED_TLB_6_6", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM"])
@@ -71,7 +86,8 @@ def test_a_flip_that_changes_nothing_is_an_error(make_machine):
 
 
 def test_erratum_main_job_exits_2_with_the_reason(run_cli):
-    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--set", "ARM64_ERRATUM_1286807=y")
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--set", "EXPERT=y",
+                "--set", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y")   # A55s: erratum 2441007
     assert r.rc == 2 and r.out == ""
     assert "REPEAT_TLBI" in r.err and r.err.count("\n") == 1
 
@@ -118,7 +134,9 @@ def test_json_runs_configured_then_flipped(run_cli):
 
 
 def test_text_report_has_boot_decision_ab_table_and_two_perf_tables(run_cli):
-    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--iterations", "2")
+    # the published Snapdragon kernel predates the A55 erratum 2441007 (171df58028bf)
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--iterations", "2",
+                "--set", "ARM64_ERRATUM_2441007=n")
     assert r.rc == 0
     out = r.out
     assert out.startswith("minikernel/arm64 on 8 CPUs\nKernel baseline: Linux 6.1, series variant v5\n"
@@ -133,9 +151,9 @@ def test_text_report_has_boot_decision_ab_table_and_two_perf_tables(run_cli):
 
 def test_smp_overrides_the_profile(run_cli):
     r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--smp", "16",
-                "--iterations", "1", "--json")
+                "--set", "ARM64_ERRATUM_2441007=n", "--iterations", "1", "--json")
     report = json.loads(r.out)
-    assert report["machine"] == {"cpus": 16, "profile": "snapdragon888", "ghz": 2.84}
+    assert report["machine"] == {"cpus": 16, "profile": "snapdragon888", "ghz": 2.42}
     assert report["runs"][1]["cpus"] == 16
 
 
@@ -247,6 +265,22 @@ def test_json_runs_carry_the_arch_tlb_counters_in_vmstat(run_cli):
     assert a["vmstat"]["tlbi_issued"] >= a["pages_reclaimed"]
     assert a["vmstat"]["dsb_ish_waited"] < b["vmstat"]["dsb_ish_waited"]
     assert b["vmstat"]["dsb_ish_waited"] >= b["pages_reclaimed"]
+
+
+def test_snapdragon888_on_6_6_never_defers_and_the_report_says_why_in_one_line(run_cli):
+    """Four Cortex-A55s, erratum 2441007 on (default y; every A55 since 171df58028bf)."""
+    r = run_cli("--defconfig", "arm64", "--machine", "snapdragon888", "--set", "EXPERT=y",
+                "--set", "MODEL_ARM64_BATCHED_TLB_6_6=y", "--iterations", "1")
+    # the A/B is refused (dropping the workaround would credit batching with its cost), in one line
+    assert r.rc == 2 and r.out == ""
+    assert r.err.startswith("CONFIG_ARM64_ERRATUM_2441007=y: the REPEAT_TLBI erratum workaround")
+    from minikernel.boot import boot
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.profile import load_profile
+    path = boot(load_kernel_config("arm64", sets=["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]),
+                profile=load_profile("snapdragon888")).tlb_flush_path
+    assert path.reason.startswith("disabled by the REPEAT_TLBI erratum workaround: CPUs 0-3 are "
+                                  "Cortex-A55 r2p0 (CONFIG_ARM64_ERRATUM_2441007=y")
 
 
 def test_smp_far_from_the_profiles_cpu_count_says_it_extrapolates(run_cli):

@@ -1,9 +1,23 @@
 """arch/arm64/tlbflush.py: broadcast TLBI completed only by the issuer's DSB; the v5 policy."""
 
+import dataclasses
+
 import pytest
 
+from minikernel.hw.cputype import parse_cores
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
+
+
+def _with_cores(*cores, arch="arm64"):
+    """The default arm64 profile with these cores (``[machine] cores``)."""
+    from minikernel.profile import default_profile
+    return dataclasses.replace(default_profile(arch), cores=parse_cores(list(cores)))
+
+
+A76 = _with_cores("cortex-a76:r3p0")
+A55 = _with_cores("cortex-a55:r2p0")
+SD888 = _with_cores("cortex-a55:r2p0 x4", "cortex-a78:r1p1 x3", "cortex-x1:r1p0")
 
 
 def _two_cpus_cache_one_page(m):
@@ -36,16 +50,19 @@ def test_tlbi_is_complete_only_after_the_issuers_dsb(make_machine):
     assert m.tlbs.tlbs[0].get(key) is None and m.tlbs.tlbs[1].get(key) is None
 
 
-@pytest.mark.parametrize("cpus,sets,defers", [
-    (8, ("EXPERT=y",), False),                            # 8 online <= threshold 8
-    (9, ("EXPERT=y",), True),
-    (9, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=9"), False),
-    (96, ("EXPERT=y", "ARM64_ERRATUM_1286807=y"), False),  # REPEAT_TLBI never defers
-    (96, ("EXPERT=y", "ARM64_ERRATUM_2441007=y"), False),
-    (96, (), False),                                       # not configured
+@pytest.mark.parametrize("cpus,sets,profile,defers", [
+    (8, ("EXPERT=y",), None, False),                      # 8 online <= threshold 8
+    (9, ("EXPERT=y",), None, True),
+    (9, ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=9"), None, False),
+    (96, ("EXPERT=y",), A76, False),                      # an affected core: no deferral
+    (96, ("EXPERT=y",), A55, False),
+    (96, ("EXPERT=y", "ARM64_ERRATUM_1286807=n"), A76, True),   # option off: not worked around
+    (96, ("EXPERT=y",), _with_cores("cortex-a76:r4p0"), True),  # A76 r4p0 is not affected
+    (96, ("EXPERT=y",), None, True),                     # errata on (default y), TSV110 cores
+    (96, (), None, False),                                # not configured
 ])
-def test_v5_deferral_policy(make_machine, cpus, sets, defers):
-    m = make_machine("arm64", *sets, cpus=cpus)
+def test_v5_deferral_policy(make_machine, cpus, sets, profile, defers):
+    m = make_machine("arm64", *sets, cpus=cpus, profile=profile)
     p = Process.spawn(m, cpu=0)
     buf = p.mmap(64 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
     for i in range(64):
@@ -56,7 +73,7 @@ def test_v5_deferral_policy(make_machine, cpus, sets, defers):
 
 
 def test_repeat_tlbi_workaround_issues_tlbi_dsb_tlbi(make_machine):
-    m = make_machine("arm64", "ARM64_ERRATUM_1286807=y", cpus=4)
+    m = make_machine("arm64", cpus=4, profile=A76)
     p, t, buf = _two_cpus_cache_one_page(m)
     before = m.arch.counters()
     vma = p.mm.find_vma(buf)
@@ -66,18 +83,88 @@ def test_repeat_tlbi_workaround_issues_tlbi_dsb_tlbi(make_machine):
     assert after["dsb_ish"] - before["dsb_ish"] == 2
 
 
-def test_flush_range_beyond_max_tlbi_ops_is_one_asid_flush(make_machine):
+def test_flush_range_from_max_tlbi_ops_on_is_one_asid_flush(make_machine):
+    """__flush_tlb_range(): (end - start) >= MAX_TLBI_OPS * stride -> flush_tlb_mm().
+
+    511 pages are 511 TLBIs; 512 (2 MiB, the old model's off-by-one) is one
+    ASIDE1IS, as is 513.
+    """
     m = make_machine("arm64", cpus=4)
     p = Process.spawn(m, cpu=0)
-    small = p.mmap(512 * PAGE_SIZE)
-    big = p.mmap(513 * PAGE_SIZE)
     cpu = m.cpus[0]
-    c0 = m.arch.counters()["tlbi_issued"]
-    m.arch.flush_tlb_range(cpu, p.mm.find_vma(small), small, small + 512 * PAGE_SIZE)
-    c1 = m.arch.counters()["tlbi_issued"]
-    m.arch.flush_tlb_range(cpu, p.mm.find_vma(big), big, big + 513 * PAGE_SIZE)
-    c2 = m.arch.counters()["tlbi_issued"]
-    assert (c1 - c0, c2 - c1) == (512, 1)
+    issued = []
+    for n in (511, 512, 513):
+        buf = p.mmap(n * PAGE_SIZE)
+        c0 = m.arch.counters()["tlbi_issued"]
+        m.arch.flush_tlb_range(cpu, p.mm.find_vma(buf), buf, buf + n * PAGE_SIZE)
+        issued.append(m.arch.counters()["tlbi_issued"] - c0)
+    assert issued == [511, 1, 1]
+
+
+@pytest.mark.parametrize("variant,name", [
+    ("MODEL_ARM64_BATCHED_TLB_V5", "MAX_TLBI_OPS"), ("MODEL_ARM64_BATCHED_TLB_6_6", "MAX_TLBI_OPS"),
+    ("MODEL_ARM64_BATCHED_TLB_FLUSH_MM", "MAX_DVM_OPS"),
+])
+def test_range_limit_named_as_the_baseline_names_it(make_machine, variant, name):
+    m = make_machine("arm64", "EXPERT=y", f"{variant}=y")
+    assert m.arch.max_tlbi_ops_name == name
+
+
+def test_v5_asks_this_cpu_6_6_asks_every_cpu(make_machine):
+    """Snapdragon 888 cores (cpu0-3 A55, all affected by 2441007 since 171df58028bf).
+
+    v5 (this_cpu_has_cap): reclaim on an A78 (CPU4) defers, on an A55 (CPU0)
+    does not; 6.6 (cpus_have_const_cap): neither does.  Either way every
+    TLBI is repeated (the alternative is patched in system-wide).
+    """
+    out = {}
+    for variant in ("MODEL_ARM64_BATCHED_TLB_V5", "MODEL_ARM64_BATCHED_TLB_6_6"):
+        m = make_machine("arm64", "EXPERT=y", f"{variant}=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1"
+                         if variant.endswith("V5") else "EXPERT=y", cpus=8, profile=SD888)
+        assert m.arch.repeat_tlbi
+        p = Process.spawn(m, cpu=0)
+        cpu0 = m.cpus[0]
+        out[variant] = (m.arch.arch_tlbbatch_should_defer(cpu0, p.mm),
+                        m.arch.arch_tlbbatch_should_defer(m.cpus[4], p.mm))
+    assert out == {"MODEL_ARM64_BATCHED_TLB_V5": (False, True),
+                   "MODEL_ARM64_BATCHED_TLB_6_6": (False, False)}
+
+
+@pytest.mark.parametrize("cores,defers", [
+    (("cortex-a55:r0p0",), False), (("cortex-a55:r2p0",), False),      # every A55 revision
+    (("cortex-a510:r1p1",), False), (("cortex-a510:r1p2",), True),     # 2441009: fixed in r1p2
+    (("qcom-falkor-v1:r0p0",), False), (("qcom-kryo",), False),        # Falkor E1009
+    (("cortex-a76:r3p0",), False), (("cortex-a76:r4p0",), True),       # 1286807: r0p0..r3p0
+    (("cortex-a78:r1p1 x3", "cortex-x1:r1p0"), True),
+])
+def test_errata_match_upstreams_midr_ranges(make_machine, cores, defers):
+    m = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", cpus=4,
+                     profile=_with_cores(*cores))
+    p = Process.spawn(m, cpu=0)
+    assert m.arch.arch_tlbbatch_should_defer(m.cpus[0], p.mm) is defers
+
+
+def test_snapdragon888_never_defers_on_6_6_with_the_a55_erratum_and_says_so(make_machine):
+    m = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", cpus=8,
+                     profile="snapdragon888")
+    path = m.tlb_flush_path
+    assert path.batched is False
+    assert "Cortex-A55" in path.reason and "2441007" in path.reason
+    m2 = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y",
+                      "ARM64_ERRATUM_2441007=n", cpus=8, profile="snapdragon888")
+    assert m2.tlb_flush_path.batched is True
+
+
+def test_switch_between_threads_of_one_mm_executes_the_dsb(make_machine):
+    """__switch_to()'s dsb(ish) runs on every task switch, not only when the mm changes."""
+    m = make_machine("arm64", "EXPERT=y", cpus=4)
+    p, t, buf = _two_cpus_cache_one_page(m)
+    key = p.mm.asid << ASID_SHIFT | buf >> PAGE_SHIFT
+    del p.mm.pgd[buf >> PAGE_SHIFT]
+    m.arch.arch_tlbbatch_add_pending(m.cpus[0], p.task.tlb_ubc.arch, p.mm, buf)
+    assert m.tlbs.by_key.get(key)
+    t.move_to(0)                                         # a sibling thread of the same mm
+    assert not m.tlbs.by_key.get(key)
 
 
 def test_context_switch_completes_outstanding_tlbis(make_machine):

@@ -88,5 +88,130 @@ def test_tlb_flush_trace_uses_kernel_reasons(make_machine):
     m = make_machine("x86", "MODEL_X86_KERNEL_6_16=y", cpus=8, trace=True)
     _reclaim_with_threads(m, 2)
     reasons = {line.split("reason:")[1] for line in m.trace if "tlb_flush" in line}
-    # batch: one IPI round; the target does a full remote flush, the initiator a local one
-    assert reasons == {"remote ipi send", "remote shootdown", "local shootdown"}
+    # batch: one IPI round; the target does a full remote flush, the initiator a local one;
+    # switch_mm_irqs_off traces every switch to a new mm, with 0 pages when it flushed nothing
+    assert reasons == {"remote ipi send", "remote shootdown", "local shootdown",
+                       "flush on task switch"}
+    assert {line.split("tlb_flush: ")[1] for line in m.trace
+            if "flush on task switch" in line} == {"pages:0 reason:flush on task switch"}
+
+
+# -- vmstat counters where arch/x86/mm/tlb.c counts them (review 1.10) --
+
+def test_batched_counts_local_flushes_only_on_the_initiator(make_machine):
+    """flush_tlb_func() counts NR_TLB_LOCAL_FLUSH_* only ``if (local)``: each IPI round
+    (batch flush, MADV_PAGEOUT's range flush) is one local full flush on the initiator;
+    its 3 targets count NR_TLB_REMOTE_FLUSH_RECEIVED only."""
+    m = make_machine("x86", cpus=8)
+    _reclaim_with_threads(m, 4)
+    vs = m.vmstat
+    rounds = vs.nr_tlb_remote_flush
+    assert rounds >= 1
+    assert (vs.nr_tlb_local_flush_all, vs.nr_tlb_remote_flush_received) == (rounds, 3 * rounds)
+
+
+def test_unbatched_counts_one_local_invlpg_per_page(make_machine):
+    m = make_machine("x86", "EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y", cpus=8)
+    _reclaim_with_threads(m, 4)
+    vs = m.vmstat
+    assert vs.nr_tlb_local_flush_one == NPAGES           # not 4 x NPAGES
+    # beyond the per-page rounds, only range flushes past the 33-page ceiling (6.1's
+    # MADV_PAGEOUT young-PTE flush) flush all; switch_mm_irqs_off counts nothing
+    assert vs.nr_tlb_local_flush_all == vs.nr_tlb_remote_flush - NPAGES
+
+
+def test_remote_flush_received_is_counted_before_the_mm_check(make_machine):
+    """6.16 keeps CPU1 in A's mask after it switched to B (209954cbc7d0): flush_tlb_mm(A)
+    interrupts it, the handler counts the IPI, finds another mm and drops the stale bit.
+    On 6.6 the switch cleared the bit: no IPI at all."""
+    out = {}
+    for base in ("MODEL_X86_KERNEL_6_6", "MODEL_X86_KERNEL_6_16"):
+        m = make_machine("x86", f"{base}=y", cpus=4)
+        a = Process.spawn(m, "a", cpu=0)
+        a.clone_thread(cpu=1)
+        Process.spawn(m, "b", cpu=1)                     # CPU1 now runs B
+        m.arch.flush_tlb_mm(m.cpus[0], a.mm)
+        out[base] = (m.vmstat.nr_tlb_remote_flush_received, a.mm.mm_cpumask)
+    assert out == {"MODEL_X86_KERNEL_6_6": (0, 0b01), "MODEL_X86_KERNEL_6_16": (1, 0b01)}
+
+
+def test_local_flush_overlaps_the_ipi_wait(make_machine):
+    """smp_call_function_many_cond(): send, run the local flush, then wait.  A local full
+    flush (200 ns) is hidden behind the 2 x 700 ns round trip: the initiator's time for a
+    batch flush is the same whether or not it is itself in the mask."""
+    from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
+    m = make_machine("x86", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    p.clone_thread(cpu=1)
+    cpu0 = m.cpus[0]
+    spent = []
+    for mask in (0b10, 0b11):
+        p.mm.tlb_gen += 1                                # something to flush
+        t0 = cpu0.now
+        m.arch.arch_tlbbatch_flush(cpu0, ArchTlbflushUnmapBatch(cpumask=mask))
+        spent.append(cpu0.now - t0)
+    assert m.vmstat.nr_tlb_local_flush_all == 1          # the local flush did run
+    assert spent[0] == spent[1]
+
+
+# -- lazy TLB (review 1.6) --
+
+def _migrated_single_threaded_rounds(m, rounds=3, migrate=True):
+    """A single-threaded process faults its buffer in on CPU0, moves to CPU1 (CPU0 goes
+    idle: lazy) and runs MADV_PAGEOUT + read-back *rounds* times.  Returns the PTEs
+    deferred and the IPIs sent per round."""
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(NPAGES * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    for i in range(NPAGES):
+        p.read(buf + i * PAGE_SIZE)
+    if migrate:
+        p.move_to(1)
+    deferred, ipis = [], []
+    for _ in range(rounds):
+        d0, i0 = m.vmstat.tlb_deferred_pte, m.arch.counters()["ipis_sent"]
+        b0 = m.vmstat.tlb_batch_flush
+        p.madvise(buf, NPAGES * PAGE_SIZE, MADV_PAGEOUT)
+        deferred.append(m.vmstat.tlb_deferred_pte - d0)
+        # IPIs beyond one per batch flush (those reach CPU0 once it left lazy mode)
+        ipis.append(m.arch.counters()["ipis_sent"] - i0 - (m.vmstat.tlb_batch_flush - b0
+                                                           if ipis and deferred[-1] else 0))
+        for i in range(NPAGES):
+            p.read(buf + i * PAGE_SIZE)
+    return deferred, ipis
+
+
+def test_unpinned_single_threaded_process_that_migrated_defers(make_machine):
+    """The idle CPU0 stays in mm_cpumask (lazy), so cpumask_any_but() sees it and reclaim
+    defers; the batch flush skips it (tlb_is_not_lazy: 0 IPIs).  The next MADV_PAGEOUT's
+    flush_tlb_batched_pending() is a flush_tlb_mm() (freed_tables): that one interrupts
+    the lazy CPU, which switches to init_mm -- on 6.1/6.6 leaving the mask, so reclaim
+    stops deferring; on 6.16 (bits cleared only by a flush that finds another mm) one
+    round later, after CPU0 (now in init_mm, not lazy) got each batch flush's IPI."""
+    out = {}
+    for base in ("MODEL_X86_KERNEL_6_1", "MODEL_X86_KERNEL_6_6", "MODEL_X86_KERNEL_6_16"):
+        out[base] = _migrated_single_threaded_rounds(make_machine("x86", f"{base}=y", cpus=4))
+    assert out["MODEL_X86_KERNEL_6_1"] == out["MODEL_X86_KERNEL_6_6"] == \
+        ([NPAGES, 0, 0], [0, 1, 0])
+    assert out["MODEL_X86_KERNEL_6_16"] == ([NPAGES, NPAGES, 0], [0, 1, 1])
+
+
+def test_pinned_single_threaded_process_never_defers(make_machine):
+    m = make_machine("x86", "MODEL_X86_KERNEL_6_6=y", cpus=4)
+    assert _migrated_single_threaded_rounds(m, migrate=False) == ([0, 0, 0], [0, 0, 0])
+
+
+def test_lazy_cpu_returning_to_its_mm_flushes_what_it_missed(make_machine):
+    """The batch flush skipped the lazy CPU0; when the task comes back, switch_mm_irqs_off()
+    sees a newer tlb_gen and flushes, so no stale entry is used (the sanitizer checks)."""
+    m = make_machine("x86", "MODEL_X86_KERNEL_6_6=y", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    p.write(buf, 7)
+    p.move_to(1)
+    assert m.arch.is_lazy[0] and p.mm.mm_cpumask == 0b11
+    p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT)
+    assert m.vmstat.tlb_deferred_pte == 1
+    assert m.tlbs.lookup(0, p.mm.asid, buf >> PAGE_SHIFT) is not None   # skipped: still cached
+    p.move_to(0)
+    assert m.tlbs.lookup(0, p.mm.asid, buf >> PAGE_SHIFT) is None
+    assert p.read(buf) == 7
