@@ -1,0 +1,596 @@
+"""Fit an arm64 machine profile to measurements of the seed benchmark (``minikernel fit``).
+
+Model-only.  Turns what a user can measure on their own machine -- ``perf
+report --stdio`` of the cover letter's benchmark, the output of ``time``,
+optionally the same for the batched kernel and ``perf annotate`` of
+``ptep_clear_flush`` -- into a profile TOML whose every figure says whether it
+was measured, fitted or assumed.  ``tools/fit_profiles.py`` is this module
+applied to ``minikernel/data/published.toml``.
+
+The model's elapsed time is the *CPU time of the benchmark task* (each
+simulated CPU's clock only advances while it runs kernel or user work; the
+model has no sleeping, no other tasks, no preemption).  So the fit targets
+``user + sys`` of ``time``, never ``real``: the difference (off-CPU time) has
+no mechanism in the model.  ``FitResult.other_measure`` says what fitting
+the wall-clock time instead would have implied.
+
+What is fitted (all by running the model and correcting, never by a formula
+that bypasses it):
+  - per-symbol kernel costs: a symbol perf reports gets its share of the
+    measured CPU time per iteration, divided by the calls the model makes;
+    the unreported rest is spread over the other symbols in the proportions
+    of a base profile (``--like``), scaled by one factor, so that the total
+    matches the measured CPU time;
+  - the DVM latency at the measured CPU count, so that ``ptep_clear_flush``
+    gets its measured share;
+  - with a batched ``time`` too: the per-TLBI issue cost, so that the
+    batched CPU time matches (otherwise that figure is assumed, and the
+    batched run is a prediction).
+Everything else is assumed, with a plausible range (``[range]``).
+
+Invariants this module owns:
+  - A line of an input file it cannot read is a UserError naming the file,
+    the line number and what was expected.
+  - A figure is written with one of the provenance tags measured / fit /
+    assumed (and published, for the built-in profiles' inputs).
+  - A number the fit consumed is a residual, never a prediction: the
+    result separates ``residuals`` (inputs reproduced) from
+    ``predictions`` (outputs that were not inputs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from minikernel.errors import UserError
+from minikernel.profile import KERNEL_SYMBOLS, MachineProfile, load_profile
+
+PAGES = 256                   # the benchmark's 1 MiB buffer
+FIT_ITERATIONS = 2            # every steady-state iteration is identical in the model
+UNBATCHED = ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4096"]
+BATCHED = ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1"]
+
+#: Small fixed costs (ns; assumptions): the non-waiting bookkeeping of the
+#: flush paths, and the syscall entry.  (symbol, ns, what it stands for)
+FIXED: tuple[tuple[str, float, str], ...] = (
+    ("ptep_clear_flush", 6.0, "own PTE work only; the TLBI/DSB cost comes from [arm64]"),
+    ("ptep_get_and_clear", 6.0, "same PTE work as ptep_clear_flush, no flush"),
+    ("set_tlb_ubc_flush_pending", 4.0, "batch bookkeeping"),
+    ("try_to_unmap_flush", 5.0, "per batch, excluding the DSB"),
+    ("try_to_unmap_flush_dirty", 3.0, "a flag test per folio"),
+    ("flush_tlb_batched_pending", 3.0, "the pending/flushed check"),
+    ("reclaim_pages", 300.0, "once per MADV_PAGEOUT"),
+    ("el0_svc", 300.0, "syscall entry/exit"),
+    ("main", 2.0, "one user load in the benchmark, excluding the TLB walk"),
+)
+
+#: Assumed hardware figures: (key, value, (low, high), why).
+ASSUMED_ARM64: tuple[tuple[str, Any, tuple, str], ...] = (
+    ("tlbi_issue_ns", 2.0, (1.0, 20.0), "issuing one TLBI on an idle fabric, a few cycles"),
+    ("dsb_ns", 1.0, (0.5, 5.0), "a DSB with nothing outstanding"),
+    ("dvm_throughput_base_ns", 0.0, (0.0, 20.0), "fixed part of a DVM operation's port time"),
+    ("dvm_queue_depth", 4, (1, 16), "outstanding DVM operations per requester: the Arm CCN-502 "
+                                    "TRM 2.7 limit of 4 outstanding DVM transactions to an RN-F, "
+                                    "taken as the requester's queue (neither machine is a CCN-502)"),
+    ("dvm_contention", 1.0, (0.25, 1.0), "added latency per extra CPU broadcasting at once, as a "
+                                         "fraction of the latency: 'almost linearly' (Arcangeli 2020)"),
+)
+#: Port time of one DVM operation, as a fraction of the latency (assumption,
+#: all of it per CPU: the snoop fan-out), and its range.
+THROUGHPUT_SHARE = (0.05, (0.01, 0.25))
+#: Fixed part of the DVM latency at the measured CPU count (assumption).
+FIXED_SHARE = (0.5, (0.25, 0.75))
+TLB_WALK_NS = (25.0, (10.0, 60.0))
+
+#: Cores that lack E0PD (ARMv8.2 and older): with KASLR they run with KPTI
+#: (arm64 kaslr_requires_kpti()), so every TLBI is issued twice.
+NO_E0PD_CORES = {"cortex-a53", "cortex-a55", "cortex-a57", "cortex-a72", "cortex-a73",
+                 "cortex-a75", "cortex-a76", "cortex-a77", "cortex-a78", "cortex-x1",
+                 "neoverse-n1", "tsv110", "kunpeng920", "cortex-a65", "neoverse-e1"}
+
+
+@dataclass
+class Measurements:
+    """What the fit is given; ``None`` means not measured.
+
+    name, cpus, ghz, cores: the machine; cores as perf/dmesg name them
+    kpti:          True/False if known (dmesg | grep -i kpti), None: decide from cores
+    iterations:    the benchmark's loop count (the published runs: 10 000)
+    shares:        symbol -> % of the benchmark's cycles, unbatched (perf report)
+    cpu_s:         user + sys seconds, unbatched; wall_s: real seconds
+    batched_cpu_s, batched_wall_s: the same for the batched kernel
+    batched_shares: perf report of the batched kernel (a check, never an input)
+    dsb_pct:       perf annotate: % of ptep_clear_flush in its final DSB (a check)
+    sources:       what -> where it came from (file:line or a citation)
+    """
+
+    name: str
+    cpus: int
+    ghz: float
+    cores: tuple[str, ...] = ()
+    kpti: bool | None = None
+    iterations: int = 10000
+    shares: dict[str, float] = field(default_factory=dict)
+    cpu_s: float | None = None
+    wall_s: float | None = None
+    batched_cpu_s: float | None = None
+    batched_wall_s: float | None = None
+    batched_shares: dict[str, float] = field(default_factory=dict)
+    dsb_pct: float | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    tag: str = "measured"             # provenance word for the inputs
+    init_on_alloc: bool | None = None  # None: as in the base profile (assumption)
+    tlb_entries: int | None = None     # None: as in the base profile (assumption)
+    why: dict[str, str] = field(default_factory=dict)   # figure -> provenance override
+
+
+@dataclass
+class FitResult:
+    """A fitted profile and how well it does.
+
+    profile:     the MachineProfile (usable directly)
+    toml:        the profile file text, every figure with its provenance
+    residuals:   name -> (target, model) for every input reproduced
+    predictions: name -> (measured or None, model) for outputs that were not inputs
+    other_measure: what fitting wall-clock time instead would imply (text)
+    notes:       lines worth printing
+    """
+
+    profile: MachineProfile
+    toml: str
+    residuals: dict[str, tuple[float, float]]
+    predictions: dict[str, tuple[float | None, float]]
+    other_measure: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+#
+# Parsers
+#
+
+_PERF_LINE = re.compile(
+    r"^\s*(?P<a>\d+(?:\.\d+)?)%\s+(?:(?P<b>\d+(?:\.\d+)?)%\s+)?(?P<comm>\S+)\s+"
+    r"(?P<dso>\S+)\s+\[(?P<kind>[^\]]+)\]\s+(?P<sym>\S+)")
+
+
+def parse_perf_report(path: str | Path, text: str | None = None,
+                      command: str | None = None) -> tuple[dict[str, float], str]:
+    """``perf report --stdio`` text -> ({symbol: self %}, command), summed over DSOs.
+
+    Works with and without ``--children`` (then the Self column is used),
+    with call-graph lines, and with other commands present (only
+    *command*'s lines count; by default the command of the top line).
+    """
+    text = Path(path).read_text(encoding="utf-8", errors="replace") if text is None else text
+    rows = []
+    children = False
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("#"):
+            if re.search(r"\bChildren\s+Self\b", s):
+                children = True
+            continue
+        if s[0] in "|-" or s.startswith("---") or re.match(r"^[\d.]+%\s*$", s) or \
+                re.match(r"^\|?\s*--[\d.]+%--", s) or set(s) <= set("|- "):
+            continue                                    # call-graph lines
+        m = _PERF_LINE.match(line)
+        if not m:
+            raise UserError(f"{path}:{n}: cannot read this line: expected a perf report "
+                            "--stdio line 'OVERHEAD% COMMAND DSO [k] SYMBOL' (or a '#' "
+                            f"comment), found {s[:60]!r}")
+        pct = float(m["b"]) if (children or m["b"] is not None) and m["b"] is not None \
+            else float(m["a"])
+        rows.append((m["comm"], m["sym"], pct))
+    if not rows:
+        raise UserError(f"{path}: no perf report lines: expected the output of "
+                        "`perf report --stdio` of the benchmark")
+    comm = command or rows[0][0]
+    out: dict[str, float] = {}
+    for c, sym, pct in rows:
+        if c == comm:
+            out[sym] = out.get(sym, 0.0) + pct
+    if not out:
+        raise UserError(f"{path}: no line of command {comm!r}: expected the benchmark's "
+                        "command in the Command column (see --command)")
+    return out, comm
+
+
+_TIME_GNU = re.compile(r"(?P<u>[\d.]+)user\s+(?P<s>[\d.]+)system\s+(?P<e>[\d:.]+)elapsed")
+_TIME_BASH = re.compile(r"^\s*(?P<k>real|user|sys)\s+(?:(?P<m>\d+)m)?(?P<sec>[\d.]+)s?\s*$")
+
+
+def _clock(v: str) -> float:
+    parts = [float(x) for x in v.split(":")]
+    t = 0.0
+    for p in parts:
+        t = t * 60 + p
+    return t
+
+
+def parse_time(path: str | Path, text: str | None = None) -> tuple[float, float]:
+    """Output of ``time`` (bash's, ``time -p``, or GNU/busybox's one line) -> (user+sys, real) s."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace") if text is None else text
+    got: dict[str, float] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith(("#", "$", "~")) or re.match(r"^\S*\s*[#$]\s", s):
+            continue                                    # prompts and comments
+        m = _TIME_GNU.search(s)
+        if m:
+            got.update(user=float(m["u"]), sys=float(m["s"]), real=_clock(m["e"]))
+            continue
+        m = _TIME_BASH.match(s)
+        if m:
+            got[m["k"]] = int(m["m"] or 0) * 60 + float(m["sec"])
+            continue
+        if re.search(r"\d+inputs\+\d+outputs|pagefaults|%CPU", s):
+            continue
+        raise UserError(f"{path}:{n}: cannot read this line: expected the output of `time` "
+                        "('real 0m13.460s' / 'user ...' / 'sys ...', or '0.21user 14.34system "
+                        f"0:14.69elapsed'), found {s[:60]!r}")
+    missing = [k for k in ("user", "sys", "real") if k not in got]
+    if missing:
+        raise UserError(f"{path}: no {'/'.join(missing)} time: expected the output of `time` "
+                        "with real, user and sys")
+    return got["user"] + got["sys"], got["real"]
+
+
+_ANNOT = re.compile(r"^\s*(?P<pct>\d+(?:\.\d+)?)\s*[:│|]\s*(?P<rest>.*)$")
+
+
+def parse_annotate(path: str | Path, text: str | None = None) -> float:
+    """``perf annotate --stdio ptep_clear_flush`` -> % of its samples on ``dsb ish``."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace") if text is None else text
+    total = dsb = 0.0
+    seen = False
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _ANNOT.match(line)
+        if not m:
+            if re.match(r"^\s*\d", line) and not re.match(r"^\s*\d+\s*$", line):
+                raise UserError(f"{path}:{n}: cannot read this line: expected 'PERCENT : "
+                                f"instruction' of perf annotate --stdio, found "
+                                f"{line.strip()[:60]!r}")
+            continue                                    # headers and source lines
+        seen = True
+        pct = float(m["pct"])
+        total += pct
+        if re.search(r"\bdsb\s+ish\b(?!st)", m["rest"]):
+            dsb += pct
+    if not seen or total <= 0:
+        raise UserError(f"{path}: no annotated instruction: expected the output of "
+                        "`perf annotate --stdio ptep_clear_flush`")
+    return dsb / total * 100
+
+
+#
+# The fit
+#
+
+def _machine(prof: MachineProfile, sets: list[str]):
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    return Machine(load_kernel_config("arm64", sets=sets), prof)
+
+
+def _run(prof: MachineProfile, sets: list[str], iterations: int = FIT_ITERATIONS):
+    from minikernel.workload import run_seed_benchmark
+    return run_seed_benchmark(_machine(prof, sets), iterations, warmup=1)
+
+
+def call_counts(prof: MachineProfile) -> dict[str, float]:
+    """Calls per iteration of every symbol, unbatched: run with every cost 1 ns, hardware 0."""
+    ones = MappingProxyType({s: 1.0 for s in KERNEL_SYMBOLS})
+    p = replace(prof, kernel_ns=ones, tlb_walk_ns=0.0, tlbi_issue_ns=0.0, dsb_ns=0.0,
+                dvm_latency_base_ns=0.0, dvm_latency_per_cpu_ns=0.0,
+                dvm_throughput_base_ns=0.0, dvm_throughput_per_cpu_ns=0.0)
+    r = _run(p, UNBATCHED)
+    return {k: v / FIT_ITERATIONS for k, v in r.profile.items()}
+
+
+def _kpti(meas: Measurements) -> tuple[bool, str]:
+    if meas.kpti is not None:
+        return meas.kpti, f"{meas.tag}: given"
+    cores = [c.lower() for c in meas.cores]
+    if cores and all(c in NO_E0PD_CORES for c in cores):
+        return True, ("assumption: KASLR on and the cores (" + ", ".join(meas.cores) +
+                      ") lack E0PD, so kaslr_requires_kpti() forces KPTI; check "
+                      "`dmesg | grep -i kpti`")
+    return False, "assumption: no KPTI (cores unknown or with E0PD); check `dmesg | grep -i kpti`"
+
+
+def fit(meas: Measurements, like: MachineProfile | None = None, *,
+        fit_issue: bool | None = None, rounds: int | None = None) -> FitResult:
+    """Fit a profile to *meas*; *like* gives the proportions of unreported symbols.
+
+    fit_issue: fit the per-TLBI issue cost to the batched CPU time (default:
+    whenever a batched CPU time is given).
+    """
+    if meas.cpu_s is None:
+        raise UserError("fit: the unbatched `time` output is missing: expected --time FILE")
+    ptep = meas.shares.get("ptep_clear_flush")
+    if ptep is None:
+        raise UserError("fit: ptep_clear_flush is not in the unbatched perf report: expected "
+                        "its line (the benchmark run with batching off)")
+    if fit_issue is None:
+        fit_issue = meas.batched_cpu_s is not None
+    like = like or load_profile("snapdragon888")
+    rounds = rounds or (14 if fit_issue else 6)
+    kpti, kpti_why = _kpti(meas)
+    t_iter = meas.cpu_s / meas.iterations * 1e9
+    base = replace(like, name=meas.name, cpus=meas.cpus, ghz=meas.ghz, kpti=kpti,
+                   init_on_alloc=like.init_on_alloc if meas.init_on_alloc is None
+                   else meas.init_on_alloc,
+                   tlb_entries=meas.tlb_entries or like.tlb_entries, ranges=MappingProxyType({}),
+                   cpus_measured=meas.cpus, source="")
+    calls = call_counts(base)
+    fixed = {s: ns for s, ns, _ in FIXED}
+    reported = {s: pct for s, pct in meas.shares.items()
+                if s in KERNEL_SYMBOLS and s not in fixed and calls.get(s)}
+    k: dict[str, float] = {}
+    for s in KERNEL_SYMBOLS:
+        if s in fixed:
+            k[s] = fixed[s]
+        elif s in reported:
+            k[s] = reported[s] / 100 * t_iter / calls[s]
+        else:
+            k[s] = like.kernel_ns[s]
+    rest = [s for s in KERNEL_SYMBOLS if s not in fixed and s not in reported]
+    hw = {a: v for a, v, _, _ in ASSUMED_ARM64}
+    lat = max(ptep / 100 * t_iter / PAGES, 1.0)
+    scale = 1.0
+
+    def profile_of(lat: float, scale: float, issue: float) -> MachineProfile:
+        ks = dict(k)
+        for s in rest:
+            ks[s] = like.kernel_ns[s] * scale
+        thr = THROUGHPUT_SHARE[0] * lat
+        return replace(base, kernel_ns=MappingProxyType(ks), tlb_walk_ns=TLB_WALK_NS[0],
+                       tlbi_issue_ns=issue, dsb_ns=hw["dsb_ns"],
+                       dvm_latency_base_ns=lat * FIXED_SHARE[0],
+                       dvm_latency_per_cpu_ns=lat * (1 - FIXED_SHARE[0]) / meas.cpus,
+                       dvm_throughput_base_ns=hw["dvm_throughput_base_ns"],
+                       dvm_throughput_per_cpu_ns=max(thr - hw["dvm_throughput_base_ns"], 0.0)
+                       / meas.cpus,
+                       dvm_queue_depth=hw["dvm_queue_depth"],
+                       dvm_contention=hw["dvm_contention"])
+
+    issue = hw["tlbi_issue_ns"]
+    tb_target = meas.batched_cpu_s / meas.iterations * 1e9 if meas.batched_cpu_s else None
+    for _ in range(rounds):
+        prof = profile_of(lat, scale, issue)
+        ru = _run(prof, UNBATCHED)
+        e = ru.elapsed_ns / FIT_ITERATIONS
+        f = ru.profile.get("ptep_clear_flush", 0.0) / FIT_ITERATIONS
+        fixed_part = sum(ru.profile.get(s, 0.0) for s in KERNEL_SYMBOLS
+                         if s not in rest) / FIT_ITERATIONS
+        rest_part = e - fixed_part
+        f_target = ptep / 100 * t_iter
+        if fit_issue and tb_target is not None:
+            # Batching saves about one DSB wait (the latency) per page, whatever the
+            # issue cost (both kernels issue the same TLBIs): the saving fixes the
+            # latency, then the issue cost makes up ptep_clear_flush's share.
+            rb = _run(prof, BATCHED)
+            saved = e - rb.elapsed_ns / FIT_ITERATIONS
+            d_lat = ((t_iter - tb_target) - saved) / PAGES
+            lat = max(lat + d_lat, 1.0)
+            tlbis = ru.arch.get("tlbi_issued", 0) / FIT_ITERATIONS or 1
+            issue = max(issue + (f_target - f - PAGES * d_lat) / tlbis, 0.0)
+        else:
+            # ptep_clear_flush's share of the measured time: one DSB wait per page.
+            lat = max(lat + (f_target - f) / PAGES, 1.0)
+        want_rest = t_iter - fixed_part - (f_target - f)
+        if rest_part > 0:
+            scale *= max(want_rest, 0.0) / rest_part
+    prof = profile_of(lat, scale, issue)
+    return _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls)
+
+
+def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls):
+    ru = _run(prof, UNBATCHED)
+    rb = _run(prof, BATCHED)
+    tot = sum(ru.profile.values())
+    e = ru.elapsed_ns / FIT_ITERATIONS
+    share = {s: v / tot * 100 for s, v in ru.profile.items()}
+    saving = (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
+    f = ru.profile.get("ptep_clear_flush", 0.0)
+    dsb = ru.stalls.get(("ptep_clear_flush", "dsb ish"), 0.0) / f * 100 if f else 0.0
+    res: dict[str, tuple[float, float]] = {
+        "unbatched CPU time per iteration (ms)": (meas.cpu_s / meas.iterations * 1e3, e / 1e6),
+        "ptep_clear_flush share unbatched (%)": (meas.shares["ptep_clear_flush"],
+                                                 share.get("ptep_clear_flush", 0.0)),
+    }
+    for s, pct in meas.shares.items():
+        if s in KERNEL_SYMBOLS and s != "ptep_clear_flush" and s not in dict(
+                (x, 0) for x, _, _ in FIXED) and calls.get(s):
+            res[f"{s} share unbatched (%)"] = (pct, share.get(s, 0.0))
+    pred: dict[str, tuple[float | None, float]] = {}
+    measured_saving = (1 - meas.batched_cpu_s / meas.cpu_s) * 100 if meas.batched_cpu_s else None
+    if fit_issue and measured_saving is not None:
+        res["CPU time saved by batching (%)"] = (measured_saving, saving)
+    else:
+        pred["CPU time saved by batching (%)"] = (measured_saving, saving)
+    pred["share of ptep_clear_flush in its DSB (%)"] = (meas.dsb_pct, dsb)
+    bshare = {s: v / sum(rb.profile.values()) * 100 for s, v in rb.profile.items()}
+    # Where the batched path's TLBIs land (falsifiable by perf of the batched kernel).
+    pred["try_to_unmap_one share batched (%)"] = (
+        meas.batched_shares.get("try_to_unmap_one"), bshare.get("try_to_unmap_one", 0.0))
+    pred["ptep_clear_flush share batched (%)"] = (
+        meas.batched_shares.get("ptep_clear_flush", 0.0 if meas.batched_cpu_s else None),
+        bshare.get("ptep_clear_flush", 0.0))
+    other = ""
+    if meas.wall_s is not None:
+        other = (f"elapsed here is CPU time (user+sys {meas.cpu_s:.3f} s); the wall-clock "
+                 f"time was {meas.wall_s:.3f} s ({meas.wall_s - meas.cpu_s:+.3f} s off CPU, "
+                 "which the model has no mechanism for)")
+        if meas.batched_wall_s is not None and meas.batched_cpu_s is not None:
+            wsave = (1 - meas.batched_wall_s / meas.wall_s) * 100
+            # Per page, what batching must save under each measure.
+            cpu_pp = (meas.cpu_s - meas.batched_cpu_s) / meas.iterations / PAGES * 1e9
+            wall_pp = (meas.wall_s - meas.batched_wall_s) / meas.iterations / PAGES * 1e9
+            flush_pp = meas.shares["ptep_clear_flush"] / 100 * meas.cpu_s / meas.iterations \
+                / PAGES * 1e9
+            other += (f"; batching saved {measured_saving:.2f} % of CPU time but "
+                      f"{wsave:.2f} % of wall time: {cpu_pp:.0f} vs {wall_pp:.0f} ns per page "
+                      f"out of a ptep_clear_flush of {flush_pp:.0f} ns, so fitting wall time "
+                      f"would leave {max(flush_pp - wall_pp, 0):.0f} ns per page on the batched "
+                      f"path instead of {max(flush_pp - cpu_pp, 0):.0f}")
+    notes = [f"KPTI: {'on' if prof.kpti else 'off'} ({kpti_why})"]
+    toml = render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
+                       calls, res, pred)
+    return FitResult(prof, toml, res, pred, other, notes)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if abs(v) < 1000 else f"{v:.1f}"
+
+
+def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls,
+                res, pred) -> str:
+    """The profile file: every figure with its unit and provenance."""
+    tag = meas.tag
+    src = "; ".join(f"{a}: {b}" for a, b in meas.sources.items())
+    L = []
+    w = L.append
+    w(f"# Machine profile {meas.name!r}, written by `minikernel fit` from measurements of the")
+    w("# seed benchmark (see README, 'A profile for your own machine').")
+    w(f"# Inputs: {src or 'given on the command line'}")
+    w("# Provenance of each figure: measured / published (an input), fit (solved by the")
+    w("# fit so the model reproduces the inputs), assumption (nobody measured it; its")
+    w("# plausible range is in [range]).  The model's elapsed time is the benchmark's")
+    w("# CPU time (user + sys): the fit targets that, not the wall-clock time.")
+    w("# Residuals (input: target -> model):")
+    for n, (t, m) in res.items():
+        w(f"#   {n}: {t:.4g} -> {m:.4g}")
+    w("")
+    w("[machine]")
+    w(f"name = {meas.name!r}".replace("'", '"'))
+    w('arch = "arm64"')
+    why = meas.why
+    w(f"cpus = {meas.cpus}".ljust(28) + "# CPUs; " + why.get("cpus", tag))
+    w(f"ghz = {meas.ghz}".ljust(28) + "# GHz of the benchmark's core (reports only); "
+      + why.get("ghz", tag))
+    w(f"mem_pages = {prof.mem_pages}".ljust(28) + "# 4 KiB frames of simulated RAM; model sizing")
+    w(f"init_on_alloc = {str(prof.init_on_alloc).lower()}".ljust(28)
+      + "# the kernel zeroes allocated pages; "
+      + why.get("init_on_alloc", f"assumption, as in {like.name}"))
+    w(f"kpti = {str(prof.kpti).lower()}".ljust(28) + f"# {kpti_why}")
+    w("")
+    w("[tlb]")
+    w(f"walk_ns = {TLB_WALK_NS[0]}".ljust(28) + "# a TLB miss walk, tables in cache; assumption")
+    w(f"entries = {prof.tlb_entries}".ljust(28) + "# per-CPU TLB capacity; "
+      + why.get("tlb_entries", f"assumption, as in {like.name}"))
+    w("")
+    w("[arm64]")
+    w(f"# latency({meas.cpus}) = {lat:.1f} ns (fit: makes ptep_clear_flush "
+      f"{meas.shares['ptep_clear_flush']} % of the cycles, {tag}); how it splits into a")
+    w(f"# fixed and a per-CPU part is an assumption ({FIXED_SHARE[0]:.0%} fixed, range in "
+      "[range]) and is what --smp extrapolates with.")
+    w(f"tlbi_issue_ns = {_fmt(issue)}".ljust(36) + (
+        "# fit: the batched CPU time needs this per TLBI (no modelled mechanism explains it)"
+        if fit_issue else "# assumption: " + ASSUMED_ARM64[0][3]))
+    w(f"dsb_ns = {prof.dsb_ns}".ljust(36) + "# assumption: " + ASSUMED_ARM64[1][3])
+    w(f"dvm_latency_base_ns = {_fmt(prof.dvm_latency_base_ns)}".ljust(36) + "# fit x assumed split")
+    w(f"dvm_latency_per_cpu_ns = {_fmt(prof.dvm_latency_per_cpu_ns)}".ljust(36)
+      + "# fit x assumed split")
+    w(f"dvm_throughput_base_ns = {_fmt(prof.dvm_throughput_base_ns)}".ljust(36)
+      + "# assumption: " + ASSUMED_ARM64[2][3])
+    w(f"dvm_throughput_per_cpu_ns = {_fmt(prof.dvm_throughput_per_cpu_ns)}".ljust(36)
+      + f"# assumption: port time {THROUGHPUT_SHARE[0]:.0%} of the latency, all snoop fan-out")
+    w(f"dvm_queue_depth = {prof.dvm_queue_depth}".ljust(36) + "# assumption: " + ASSUMED_ARM64[3][3])
+    w(f"dvm_contention = {prof.dvm_contention}".ljust(36) + "# assumption: " + ASSUMED_ARM64[4][3])
+    w("")
+    w("[kernel]")
+    w("scale = 1.0                 # [kernel_ns] below are final (already scaled)")
+    w("")
+    w("[kernel_ns]")
+    w(f"# ns of each function's own work per call.  'fit: P % over C calls': the {tag} share")
+    w("# of the CPU time per iteration, divided by the model's calls per iteration.")
+    w(f"# 'fit: {like.name} x S': not reported; the profile {like.name}'s figure times one")
+    w("# factor S that makes the total the measured CPU time.")
+    fixed = {s: why for s, _, why in FIXED}
+    for s in KERNEL_SYMBOLS:
+        v = prof.kernel_ns[s]
+        if s in fixed:
+            why = f"assumption: {fixed[s]}"
+        elif s in rest:
+            why = f"fit: {like.name} x {scale:.4f}" + (
+                "" if calls.get(s) else " (not on the seed benchmark's path)")
+        else:
+            why = f"fit: {tag} {meas.shares[s]} % over {calls[s]:g} calls/iteration"
+        w(f"{s} = {v:.2f}".ljust(44) + f"# {why}")
+    w("")
+    w("[range]")
+    w("# Plausible ranges of the assumed figures; predictions away from the measured CPU")
+    w("# count report the saving as the range these give (minikernel.uncertainty).")
+    w(f"cpus_measured = {meas.cpus}".ljust(40) + f"# the DVM figures were fitted at this count")
+    w(f"dvm_fixed_share = [{FIXED_SHARE[1][0]}, {FIXED_SHARE[1][1]}]".ljust(40)
+      + "# assumption: fixed part of the latency")
+    for key, val, (lo, hi), _ in ASSUMED_ARM64:
+        if key == "tlbi_issue_ns" and fit_issue:
+            continue
+        w(f'"arm64.{key}" = [{lo}, {hi}]')
+    w(f'"tlb.walk_ns" = [{TLB_WALK_NS[1][0]}, {TLB_WALK_NS[1][1]}]')
+    if meas.kpti is None:
+        w('"machine.kpti" = [false, true]'.ljust(40) + "# not checked with dmesg")
+    return "\n".join(L) + "\n"
+
+
+#
+# The published data as Measurements
+#
+
+def published_measurements(machine: str) -> Measurements:
+    """Measurements of a built-in machine, from minikernel/data/published.toml."""
+    from minikernel.published import published
+    d = published()[machine]
+    src = d["source"]
+    u, b = d["unbatched"], d["batched"]
+    cpus = d.get("cpus") or d["cpus_candidates"][0]
+    # Machine facts not in the published text: (ghz, cores, init_on_alloc, TLB entries, why)
+    ghz, cores, ioa, tlb, why = {
+        "snapdragon888": (2.42, ("cortex-a78",), True, 1024, {
+            "cpus": "published (\"snapdragon 888 with 8 cores\")",
+            "ghz": "spec: cpu4 (taskset -c 4) is a Cortex-A78 at 2.42 GHz; the published perf "
+                   "event count / CPU time gives 2.45",
+            "init_on_alloc": "assumption: Android GKI's default (init_on_alloc=1); explains the "
+                             "published clear_page 1.63 % on a swap-in-only path",
+            "tlb_entries": "spec: Cortex-A78 L2 TLB, 1024 entries"}),
+        "kunpeng920": (2.6, ("tsv110",), False, 1536, {
+            "cpus": "assumption: \"around 100 cores\" (published); 2 x 48 (Kunpeng 920-4826), "
+                    "though the series was also \"tested on ... 128 CPU platforms\"",
+            "ghz": "spec: Kunpeng 920-4826 clock (reports only)",
+            "init_on_alloc": "assumption: a server kernel with the mainline default (off)",
+            "tlb_entries": "assumption (L2 TLB size not checked)"}),
+    }[machine]
+    return Measurements(
+        name=machine, cpus=cpus, ghz=ghz, cores=cores, iterations=d["iterations"],
+        shares=dict(u["perf"]["symbols"]),
+        cpu_s=u["time"]["user_s"] + u["time"]["sys_s"],
+        wall_s=u["time"].get("real_s", u["time"].get("elapsed_s")),
+        batched_cpu_s=b["time"]["user_s"] + b["time"]["sys_s"],
+        batched_wall_s=b["time"].get("real_s", b["time"].get("elapsed_s")),
+        dsb_pct=u.get("annotate", {}).get("dsb_pct"),
+        sources={machine: f"minikernel/data/published.toml [{machine}] ({src})"},
+        tag="published", init_on_alloc=ioa, tlb_entries=tlb, why=why)
+
+
+def render_result(res: FitResult) -> str:
+    """Residuals, predictions and notes as text."""
+    out = ["fitted (inputs reproduced):"]
+    for n, (t, m) in res.residuals.items():
+        out.append(f"  {n:48} target {t:9.4g}  model {m:9.4g}  residual {m - t:+.3g}")
+    out.append("predicted (not used in the fit):")
+    for n, (t, m) in res.predictions.items():
+        meas = "not measured" if t is None else f"measured {t:9.4g}"
+        err = "" if t is None else f"  error {m - t:+.3g}"
+        out.append(f"  {n:48} {meas:>18}  model {m:9.4g}{err}")
+    if res.other_measure:
+        out.append("other measure: " + res.other_measure)
+    out += res.notes
+    return "\n".join(out) + "\n"
