@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", type=Path, default=Path("sweep"),
                    help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
     s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
+    s.add_argument("--no-ranges", action="store_true",
+                   help="skip the saving's range over the profiles' assumed figures (faster)")
     s.add_argument("--json", dest="sweep_json", action="store_true",
                    help="print the points as one JSON object instead of the table")
     s.set_defaults(func=cmd_sweep)
@@ -268,6 +270,8 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
                                ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
     report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
+    report["ab"]["saving"] = ab_report.saving_report(kernel.cfg, flipped.cfg, kernel.profile,
+                                                     ab["runs"], args.boot_workload)
     report["runs"] = ab["runs"]
     return report
 
@@ -408,7 +412,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
-                              args.iterations, args.width)
+                              args.iterations, args.width, ranges=not args.no_ranges)
     progress = sweep.tty_progress if sys.stderr.isatty() else None
     rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
                            scheduler=args.scheduler, progress=progress)

@@ -154,6 +154,7 @@ class MachineProfile:
     dvm_contention: float | None = None
     ranges: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
     cpus_measured: int | None = None
+    kernel_scale: float = 1.0
 
     def with_cpus(self, cpus: int) -> "MachineProfile":
         """The same machine with a different number of online CPUs (``--smp``)."""
@@ -421,6 +422,7 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         dvm_contention=g("arm64.dvm_contention"),
         ranges=MappingProxyType(ranges),
         cpus_measured=cpus_measured,
+        kernel_scale=scale,
     )
 
 

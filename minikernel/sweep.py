@@ -38,7 +38,8 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "threshold", "batched_defers", "elapsed_batched_ms", "elapsed_unbatched_ms",
               "speedup", "ptep_clear_flush_pct", "sync_flushes_unbatched",
               "batches_batched", "dsb_or_ipi_unbatched", "dsb_or_ipi_batched",
-              "pages_reclaimed")
+              "pages_reclaimed", "saving_pct", "saving_low_pct", "saving_high_pct",
+              "saving_moved_most_by", "far_from_measured")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class Point:
     sets: tuple[str, ...]
     iterations: int
     width: int = 4
+    ranges: bool = True
 
 
 # Public interface
@@ -109,7 +111,7 @@ def parse_cpus(spec: str) -> list[int]:
 
 def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str],
                workloads: Sequence[str], sets: Sequence[str], iterations: int,
-               width: int = 4) -> list[Point]:
+               width: int = 4, ranges: bool = True) -> list[Point]:
     """Every combination, validated up front: a bad grid fails before anything runs."""
     from minikernel.kconfig import load_kernel_config
 
@@ -134,7 +136,8 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                     if w != "seed" and width > c:
                         raise UserError(f"--workload {w} needs {width} CPUs; the grid has {c} "
                                         f"(lower --width or drop CPU counts below {width})")
-                    points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations, width))
+                    points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations, width,
+                                        ranges))
     return points
 
 
@@ -174,7 +177,33 @@ def run_point(point: Point) -> dict[str, Any]:
         "dsb_or_ipi_unbatched": u.arch.get(flush_key, 0),
         "dsb_or_ipi_batched": b.arch.get(flush_key, 0),
         "pages_reclaimed": b.pages_reclaimed,
+        **_range_keys(point, cfg, profile, kw, (1 - b.elapsed_ns / u.elapsed_ns) * 100),
     }
+
+
+def _range_keys(point: Point, cfg, profile, kw: dict, pct: float) -> dict[str, Any]:
+    """saving_pct and, where it rests on assumed figures, its range (minikernel.uncertainty)."""
+    from minikernel import uncertainty
+    from minikernel.arch import deferral_sets
+    from minikernel.machine import Machine
+    from minikernel.workload import run_seed_benchmark
+
+    out = {"saving_pct": pct, "saving_low_pct": None, "saving_high_pct": None,
+           "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
+    if not point.ranges or uncertainty.needs_range(profile) is None:
+        return out
+    on = cfg.with_sets(deferral_sets(cfg, point.cpus, True))
+    off = cfg.with_sets(deferral_sets(cfg, point.cpus, False))
+
+    def saving(p) -> float:
+        rb = run_seed_benchmark(Machine(on, p), 1, warmup=1, **kw)
+        ru = run_seed_benchmark(Machine(off, p), 1, warmup=1, **kw)
+        return (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
+
+    r = uncertainty.saving_range(profile, saving, nominal=pct)
+    out.update(saving_low_pct=r["low_pct"], saving_high_pct=r["high_pct"],
+               saving_moved_most_by=r["moved_most_by"])
+    return out
 
 
 def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str = "process",
@@ -220,7 +249,7 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
     """A terminal table, one line per point."""
     head = (f"{'arch':<6}{'machine':<14}{'workload':<9}{'CPUs':>5}{'defers':>7}"
             f"{'unbatched ms':>14}{'batched ms':>12}{'speedup':>9}{'ptep %':>8}"
-            f"{'flushes':>9}{'batches':>9}{'DSB/IPI':>15}")
+            f"{'flushes':>9}{'batches':>9}{'DSB/IPI':>15}  saving % (range over assumptions)")
     out = [head, "-" * len(head)]
     for r in rows:
         out.append(
@@ -229,13 +258,24 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['elapsed_unbatched_ms']:>14.3f}{r['elapsed_batched_ms']:>12.3f}"
             f"{r['speedup']:>9.3f}{r['ptep_clear_flush_pct']:>8.2f}"
             f"{r['sync_flushes_unbatched']:>9}{r['batches_batched']:>9}"
-            f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}")
+            f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}"
+            f"  {_saving_cell(r)}")
+    far = sorted({r["far_from_measured"] for r in rows if r.get("far_from_measured")})
+    out += [f"note: {n}" for n in far]
     for key, c in crossovers(rows).items():
         arch, machine, workload, sets = key
         where = f"from {c} CPUs" if c else "nowhere in this grid"
         out.append(f"deferring pays ({arch}, {machine}, {workload}{', ' + sets if sets else ''}): "
                    f"{where}")
     return "\n".join(out) + "\n"
+
+
+def _saving_cell(r: dict[str, Any]) -> str:
+    cell = f"{r['saving_pct']:.2f}"
+    if r.get("saving_low_pct") is not None:
+        cell += (f" ({r['saving_low_pct']:.1f}..{r['saving_high_pct']:.1f}, "
+                 f"most: {r['saving_moved_most_by']})")
+    return cell
 
 
 def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
