@@ -51,11 +51,16 @@ def test_default_profile_per_arch_is_data():
     assert default_profile("x86", 4).cpus == 4
 
 
-def test_kunpeng_inherits_the_snapdragon_kernel_costs_times_its_scale():
+def test_kunpeng_keeps_the_snapdragon_kernel_costs_times_its_scale():
+    """No per-symbol Kunpeng profile was published: one factor over the Snapdragon's."""
+    from minikernel.fit import FIXED
     sd, kp = load_profile("snapdragon888"), load_profile("kunpeng920")
+    fixed = {s for s, _, _ in FIXED}
     ratio = kp.kernel_ns["filemap_map_pages"] / sd.kernel_ns["filemap_map_pages"]
-    assert all(kp.kernel_ns[s] == pytest.approx(sd.kernel_ns[s] * ratio) for s in KERNEL_SYMBOLS)
-    assert kp.tlbi_issue_ns == sd.tlbi_issue_ns
+    assert 0.5 < ratio < 1.0
+    for s in KERNEL_SYMBOLS:
+        want = sd.kernel_ns[s] if s in fixed else sd.kernel_ns[s] * ratio
+        assert kp.kernel_ns[s] == pytest.approx(want, rel=1e-3), s
     assert kp.dvm_latency_base_ns != sd.dvm_latency_base_ns
 
 
@@ -109,7 +114,7 @@ def test_malformed_toml(tmp_path):
     ("cpus = 8 ", 'cpus = "eight" ', "machine.cpus: expected a positive integer (CPUs), "
                                      "found 'eight'"),
     ("cpus = 8 ", "cpus = 0 ", "machine.cpus: expected a positive integer"),
-    ("ghz = 2.84 ", "ghz = true ", "machine.ghz: expected a positive number (GHz), found True"),
+    ("ghz = 2.42 ", "ghz = true ", "machine.ghz: expected a positive number (GHz), found True"),
     ("init_on_alloc = true ", "init_on_alloc = 1 ", "machine.init_on_alloc: expected true or false"),
     ('arch = "arm64"', 'arch = "riscv"', "machine.arch: expected 'arm64' or 'x86', found 'riscv'"),
     ("dsb_ns = 1.0 ", "dsb_ns = -1.0 ", "arm64.dsb_ns: expected a number >= 0 (ns), found -1.0"),
