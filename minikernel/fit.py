@@ -305,24 +305,52 @@ def _kpti(meas: Measurements) -> tuple[bool, str]:
 
 
 def fit(meas: Measurements, like: MachineProfile | None = None, *,
-        fit_issue: bool | None = None, rounds: int | None = None) -> FitResult:
+        fit_issue: bool | None = None, rounds: int | None = None,
+        other: bool = True) -> FitResult:
     """Fit a profile to *meas*; *like* gives the proportions of unreported symbols.
 
     fit_issue: fit the per-TLBI issue cost to the batched CPU time (default:
-    whenever a batched CPU time is given).
+    whenever a batched CPU time is given).  other: also fit the wall-clock
+    times instead and say what that would imply (``FitResult.other_measure``).
     """
-    if meas.cpu_s is None:
-        raise UserError("fit: the unbatched `time` output is missing: expected --time FILE")
+    res = _fit(meas, like, fit_issue, rounds)
+    if other and meas.wall_s is not None and meas.cpu_s is not None:
+        wall = replace(meas, cpu_s=meas.wall_s,
+                       batched_cpu_s=meas.batched_wall_s if meas.batched_cpu_s else None)
+        w = _fit(wall, like, fit_issue, rounds)
+        p, q = res.profile, w.profile
+        sv = w.residuals.get("CPU time saved by batching (%)") or \
+            w.predictions.get("CPU time saved by batching (%)")
+        res.other_measure += (
+            f". Fitted to wall time instead ({meas.wall_s:.3f} s"
+            + (f" -> {meas.batched_wall_s:.3f} s" if meas.batched_cpu_s else "") + "): "
+            f"latency({meas.cpus}) {q.dvm_latency_ns():.0f} ns (CPU-time fit: "
+            f"{p.dvm_latency_ns():.0f}), TLBI issue {q.tlbi_issue_ns:.0f} ns "
+            f"({p.tlbi_issue_ns:.0f}), share of ptep_clear_flush in its DSB "
+            f"{w.predictions[DSB_KEY][1]:.0f} % ({res.predictions[DSB_KEY][1]:.0f} %), saving "
+            f"{sv[1]:.2f} % of wall time")
+    return res
+
+
+DSB_KEY = "share of ptep_clear_flush in its DSB (%)"
+
+
+def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None,
+         rounds: int | None) -> FitResult:
     ptep = meas.shares.get("ptep_clear_flush")
-    if ptep is None:
+    t_known = meas.cpu_s is not None
+    if not t_known and meas.batched_cpu_s is None:
+        raise UserError("fit: the unbatched `time` output is missing: expected --time FILE")
+    if ptep is None and (meas.batched_cpu_s is None or not t_known):
         raise UserError("fit: ptep_clear_flush is not in the unbatched perf report: expected "
                         "its line (the benchmark run with batching off)")
     if fit_issue is None:
-        fit_issue = meas.batched_cpu_s is not None
+        fit_issue = meas.batched_cpu_s is not None and t_known
+    fit_issue = bool(fit_issue and ptep is not None and t_known
+                     and meas.batched_cpu_s is not None)
     like = like or load_profile("snapdragon888")
-    rounds = rounds or (14 if fit_issue else 6)
+    rounds = rounds or (14 if (fit_issue or not t_known or ptep is None) else 6)
     kpti, kpti_why = _kpti(meas)
-    t_iter = meas.cpu_s / meas.iterations * 1e9
     base = replace(like, name=meas.name, cpus=meas.cpus, ghz=meas.ghz, kpti=kpti,
                    init_on_alloc=like.init_on_alloc if meas.init_on_alloc is None
                    else meas.init_on_alloc,
@@ -332,17 +360,25 @@ def fit(meas: Measurements, like: MachineProfile | None = None, *,
     fixed = {s: ns for s, ns, _ in FIXED}
     reported = {s: pct for s, pct in meas.shares.items()
                 if s in KERNEL_SYMBOLS and s not in fixed and calls.get(s)}
-    k: dict[str, float] = {}
-    for s in KERNEL_SYMBOLS:
-        if s in fixed:
-            k[s] = fixed[s]
-        elif s in reported:
-            k[s] = reported[s] / 100 * t_iter / calls[s]
-        else:
-            k[s] = like.kernel_ns[s]
     rest = [s for s in KERNEL_SYMBOLS if s not in fixed and s not in reported]
     hw = {a: v for a, v, _, _ in ASSUMED_ARM64}
-    lat = max(ptep / 100 * t_iter / PAGES, 1.0)
+    tb_target = meas.batched_cpu_s / meas.iterations * 1e9 if meas.batched_cpu_s else None
+    # The unbatched CPU time per iteration the shares refer to: measured, or (when it
+    # is withheld) the model's own, re-estimated every round.
+    t_iter = meas.cpu_s / meas.iterations * 1e9 if t_known else (tb_target or 1e6)
+    k: dict[str, float] = {}
+
+    def set_reported(t: float) -> None:
+        for s in KERNEL_SYMBOLS:
+            if s in fixed:
+                k[s] = fixed[s]
+            elif s in reported:
+                k[s] = reported[s] / 100 * t / calls[s]
+            else:
+                k[s] = like.kernel_ns[s]
+
+    set_reported(t_iter)
+    lat = max((ptep or 5.0) / 100 * t_iter / PAGES, 1.0)
     scale = 1.0
 
     def profile_of(lat: float, scale: float, issue: float) -> MachineProfile:
@@ -361,30 +397,38 @@ def fit(meas: Measurements, like: MachineProfile | None = None, *,
                        dvm_contention=hw["dvm_contention"])
 
     issue = hw["tlbi_issue_ns"]
-    tb_target = meas.batched_cpu_s / meas.iterations * 1e9 if meas.batched_cpu_s else None
     for _ in range(rounds):
         prof = profile_of(lat, scale, issue)
         ru = _run(prof, UNBATCHED)
         e = ru.elapsed_ns / FIT_ITERATIONS
         f = ru.profile.get("ptep_clear_flush", 0.0) / FIT_ITERATIONS
-        fixed_part = sum(ru.profile.get(s, 0.0) for s in KERNEL_SYMBOLS
-                         if s not in rest) / FIT_ITERATIONS
-        rest_part = e - fixed_part
-        f_target = ptep / 100 * t_iter
-        if fit_issue and tb_target is not None:
-            # Batching saves about one DSB wait (the latency) per page, whatever the
-            # issue cost (both kernels issue the same TLBIs): the saving fixes the
-            # latency, then the issue cost makes up ptep_clear_flush's share.
-            rb = _run(prof, BATCHED)
-            saved = e - rb.elapsed_ns / FIT_ITERATIONS
-            d_lat = ((t_iter - tb_target) - saved) / PAGES
-            lat = max(lat + d_lat, 1.0)
-            tlbis = ru.arch.get("tlbi_issued", 0) / FIT_ITERATIONS or 1
-            issue = max(issue + (f_target - f - PAGES * d_lat) / tlbis, 0.0)
+        T = t_iter if t_known else e
+        rb = _run(prof, BATCHED) if tb_target is not None else None
+        b = rb.elapsed_ns / FIT_ITERATIONS if rb is not None else None
+        if ptep is not None and not fit_issue:
+            # ptep_clear_flush's share of the time: one DSB wait (~ the latency) per page.
+            d_lat = (ptep / 100 * T - f) / PAGES
         else:
-            # ptep_clear_flush's share of the measured time: one DSB wait per page.
-            lat = max(lat + (f_target - f) / PAGES, 1.0)
-        want_rest = t_iter - fixed_part - (f_target - f)
+            # Batching saves about one DSB wait per page, whatever the issue cost
+            # (both kernels issue the same TLBIs): the saving fixes the latency ...
+            d_lat = ((t_iter - tb_target) - (e - b)) / PAGES
+            if fit_issue:
+                # ... and the issue cost makes up ptep_clear_flush's share.
+                tlbis = ru.arch.get("tlbi_issued", 0) / FIT_ITERATIONS or 1
+                issue = max(issue + (ptep / 100 * T - f - PAGES * d_lat) / tlbis, 0.0)
+        lat = max(lat + d_lat, 1.0)
+        if t_known:
+            fixed_part = sum(ru.profile.get(s, 0.0) for s in KERNEL_SYMBOLS
+                             if s not in rest) / FIT_ITERATIONS
+            rest_part = e - fixed_part
+            want_rest = t_iter - fixed_part - PAGES * d_lat
+        else:
+            # Unbatched time withheld: the batched time sets the scale.
+            fixed_part = sum(rb.profile.get(s, 0.0) for s in KERNEL_SYMBOLS
+                             if s not in rest) / FIT_ITERATIONS
+            rest_part = b - fixed_part
+            want_rest = tb_target - fixed_part
+            set_reported(e)
         if rest_part > 0:
             scale *= max(want_rest, 0.0) / rest_part
     prof = profile_of(lat, scale, issue)
@@ -400,18 +444,27 @@ def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
     saving = (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
     f = ru.profile.get("ptep_clear_flush", 0.0)
     dsb = ru.stalls.get(("ptep_clear_flush", "dsb ish"), 0.0) / f * 100 if f else 0.0
-    res: dict[str, tuple[float, float]] = {
-        "unbatched CPU time per iteration (ms)": (meas.cpu_s / meas.iterations * 1e3, e / 1e6),
-        "ptep_clear_flush share unbatched (%)": (meas.shares["ptep_clear_flush"],
-                                                 share.get("ptep_clear_flush", 0.0)),
-    }
+    res: dict[str, tuple[float, float]] = {}
+    pred: dict[str, tuple[float | None, float]] = {}
+    if meas.cpu_s is not None:
+        res["unbatched CPU time per iteration (ms)"] = (meas.cpu_s / meas.iterations * 1e3,
+                                                        e / 1e6)
+    else:
+        pred["unbatched CPU time per iteration (ms)"] = (None, e / 1e6)
+        res["batched CPU time per iteration (ms)"] = (
+            meas.batched_cpu_s / meas.iterations * 1e3, rb.elapsed_ns / FIT_ITERATIONS / 1e6)
+    if "ptep_clear_flush" in meas.shares:
+        res["ptep_clear_flush share unbatched (%)"] = (meas.shares["ptep_clear_flush"],
+                                                       share.get("ptep_clear_flush", 0.0))
+    else:
+        pred["ptep_clear_flush share unbatched (%)"] = (None, share.get("ptep_clear_flush", 0.0))
     for s, pct in meas.shares.items():
         if s in KERNEL_SYMBOLS and s != "ptep_clear_flush" and s not in dict(
                 (x, 0) for x, _, _ in FIXED) and calls.get(s):
             res[f"{s} share unbatched (%)"] = (pct, share.get(s, 0.0))
-    pred: dict[str, tuple[float | None, float]] = {}
-    measured_saving = (1 - meas.batched_cpu_s / meas.cpu_s) * 100 if meas.batched_cpu_s else None
-    if fit_issue and measured_saving is not None:
+    measured_saving = (1 - meas.batched_cpu_s / meas.cpu_s) * 100 \
+        if meas.batched_cpu_s and meas.cpu_s else None
+    if measured_saving is not None and (fit_issue or "ptep_clear_flush" not in meas.shares):
         res["CPU time saved by batching (%)"] = (measured_saving, saving)
     else:
         pred["CPU time saved by batching (%)"] = (measured_saving, saving)
@@ -424,11 +477,12 @@ def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
         meas.batched_shares.get("ptep_clear_flush", 0.0 if meas.batched_cpu_s else None),
         bshare.get("ptep_clear_flush", 0.0))
     other = ""
-    if meas.wall_s is not None:
+    if meas.wall_s is not None and meas.cpu_s is not None:
         other = (f"elapsed here is CPU time (user+sys {meas.cpu_s:.3f} s); the wall-clock "
                  f"time was {meas.wall_s:.3f} s ({meas.wall_s - meas.cpu_s:+.3f} s off CPU, "
                  "which the model has no mechanism for)")
-        if meas.batched_wall_s is not None and meas.batched_cpu_s is not None:
+        if (meas.batched_wall_s is not None and meas.batched_cpu_s is not None
+                and "ptep_clear_flush" in meas.shares):
             wsave = (1 - meas.batched_wall_s / meas.wall_s) * 100
             # Per page, what batching must save under each measure.
             cpu_pp = (meas.cpu_s - meas.batched_cpu_s) / meas.iterations / PAGES * 1e9
@@ -488,7 +542,8 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("")
     w("[arm64]")
     w(f"# latency({meas.cpus}) = {lat:.1f} ns (fit: makes ptep_clear_flush "
-      f"{meas.shares['ptep_clear_flush']} % of the cycles, {tag}); how it splits into a")
+      f"{meas.shares.get('ptep_clear_flush', '(withheld)')} % of the cycles, {tag}); how it "
+      "splits into a")
     w(f"# fixed and a per-CPU part is an assumption ({FIXED_SHARE[0]:.0%} fixed, range in "
       "[range]) and is what --smp extrapolates with.")
     w(f"tlbi_issue_ns = {_fmt(issue)}".ljust(36) + (
@@ -594,3 +649,55 @@ def render_result(res: FitResult) -> str:
         out.append("other measure: " + res.other_measure)
     out += res.notes
     return "\n".join(out) + "\n"
+
+
+def leave_one_out(machine: str, like: MachineProfile | None = None,
+                  symbols=True) -> list[tuple[str, float, float]]:
+    """Drop one published number of *machine*, refit from the rest, predict it.
+
+    Returns (what was left out, published value, model's prediction).  The
+    remaining numbers fix the parameter the dropped one used to fix: without
+    *symbols*: True (every reported symbol), False, or the names to do.
+    Without the ptep_clear_flush share the batched CPU time sets the DVM latency
+    (issue cost assumed); without the unbatched CPU time the batched one sets
+    the kernel scale; without the batched CPU time the issue cost is assumed;
+    without a symbol's share it takes the median per-call cost of the
+    unreported symbols (assumption) and its share is predicted.
+    """
+    from statistics import median
+
+    like = like or load_profile("snapdragon888")
+    full = published_measurements(machine)
+    out = []
+
+    def one(label, meas, key, published_value, like_=None, fit_issue=None):
+        res = fit(meas, like_ or like, fit_issue=fit_issue, other=False)
+        out.append((label, published_value, res.predictions[key][1]))
+
+    m = published_measurements(machine)
+    m.shares.pop("ptep_clear_flush")
+    one("ptep_clear_flush share unbatched (%)", m, "ptep_clear_flush share unbatched (%)",
+        full.shares["ptep_clear_flush"])
+    m = published_measurements(machine)
+    m.cpu_s = m.wall_s = None
+    one("unbatched CPU time per iteration (ms)", m, "unbatched CPU time per iteration (ms)",
+        full.cpu_s / full.iterations * 1e3)
+    m = published_measurements(machine)
+    one("CPU time saved by batching (%)", m, "CPU time saved by batching (%)",
+        (1 - full.batched_cpu_s / full.cpu_s) * 100, fit_issue=False)
+    if not symbols:
+        return out
+    for sym, pct in full.shares.items():
+        if sym == "ptep_clear_flush" or sym not in KERNEL_SYMBOLS or (
+                symbols is not True and sym not in symbols):
+            continue
+        m = published_measurements(machine)
+        m.shares.pop(sym)
+        reported = set(full.shares)
+        k = dict(like.kernel_ns)
+        k[sym] = median(v for s, v in like.kernel_ns.items() if s not in reported and v > 20)
+        res = fit(m, replace(like, kernel_ns=MappingProxyType(k)), fit_issue=False, other=False)
+        r = _run(res.profile, UNBATCHED)
+        out.append((f"{sym} share unbatched (%)", pct,
+                    r.profile.get(sym, 0.0) / sum(r.profile.values()) * 100))
+    return out

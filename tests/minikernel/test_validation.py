@@ -10,14 +10,11 @@ error, so it fails loudly the day the model starts to meet it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
-from statistics import median
-from types import MappingProxyType
 
 import pytest
 
-from minikernel.fit import fit, published_measurements
+from minikernel.fit import fit, leave_one_out, published_measurements
 from minikernel.profile import load_profile
 
 SAVING = "CPU time saved by batching (%)"
@@ -74,34 +71,53 @@ def test_kunpeng_unbatched_fit_overpredicts_by_the_flush_share():
     assert measured < model <= 16.99
 
 
-# Leave-one-out over the published Snapdragon symbol shares: drop one, give it
-# the typical cost of the unreported tail (assumption), refit, predict it.
+# Leave-one-out over the published numbers (minikernel.fit.leave_one_out): drop
+# one, let the rest fix the parameter it fixed, predict it.
+
+
+@lru_cache(maxsize=None)
+def loo(machine: str) -> dict[str, tuple[float, float]]:
+    rows = leave_one_out(machine, symbols=TAIL_NAMES if machine == "snapdragon888" else False)
+    return {name: (pub, model) for name, pub, model in rows}
+
+
+TAIL_NAMES = ("_raw_spin_unlock", "xas_load", "clear_page", "zram_slot_lock")
+KP_MISS = pytest.mark.xfail(strict=True, reason="known miss: the three Kunpeng numbers are "
+                            "consistent only with a ~290 ns per-TLBI issue cost, which none "
+                            "of the other two can fix once one is dropped (README table)")
+
+# (machine, left-out number, tolerance, why)
+LOO = [
+    ("snapdragon888", "ptep_clear_flush share unbatched (%)", 1.5,
+     "points; the mirror of the batched-saving prediction (perf non-additivity)"),
+    ("snapdragon888", "unbatched CPU time per iteration (ms)", 0.05 * 1.455,
+     "5 %: the batched time sets the kernel scale; the flush is 5 % of the time"),
+    pytest.param("kunpeng920", "ptep_clear_flush share unbatched (%)", 1.5, "points",
+                 marks=KP_MISS),
+    pytest.param("kunpeng920", "unbatched CPU time per iteration (ms)", 0.05 * 1.2287, "5 %",
+                 marks=KP_MISS),
+    pytest.param("kunpeng920", "CPU time saved by batching (%)", 1.5, "points", marks=KP_MISS),
+]
+
+
+@pytest.mark.parametrize("machine, name, tol, why", LOO)
+def test_leave_one_out(machine, name, tol, why):
+    published_value, model = loo(machine)[name]
+    assert model == pytest.approx(published_value, abs=tol), why
+
+
+# Symbol shares: the left-out symbol takes the median per-call cost of the
+# unreported tail (assumption), so only tail-sized symbols (<= 2 %) are
+# expected back; the hot ones (spinlock hold times, zram) come back as tail
+# cost, which the README lists as misses.
 TAIL = ["_raw_spin_unlock", "xas_load", "clear_page",
         pytest.param("zram_slot_lock", marks=pytest.mark.xfail(
             strict=True, reason="known miss (+1.8 points): called twice per page, so a "
                                 "per-call tail cost doubles its share"))]
 
 
-@lru_cache(maxsize=None)
-def leave_out(sym: str) -> tuple[float, float]:
-    meas = published_measurements("snapdragon888")
-    measured = meas.shares.pop(sym)
-    base = load_profile("snapdragon888")
-    reported = set(meas.shares) | {sym}
-    tail = [v for s, v in base.kernel_ns.items() if s not in reported and v > 20]
-    k = dict(base.kernel_ns)
-    k[sym] = median(tail)
-    like = replace(base, kernel_ns=MappingProxyType(k))
-    res = fit(meas, like, fit_issue=False)
-    model = res.profile.kernel_ns[sym]
-    # The symbol's share in the refitted model's own run
-    from minikernel.fit import UNBATCHED, _run
-    r = _run(res.profile, UNBATCHED)
-    return measured, r.profile.get(sym, 0.0) / sum(r.profile.values()) * 100 if model else 0.0
-
-
 @pytest.mark.parametrize("sym", TAIL)
 def test_leave_one_out_tail_symbol_shares(sym):
     """Tolerance 1 point: the tail's cost per call is assumed uniform-ish."""
-    measured, model = leave_out(sym)
-    assert model == pytest.approx(measured, abs=1.0)
+    published_value, model = loo("snapdragon888")[f"{sym} share unbatched (%)"]
+    assert model == pytest.approx(published_value, abs=1.0)
