@@ -567,12 +567,18 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w(f"# ns of each function's own work per call.  'fit: P % over C calls': the {tag} share")
     w("# of the CPU time per iteration, divided by the model's calls per iteration.")
     w(f"# 'fit: {like.name} x S': not reported; the profile {like.name}'s figure times one")
-    w("# factor S that makes the total the measured CPU time.")
+    w("# factor S that makes the total the measured CPU time.  The seed benchmark's path is")
+    w("# the pre-6.9 MADV_PAGEOUT the measured 2022 kernels ran only as far as the model")
+    w("# replays it (see the README's calibration section).")
     fixed = {s: why for s, _, why in FIXED}
     for s in KERNEL_SYMBOLS:
         v = prof.kernel_ns[s]
         if s in fixed:
             why = f"assumption: {fixed[s]}"
+        elif s in rest and like.name == meas.name:
+            why = ("fit: a share of the unreported rest, in the proportions of the previous "
+                   f"{like.name} (assumed weights)") + (
+                "" if calls.get(s) else " (not on the seed benchmark's path)")
         elif s in rest:
             why = f"fit: {like.name} x {scale:.4f}" + (
                 "" if calls.get(s) else " (not on the seed benchmark's path)")
@@ -584,6 +590,14 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("# Plausible ranges of the assumed figures; predictions away from the measured CPU")
     w("# count report the saving as the range these give (minikernel.uncertainty).")
     w(f"cpus_measured = {meas.cpus}".ljust(40) + f"# the DVM figures were fitted at this count")
+    inputs = ["unbatched_cpu_time"] if meas.cpu_s is not None else []
+    if "ptep_clear_flush" in meas.shares:
+        inputs.append("ptep_clear_flush_share")
+    if any(n.endswith("share unbatched (%)") and not n.startswith("ptep") for n in res):
+        inputs.append("symbol_shares")
+    if "CPU time saved by batching (%)" in res or "batched CPU time per iteration (ms)" in res:
+        inputs.append("batched_cpu_time")
+    w("fit_inputs = [" + ", ".join(f'"{x}"' for x in inputs) + "]")
     w(f"dvm_fixed_share = [{FIXED_SHARE[1][0]}, {FIXED_SHARE[1][1]}]".ljust(40)
       + "# assumption: fixed part of the latency")
     for key, val, (lo, hi), _ in ASSUMED_ARM64:

@@ -34,8 +34,9 @@ File format (see profiles/snapdragon888.toml for a commented example)::
     [range]    optional: plausible ranges of the assumed figures --
                "section.key" = [low, high] (numbers, or [false, true] for a
                bool), cpus_measured = N (the CPU count the DVM figures were
-               fitted at) and dvm_fixed_share = [low, high] (the part of
-               latency(cpus_measured) that does not grow with the CPUs)
+               fitted at), dvm_fixed_share = [low, high] (the part of
+               latency(cpus_measured) that does not grow with the CPUs) and
+               fit_inputs = [...] (which measurements the fit consumed)
 
 Keys in brackets above are optional, with defaults (added after profiles
 were first written, so older files keep loading): kpti = false,
@@ -258,6 +259,10 @@ _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("kernel", "scale"),
 #: Defaults of the optional keys added after the first profiles were written.
 _DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0}
 _ARCH_SECTIONS = ("arm64", "x86")
+#: What a fit may have consumed ([range] fit_inputs): a result equal to one of
+#: these at the measured CPU count is calibration, not a prediction.
+FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
+              "batched_cpu_time")
 
 
 @lru_cache(maxsize=None)
@@ -433,8 +438,12 @@ def _ranges(path: Path, table: dict, fields: dict) -> tuple[dict[str, tuple], in
     if measured is not None:
         measured = _value(path, "range.cpus_measured", "int+", "a positive integer (CPUs)",
                           measured)
+    inputs = table.get("fit_inputs", [])
+    if not isinstance(inputs, list) or not all(x in FIT_INPUTS for x in inputs):
+        raise _bad(path, "range.fit_inputs", "a list of " + ", ".join(FIT_INPUTS), inputs)
+    out["fit_inputs"] = tuple(inputs)
     for k, v in table.items():
-        if k == "cpus_measured":
+        if k in ("cpus_measured", "fit_inputs"):
             continue
         where = f"range.{k}"
         section, _, key = k.partition(".")
@@ -459,6 +468,8 @@ def _ranges(path: Path, table: dict, fields: dict) -> tuple[dict[str, tuple], in
             raise _bad(path, where, "[low, high] with low <= high (numbers >= 0; a share "
                        "<= 1; [false, true] for a bool)", v)
         out[k] = tuple(v)
+    if not out["fit_inputs"]:
+        del out["fit_inputs"]
     if "dvm_fixed_share" in out and measured is None:
         raise UserError(f"{path}: range.dvm_fixed_share: needs range.cpus_measured: expected "
                         "the CPU count the DVM figures were fitted at")

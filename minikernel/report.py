@@ -141,7 +141,8 @@ def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dic
     on, off = (a, b) if a_defers else (b, a)
     pct = (1 - on["elapsed_s"] / off["elapsed_s"]) * 100 if off["elapsed_s"] else 0.0
     why = uncertainty.needs_range(profile)
-    out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile)}
+    out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile),
+           "fit_input": uncertainty.fit_input_note(profile)}
     if why is None:
         return out
     _, procs, threads = parse_workload(workload)
@@ -163,8 +164,9 @@ def render_saving(s: dict) -> str:
     if r:
         out += (f"; range {r['low_pct']:.2f} .. {r['high_pct']:.2f} % over the assumed figures "
                 f"(moved most by {r['moved_most_by']}) -- {s['why_range']}")
-    if s.get("far"):
-        out += f"\n  note: {s['far']}"
+    for k in ("far", "fit_input"):
+        if s.get(k):
+            out += f"\n  note: {s[k]}"
     return out + "\n"
 
 

@@ -40,6 +40,15 @@ def needs_range(profile: MachineProfile) -> str | None:
     return None
 
 
+def fit_input_note(profile: MachineProfile) -> str | None:
+    """A sentence when the saving at this CPU count was itself a fit input."""
+    if profile.cpus == profile.cpus_measured and \
+            "batched_cpu_time" in profile.ranges.get("fit_inputs", ()):
+        return (f"at {profile.cpus} CPUs {profile.name}'s batched CPU time was a fit input: "
+                "this saving reproduces a measurement (calibration), it does not predict one")
+    return None
+
+
 def far_note(profile: MachineProfile) -> str | None:
     """A sentence when the CPU count is far from any measured point."""
     m = profile.cpus_measured
@@ -75,7 +84,7 @@ def saving_range(profile: MachineProfile, saving: Callable[[MachineProfile], flo
     """The saving (%) over *profile*'s ranges; *saving* runs the model on a profile."""
     base = saving(profile) if nominal is None else nominal
     swings: dict[str, list[float]] = {}
-    for key, (lo, hi) in profile.ranges.items():
+    for key, (lo, hi) in ((k, v) for k, v in profile.ranges.items() if k != "fit_inputs"):
         vals = []
         for v in (lo, hi):
             p = variant(profile, key, v)
