@@ -40,6 +40,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -523,7 +524,7 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
         w(f"#   {n}: {t:.4g} -> {m:.4g}")
     w("")
     w("[machine]")
-    w(f"name = {meas.name!r}".replace("'", '"'))
+    w(f"name = {json.dumps(meas.name)}")
     w('arch = "arm64"')
     why = meas.why
     w(f"cpus = {meas.cpus}".ljust(28) + "# CPUs; " + why.get("cpus", tag))
@@ -589,7 +590,7 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("[range]")
     w("# Plausible ranges of the assumed figures; predictions away from the measured CPU")
     w("# count report the saving as the range these give (minikernel.uncertainty).")
-    w(f"cpus_measured = {meas.cpus}".ljust(40) + f"# the DVM figures were fitted at this count")
+    w(f"cpus_measured = {meas.cpus}".ljust(40) + "# the DVM figures were fitted at this count")
     inputs = ["unbatched_cpu_time"] if meas.cpu_s is not None else []
     if "ptep_clear_flush" in meas.shares:
         inputs.append("ptep_clear_flush_share")
