@@ -135,6 +135,7 @@ def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dic
     """
     from minikernel import uncertainty
     from minikernel.machine import Machine
+    from minikernel.workload import run_seed_benchmark
 
     a_defers = bool(deferral_sets(cfg_a, profile.cpus, False))
     a, b = runs
