@@ -69,6 +69,31 @@ FIXED: tuple[tuple[str, float, str], ...] = (
     ("main", 2.0, "one user load in the benchmark, excluding the TLB walk"),
 )
 
+#: Assumed relative weights of the symbols no perf report gives (their share of
+#: the unreported CPU time is proportional to the weight): a graded tail, each
+#: below the smallest published Snapdragon line.  Any other called symbol
+#: (e.g. one a new code path adds) gets DEFAULT_WEIGHT.
+TAIL_WEIGHTS: dict[str, float] = {
+    "el0_da": 1.360, "__alloc_pages": 1.355, "shrink_folio_list": 1.351,
+    "free_unref_folios": 1.346, "_raw_spin_unlock": 1.342, "__remove_mapping": 1.337,
+    "zram_slot_lock": 1.333, "handle_mm_fault": 1.328, "shmem_writeout": 1.323,
+    "try_to_unmap_one": 1.319, "page_vma_mapped_walk": 1.314, "folio_isolate_lru": 1.310,
+    "shmem_swapin_folio": 1.305, "folio_add_lru": 1.301,
+    "madvise_cold_or_pageout_pte_range": 1.296, "swap_writepage": 1.291,
+    "shmem_add_to_page_cache": 1.282, "xas_load": 1.273, "_raw_spin_lock_irqsave": 1.264,
+    "rmap_walk": 1.255, "shmem_fault": 1.246, "swap_read_folio": 1.241, "zram_bvec_read": 1.237,
+    "shmem_get_folio_gfp": 1.227, "do_fault": 1.223, "pageout": 1.214, "finish_fault": 1.209,
+    "swap_cache_lookup": 1.200,
+}
+DEFAULT_WEIGHT = 1.25
+#: Symbols the seed benchmark never calls cost what a neighbour does (assumption).
+UNCALLED_LIKE: dict[str, str] = {
+    "do_anonymous_page": "shmem_fault", "do_wp_page": "shmem_fault",
+    "do_swap_page": "shmem_swapin_folio", "folio_referenced": "rmap_walk",
+    "add_to_swap": "shmem_writeout", "zap_pte_range": "madvise_cold_or_pageout_pte_range",
+    "change_pte_range": "madvise_cold_or_pageout_pte_range",
+}
+
 #: Assumed hardware figures: (key, value, (low, high), why).
 ASSUMED_ARM64: tuple[tuple[str, Any, tuple, str], ...] = (
     ("tlbi_issue_ns", 2.0, (1.0, 20.0), "issuing one TLBI on an idle fabric, a few cycles"),
@@ -349,6 +374,7 @@ def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None
         fit_issue = meas.batched_cpu_s is not None and t_known
     fit_issue = bool(fit_issue and ptep is not None and t_known
                      and meas.batched_cpu_s is not None)
+    weights = like is None                # the unreported tail by TAIL_WEIGHTS
     like = like or load_profile("snapdragon888")
     rounds = rounds or (14 if (fit_issue or not t_known or ptep is None) else 6)
     kpti, kpti_why = _kpti(meas)
@@ -368,6 +394,14 @@ def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None
     # is withheld) the model's own, re-estimated every round.
     t_iter = meas.cpu_s / meas.iterations * 1e9 if t_known else (tb_target or 1e6)
     k: dict[str, float] = {}
+    # What the unreported symbols cost before the common factor: the base
+    # profile's figures, or (weights) an assumed weight per symbol spread over
+    # its calls, so that each one's share is proportional to its weight.
+    if weights:
+        base_ns = {s: TAIL_WEIGHTS.get(s, DEFAULT_WEIGHT) / calls[s]
+                   for s in rest if calls.get(s)}
+    else:
+        base_ns = {s: like.kernel_ns[s] for s in rest}
 
     def set_reported(t: float) -> None:
         for s in KERNEL_SYMBOLS:
@@ -375,17 +409,23 @@ def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None
                 k[s] = fixed[s]
             elif s in reported:
                 k[s] = reported[s] / 100 * t / calls[s]
-            else:
-                k[s] = like.kernel_ns[s]
 
     set_reported(t_iter)
     lat = max((ptep or 5.0) / 100 * t_iter / PAGES, 1.0)
     scale = 1.0
+    if weights:
+        left = 1 - (sum(reported.values()) + (ptep or 0.0)) / 100
+        scale = max(left, 0.05) * t_iter / sum(TAIL_WEIGHTS.get(s, DEFAULT_WEIGHT)
+                                               for s in base_ns)
 
     def profile_of(lat: float, scale: float, issue: float) -> MachineProfile:
         ks = dict(k)
         for s in rest:
-            ks[s] = like.kernel_ns[s] * scale
+            if s in base_ns:
+                ks[s] = base_ns[s] * scale
+        for s in rest:
+            if s not in base_ns:          # not on the seed path: as its neighbour
+                ks[s] = ks.get(UNCALLED_LIKE.get(s, ""), like.kernel_ns[s])
         thr = THROUGHPUT_SHARE[0] * lat
         return replace(base, kernel_ns=MappingProxyType(ks), tlb_walk_ns=TLB_WALK_NS[0],
                        tlbi_issue_ns=issue, dsb_ns=hw["dsb_ns"],
@@ -433,10 +473,12 @@ def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None
         if rest_part > 0:
             scale *= max(want_rest, 0.0) / rest_part
     prof = profile_of(lat, scale, issue)
-    return _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls)
+    return _evaluate(meas, prof, k, rest, None if weights else like, scale, lat, issue,
+                     fit_issue, kpti_why, calls, base_ns)
 
 
-def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls):
+def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls,
+              base_ns):
     ru = _run(prof, UNBATCHED)
     rb = _run(prof, BATCHED)
     tot = sum(ru.profile.values())
@@ -497,7 +539,7 @@ def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
                       f"path instead of {max(flush_pp - cpu_pp, 0):.0f}")
     notes = [f"KPTI: {'on' if prof.kpti else 'off'} ({kpti_why})"]
     toml = render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
-                       calls, res, pred)
+                       calls, res, pred, base_ns)
     return FitResult(prof, toml, res, pred, other, notes)
 
 
@@ -506,7 +548,7 @@ def _fmt(v: float) -> str:
 
 
 def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why, calls,
-                res, pred) -> str:
+                res, pred, base_ns) -> str:
     """The profile file: every figure with its unit and provenance."""
     tag = meas.tag
     src = "; ".join(f"{a}: {b}" for a, b in meas.sources.items())
@@ -527,19 +569,20 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w(f"name = {json.dumps(meas.name)}")
     w('arch = "arm64"')
     why = meas.why
+    lname = like.name if like is not None else "snapdragon888"
     w(f"cpus = {meas.cpus}".ljust(28) + "# CPUs; " + why.get("cpus", tag))
     w(f"ghz = {meas.ghz}".ljust(28) + "# GHz of the benchmark's core (reports only); "
       + why.get("ghz", tag))
     w(f"mem_pages = {prof.mem_pages}".ljust(28) + "# 4 KiB frames of simulated RAM; model sizing")
     w(f"init_on_alloc = {str(prof.init_on_alloc).lower()}".ljust(28)
       + "# the kernel zeroes allocated pages; "
-      + why.get("init_on_alloc", f"assumption, as in {like.name}"))
+      + why.get("init_on_alloc", f"assumption, as in {lname}"))
     w(f"kpti = {str(prof.kpti).lower()}".ljust(28) + f"# {kpti_why}")
     w("")
     w("[tlb]")
     w(f"walk_ns = {TLB_WALK_NS[0]}".ljust(28) + "# a TLB miss walk, tables in cache; assumption")
     w(f"entries = {prof.tlb_entries}".ljust(28) + "# per-CPU TLB capacity; "
-      + why.get("tlb_entries", f"assumption, as in {like.name}"))
+      + why.get("tlb_entries", f"assumption, as in {lname}"))
     w("")
     w("[arm64]")
     w(f"# latency({meas.cpus}) = {lat:.1f} ns (fit: makes ptep_clear_flush "
@@ -567,22 +610,28 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("[kernel_ns]")
     w(f"# ns of each function's own work per call.  'fit: P % over C calls': the {tag} share")
     w("# of the CPU time per iteration, divided by the model's calls per iteration.")
-    w(f"# 'fit: {like.name} x S': not reported; the profile {like.name}'s figure times one")
-    w("# factor S that makes the total the measured CPU time.  The seed benchmark's path is")
-    w("# the pre-6.9 MADV_PAGEOUT the measured 2022 kernels ran only as far as the model")
-    w("# replays it (see the README's calibration section).")
+    if like is None:
+        w("# 'fit: tail weight W': not reported; the rest of the CPU time is spread over these")
+        w("# symbols in proportion to assumed weights W (minikernel.fit.TAIL_WEIGHTS).")
+    else:
+        w(f"# 'fit: {like.name} x S': not reported; the profile {like.name}'s figure times one")
+        w("# factor S that makes the total the measured CPU time.")
+    w("# The seed benchmark's path is the one the model's mm/ replays (see the README's")
+    w("# calibration section); re-fit after changing it.")
     fixed = {s: why for s, _, why in FIXED}
     for s in KERNEL_SYMBOLS:
         v = prof.kernel_ns[s]
         if s in fixed:
             why = f"assumption: {fixed[s]}"
-        elif s in rest and like.name == meas.name:
-            why = ("fit: a share of the unreported rest, in the proportions of the previous "
-                   f"{like.name} (assumed weights)") + (
-                "" if calls.get(s) else " (not on the seed benchmark's path)")
+        elif s in rest and not calls.get(s):
+            why = ("not on the seed benchmark's path: as "
+                   + (UNCALLED_LIKE.get(s) or "the base profile") if like is None
+                   else f"not on the seed benchmark's path: {like.name} x {scale:.4f}")
+        elif s in rest and like is None:
+            why = (f"fit: tail weight {TAIL_WEIGHTS.get(s, DEFAULT_WEIGHT)} over "
+                   f"{calls[s]:g} calls/iteration")
         elif s in rest:
-            why = f"fit: {like.name} x {scale:.4f}" + (
-                "" if calls.get(s) else " (not on the seed benchmark's path)")
+            why = f"fit: {like.name} x {scale:.4f}"
         else:
             why = f"fit: {tag} {meas.shares[s]} % over {calls[s]:g} calls/iteration"
         w(f"{s} = {v:.2f}".ljust(44) + f"# {why}")
@@ -666,40 +715,37 @@ def render_result(res: FitResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def leave_one_out(machine: str, like: MachineProfile | None = None,
-                  symbols=True) -> list[tuple[str, float, float]]:
+def leave_one_out(machine: str, symbols=True) -> list[tuple[str, float, float]]:
     """Drop one published number of *machine*, refit from the rest, predict it.
 
-    Returns (what was left out, published value, model's prediction).  The
-    remaining numbers fix the parameter the dropped one used to fix: without
+    Returns (what was left out, published value, model's prediction).
     *symbols*: True (every reported symbol), False, or the names to do.
-    Without the ptep_clear_flush share the batched CPU time sets the DVM latency
-    (issue cost assumed); without the unbatched CPU time the batched one sets
-    the kernel scale; without the batched CPU time the issue cost is assumed;
-    without a symbol's share it takes the median per-call cost of the
-    unreported symbols (assumption) and its share is predicted.
+    The remaining numbers fix the parameter the dropped one used to fix:
+    without the ptep_clear_flush share the batched CPU time sets the DVM
+    latency (issue cost assumed); without the unbatched CPU time the batched
+    one sets the kernel scale; without the batched CPU time the issue cost is
+    assumed; without a symbol's share it joins the tail (TAIL_WEIGHTS) and
+    its share is predicted.  The Snapdragon's tail is the assumed weights;
+    the Kunpeng's proportions are the Snapdragon profile's (fitted to
+    Snapdragon data only, so nothing of the Kunpeng leaks in).
     """
-    from statistics import median
-
-    like = like or load_profile("snapdragon888")
+    like = None if machine == "snapdragon888" else load_profile("snapdragon888")
     full = published_measurements(machine)
     out = []
 
-    def one(label, meas, key, published_value, like_=None, fit_issue=None):
-        res = fit(meas, like_ or like, fit_issue=fit_issue, other=False)
-        out.append((label, published_value, res.predictions[key][1]))
+    def one(label, meas, published_value, fit_issue=None):
+        res = fit(meas, like, fit_issue=fit_issue, other=False)
+        out.append((label, published_value, res.predictions[label][1]))
 
     m = published_measurements(machine)
     m.shares.pop("ptep_clear_flush")
-    one("ptep_clear_flush share unbatched (%)", m, "ptep_clear_flush share unbatched (%)",
-        full.shares["ptep_clear_flush"])
+    one("ptep_clear_flush share unbatched (%)", m, full.shares["ptep_clear_flush"])
     m = published_measurements(machine)
     m.cpu_s = m.wall_s = None
-    one("unbatched CPU time per iteration (ms)", m, "unbatched CPU time per iteration (ms)",
-        full.cpu_s / full.iterations * 1e3)
+    one("unbatched CPU time per iteration (ms)", m, full.cpu_s / full.iterations * 1e3)
     m = published_measurements(machine)
-    one("CPU time saved by batching (%)", m, "CPU time saved by batching (%)",
-        (1 - full.batched_cpu_s / full.cpu_s) * 100, fit_issue=False)
+    one("CPU time saved by batching (%)", m, (1 - full.batched_cpu_s / full.cpu_s) * 100,
+        fit_issue=False)
     if not symbols:
         return out
     for sym, pct in full.shares.items():
@@ -708,10 +754,7 @@ def leave_one_out(machine: str, like: MachineProfile | None = None,
             continue
         m = published_measurements(machine)
         m.shares.pop(sym)
-        reported = set(full.shares)
-        k = dict(like.kernel_ns)
-        k[sym] = median(v for s, v in like.kernel_ns.items() if s not in reported and v > 20)
-        res = fit(m, replace(like, kernel_ns=MappingProxyType(k)), fit_issue=False, other=False)
+        res = fit(m, like, fit_issue=False, other=False)
         r = _run(res.profile, UNBATCHED)
         out.append((f"{sym} share unbatched (%)", pct,
                     r.profile.get(sym, 0.0) / sum(r.profile.values()) * 100))
