@@ -274,7 +274,8 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
 
 _USER_SYMBOLS = frozenset({"main"})
 _ARCH_LABEL = {"tlbi_issued": "TLBIs issued", "dsb_ish": "DSB ISH",
-               "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent"}
+               "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent",
+               "tlbi_queue_full": "TLBIs that found the DVM queue full"}
 
 
 def _verdict(a: dict, b: dict) -> str:

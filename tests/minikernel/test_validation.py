@@ -116,3 +116,16 @@ def test_leave_one_out_tail_symbol_shares(sym):
     """Tolerance 1 point: the tail's weights are assumed to lie within 1.2-1.36."""
     published_value, model = loo("snapdragon888")[f"{sym} share unbatched (%)"]
     assert model == pytest.approx(published_value, abs=1.0)
+
+
+def test_snapdragon_cycles_match_perfs_event_count():
+    """perf's 'Event count (approx.): 35706225414' cycles was not a fit input: the
+    model's cycles are its CPU time x the spec clock of the A78 (2.42 GHz).
+    Tolerance 3 %: the A78's DVFS steps around 2.42 GHz."""
+    from minikernel.fit import UNBATCHED, _run
+    from minikernel.published import published
+    p = load_profile("snapdragon888")
+    r = _run(p, UNBATCHED, iterations=1)
+    d = published()["snapdragon888"]
+    model = r.cycles * d["iterations"]
+    assert model == pytest.approx(d["unbatched"]["perf"]["event_count"], rel=0.03)
