@@ -179,8 +179,8 @@ class FitResult:
 #
 
 _PERF_LINE = re.compile(
-    r"^\s*(?P<a>\d+(?:\.\d+)?)%\s+(?:(?P<b>\d+(?:\.\d+)?)%\s+)?(?P<comm>\S+)\s+"
-    r"(?P<dso>\S+)\s+\[(?P<kind>[^\]]+)\]\s+(?P<sym>\S+)")
+    r"^\s*(?P<a>\d+(?:\.\d+)?)%\s+(?:(?P<b>\d+(?:\.\d+)?)%\s+)?(?P<n>(?:\d+\s+)*)"
+    r"(?P<comm>\S+)\s+(?P<dso>\S+)\s+\[(?P<kind>[^\]]+)\]\s+(?P<sym>\S+)")
 
 
 def parse_perf_report(path: str | Path, text: str | None = None,
@@ -194,6 +194,7 @@ def parse_perf_report(path: str | Path, text: str | None = None,
     text = Path(path).read_text(encoding="utf-8", errors="replace") if text is None else text
     rows = []
     children = False
+    counts = 0                  # numeric columns (-n Samples, Period) before Command
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if not s:
@@ -201,11 +202,15 @@ def parse_perf_report(path: str | Path, text: str | None = None,
         if s.startswith("#"):
             if re.search(r"\bChildren\s+Self\b", s):
                 children = True
+            if re.search(r"\bCommand\b", s):
+                counts = len(re.findall(r"\b(?:Samples|Period)\b", s.split("Command")[0]))
             continue
         if s[0] in "|-" or s.startswith("---") or re.match(r"^[\d.]+%\s*$", s) or \
                 re.match(r"^\|?\s*--[\d.]+%--", s) or set(s) <= set("|- "):
             continue                                    # call-graph lines
         m = _PERF_LINE.match(line)
+        if m and len(m["n"].split()) != counts:
+            m = None
         if not m:
             raise UserError(f"{path}:{n}: cannot read this line: expected a perf report "
                             "--stdio line 'OVERHEAD% COMMAND DSO [k] SYMBOL' (or a '#' "

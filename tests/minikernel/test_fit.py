@@ -111,3 +111,14 @@ def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_pat
     want = (1 - (b["batched"]["time"]["user_s"] + b["batched"]["time"]["sys_s"])
             / (b["unbatched"]["time"]["user_s"] + b["unbatched"]["time"]["sys_s"])) * 100
     assert saving == pytest.approx(want, abs=1.5)
+
+
+def test_perf_report_with_a_samples_column():
+    text = ("# Overhead       Samples  Command  Shared Object      Symbol\n"
+            "    21.07%         12660  a.out    [kernel.kallsyms]  [k] _raw_spin_unlock_irq\n"
+            "     5.36%          3220  a.out    [kernel.kallsyms]  [k] ptep_clear_flush\n")
+    got, _ = parse_perf_report("p", text)
+    assert got == {"_raw_spin_unlock_irq": 21.07, "ptep_clear_flush": 5.36}
+    # The same lines under a header without the column do not silently misparse.
+    with pytest.raises(UserError, match="p:2"):
+        parse_perf_report("p", text.replace("      Samples", ""))
