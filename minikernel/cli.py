@@ -13,6 +13,9 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel scenario FILE [--set SYM=VAL ...] [--json]
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
                              [--max-nested N] [--save DIR] [--json]
+    minikernel fit --perf FILE --time FILE --cpus N --ghz G [--cores LIST] [--kpti yes|no]
+                   [--batched-time FILE] [--batched-perf FILE] [--annotate FILE]
+                   [--name NAME] [--like PROFILE] [--out FILE.toml] | --published MACHINE
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -23,6 +26,7 @@ Invariants:
     build directory; writes keep the previous file as .config.old.
   - After boot, the main job is one call, run_main_job(kernel, args), whose
     dict is the report (JSON object or text).
+  - fit writes --out only whole, keeping an existing file as FILE.old.
   - scenario/explore exit 0 when the file's expectations hold (explore: no
     violating interleaving), 1 when not (the report is printed), 2 on a
     malformed file.  Their --json carries ``sanitizer: {enabled, violations}``.
