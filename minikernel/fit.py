@@ -521,9 +521,6 @@ def _evaluate(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_why,
     # Where the batched path's TLBIs land (falsifiable by perf of the batched kernel).
     pred["try_to_unmap_one share batched (%)"] = (
         meas.batched_shares.get("try_to_unmap_one"), bshare.get("try_to_unmap_one", 0.0))
-    pred["ptep_clear_flush share batched (%)"] = (
-        meas.batched_shares.get("ptep_clear_flush", 0.0 if meas.batched_cpu_s else None),
-        bshare.get("ptep_clear_flush", 0.0))
     other = ""
     if meas.wall_s is not None and meas.cpu_s is not None:
         other = (f"elapsed here is CPU time (user+sys {meas.cpu_s:.3f} s); the wall-clock "

@@ -45,12 +45,68 @@ def refit(write: bool) -> dict[str, fitmod.FitResult]:
     return out
 
 
+def validation_rows() -> list[tuple[str, str, float | None, float]]:
+    """(machine, prediction, published, model) of everything the README's
+    "predicted" table shows, computed on the shipped profiles."""
+    from minikernel.profile import load_profile
+    rows = []
+    for machine, like in (("snapdragon888", None), ("kunpeng920", load_profile("snapdragon888"))):
+        res = fitmod.fit(fitmod.published_measurements(machine), like, fit_issue=False,
+                         other=False)
+        for name, (pub, model) in res.predictions.items():
+            rows.append((machine, f"unbatched-only fit: {name}", pub, model))
+        for name, pub, model in fitmod.leave_one_out(machine):
+            rows.append((machine, f"leave out: {name}", pub, model))
+    return rows
+
+
+def ranges_rows() -> list[tuple[str, float, float, float, str]]:
+    """(command, saving, low, high, moved most by) for the README's range table."""
+    import json
+    import contextlib
+    import io
+    from minikernel.cli import main as cli
+    out = []
+    for argv in (["--machine", "kunpeng920", "--smp", "32"],
+                 ["--machine", "kunpeng920", "--smp", "128"],
+                 ["--machine", "kunpeng920", "--smp", "256"],
+                 ["--machine", "snapdragon888", "--smp", "4", "--set",
+                  "ARM64_NR_CPUS_FOR_BATCHED_TLB=2"],
+                 ["--machine", "snapdragon888", "--smp", "96"]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+            cli(["--defconfig", "arm64", "--set", "EXPERT=y", *argv, "--iterations", "1",
+                 "--json"])
+        s = json.loads(buf.getvalue())["ab"]["saving"]
+        out.append((" ".join(argv), s["pct"], s["range"]["low_pct"], s["range"]["high_pct"],
+                    s["range"]["moved_most_by"]))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+        cli(["--defconfig", "x86", "--workload", "threads:4", "--iterations", "1", "--json"])
+    s = json.loads(buf.getvalue())["ab"]["saving"]
+    out.append(("--defconfig x86 --workload threads:4", s["pct"], s["range"]["low_pct"],
+                s["range"]["high_pct"], s["range"]["moved_most_by"]))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="rewrite the built-in profile files")
+    ap.add_argument("--tables", action="store_true",
+                    help="also print the numbers of the README's calibration tables "
+                         "(predictions, leave-one-out, ranges; ~30 s)")
     a = ap.parse_args(argv)
     for name, res in refit(a.write).items():
         sys.stdout.write(f"== {name}\n" + fitmod.render_result(res))
+    if a.tables:
+        sys.stdout.write("== predicted (not used in the fit)\n")
+        for machine, name, pub, model in validation_rows():
+            err = "" if pub is None else f"  error {model - pub:+.3g}"
+            pubs = "not measured" if pub is None else f"{pub:.4g}"
+            sys.stdout.write(f"  {machine:14} {name:64} {pubs:>12}  model {model:.4g}{err}\n")
+        sys.stdout.write("== ranges (main job)\n")
+        for cmd, pct, lo, hi, most in ranges_rows():
+            sys.stdout.write(f"  {cmd:60} {pct:6.2f} % ({lo:.2f} .. {hi:.2f}), most: {most}\n")
     return 0
 
 
