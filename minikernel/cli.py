@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit a built-in machine to minikernel/data/published.toml instead "
                         "(snapdragon888, kunpeng920)")
     s.add_argument("--unbatched-only", action="store_true",
-                   help="ignore the batched time (then the batched run is a prediction)")
+                   help="do not fit to the batched time (then the batched run is a "
+                        "prediction; tools/fit_profiles.py fits snapdragon888 so)")
     s.add_argument("--out", metavar="FILE", type=Path, default=None,
                    help="write the profile here (an existing file is kept as FILE.old); "
                         "default: print it")
@@ -368,7 +369,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise UserError(f"--published {args.published}: no published measurements of that "
                             "machine: expected snapdragon888 or kunpeng920")
         meas = fitmod.published_measurements(args.published)
-        like = load_profile(args.like)
+        # The Snapdragon's own tail comes from the assumed weights, not from the
+        # file a re-fit rewrites (as tools/fit_profiles.py does).
+        like = None if args.published == args.like == "snapdragon888" else load_profile(args.like)
     else:
         missing = [o for o, v in (("--perf", args.perf), ("--time", args.time_file),
                                   ("--cpus", args.fit_cpus), ("--ghz", args.ghz)) if v is None]

@@ -125,3 +125,16 @@ def test_perf_report_with_a_samples_column():
     # The same lines under a header without the column do not silently misparse.
     with pytest.raises(UserError, match="p:2"):
         parse_perf_report("p", text.replace("      Samples", ""))
+
+
+def test_fit_to_stdout_is_a_loadable_profile(tmp_path, capsys):
+    """`minikernel fit ... > mine.toml`: the report lines are TOML comments."""
+    from minikernel.profile import load_profile
+    assert main(["fit", "--published", "snapdragon888", "--unbatched-only"]) == 0
+    path = tmp_path / "sd.toml"
+    path.write_text(capsys.readouterr().out)
+    p = load_profile(path)
+    shipped = load_profile("snapdragon888")
+    assert p.dvm_latency_ns() == pytest.approx(shipped.dvm_latency_ns(), rel=1e-3)
+    assert main(["fit", "--published", "nosuch"]) == 2
+    assert "--published nosuch" in capsys.readouterr().err
