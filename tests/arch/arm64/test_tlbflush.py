@@ -81,6 +81,32 @@ def test_flush_range_beyond_max_tlbi_ops_is_one_asid_flush(make_machine):
     c2 = m.arch.counters()["tlbi_issued"]
     per = 2 if m.profile.kpti else 1          # KPTI: __tlbi_user repeats each TLBI
     assert (c1 - c0, c2 - c1) == (512 * per, per)
+    # 512 back-to-back TLBIs fill the bounded DVM queue -- unless issuing one takes
+    # longer than a slot stays held (the Kunpeng profile's fitted issue cost).
+    p = m.profile
+    full = m.arch.counters()["tlbi_queue_full"]
+    if p.tlbi_issue_ns * p.dvm_queue_depth < p.dvm_latency_ns():
+        assert full >= 512 * per - p.dvm_queue_depth
+        assert cpu.stalls[(cpu.sym, "tlbi")] > 0
+    else:
+        assert full == 0
+
+
+def test_back_to_back_range_flush_fills_the_dvm_queue():
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import load_profile
+    m = Machine(load_kernel_config("arm64"), load_profile("snapdragon888"))
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(64 * PAGE_SIZE)
+    cpu = m.cpus[0]
+    m.arch.flush_tlb_range(cpu, p.mm.find_vma(buf), buf, buf + 64 * PAGE_SIZE)
+    per = 2 if m.profile.kpti else 1
+    assert m.arch.counters()["tlbi_queue_full"] == 64 * per - m.profile.dvm_queue_depth
+    # Steady state: one slot per latency / depth.
+    stall = cpu.stalls[(cpu.sym, "tlbi")]
+    d = m.profile.dvm_queue_depth
+    assert stall == pytest.approx((64 * per - d) * m.profile.dvm_latency_ns() / d, rel=0.1)
 
 
 def test_context_switch_completes_outstanding_tlbis(make_machine):
