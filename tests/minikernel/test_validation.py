@@ -129,9 +129,9 @@ def test_snapdragon_cycles_match_perfs_event_count():
     """perf's 'Event count (approx.): 35706225414' cycles was not a fit input: the
     model's cycles are its CPU time x the spec clock of the A78 (2.42 GHz).
     Tolerance 3 %: the A78's DVFS steps around 2.42 GHz."""
-    from minikernel.fit import UNBATCHED, _run
+    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED, _run
     p = load_profile("snapdragon888")
-    r = _run(p, UNBATCHED, iterations=1)
+    r = _run(p, UNBATCHED, iterations=1, kernel=PUBLISHED_KERNEL)
     d = published()["snapdragon888"]
     model = r.cycles * d["iterations"]
     assert model == pytest.approx(d["unbatched"]["perf"]["event_count"], rel=0.03)
