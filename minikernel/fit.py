@@ -335,7 +335,8 @@ def call_counts(prof: MachineProfile, kernel: tuple[str, ...] = ()) -> dict[str,
 def _kpti(meas: Measurements) -> tuple[bool, str]:
     if meas.kpti is not None:
         return meas.kpti, f"{meas.tag}: given"
-    cores = [c.lower() for c in meas.cores]
+    # "cortex-a78", "cortex-a78:r1p1" or "cortex-a55:r2p0 x4" (the profile's spelling)
+    cores = [re.match(r"\s*([a-z0-9-]*)", c.lower()).group(1) for c in meas.cores]
     if cores and all(c in NO_E0PD_CORES for c in cores):
         return True, ("assumption: KASLR on and the cores (" + ", ".join(meas.cores) +
                       ") lack E0PD, so kaslr_requires_kpti() forces KPTI; check "
