@@ -96,7 +96,9 @@ def test_back_to_back_range_flush_fills_the_dvm_queue():
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
     from minikernel.profile import load_profile
-    m = Machine(load_kernel_config("arm64"), load_profile("snapdragon888"))
+    from minikernel.fit import PUBLISHED_KERNEL          # no A55 REPEAT_TLBI workaround
+    m = Machine(load_kernel_config("arm64", sets=list(PUBLISHED_KERNEL)),
+                load_profile("snapdragon888"))
     p = Process.spawn(m, cpu=0)
     buf = p.mmap(64 * PAGE_SIZE)
     cpu = m.cpus[0]
