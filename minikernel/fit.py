@@ -332,6 +332,28 @@ def call_counts(prof: MachineProfile, kernel: tuple[str, ...] = ()) -> dict[str,
     return {k: v / FIT_ITERATIONS for k, v in r.profile.items()}
 
 
+def _cores(entries) -> tuple | None:
+    """The profile's ``[machine] cores`` spelling -> Core values (None: not given,
+    or a model without core facts)."""
+    if not entries or not _HAS_CORES:
+        return None
+    from minikernel.hw.cputype import parse_cores
+    try:
+        return parse_cores(list(entries))
+    except ValueError as e:
+        raise UserError(f"--cores: {e}") from None
+
+
+def _has_cores() -> bool:
+    from minikernel.profile import _SCHEMA
+    return "cores" in _SCHEMA["machine"]
+
+
+#: Whether profiles carry ``[machine] cores`` (the core facts of the REPEAT_TLBI
+#: detection); the fit writes them when they do.
+_HAS_CORES = _has_cores()
+
+
 def _kpti(meas: Measurements) -> tuple[bool, str]:
     if meas.kpti is not None:
         return meas.kpti, f"{meas.tag}: given"
@@ -393,6 +415,7 @@ def _fit(meas: Measurements, like: MachineProfile | None, fit_issue: bool | None
     rounds = rounds or (14 if (fit_issue or not t_known or ptep is None) else 6)
     kpti, kpti_why = _kpti(meas)
     base = replace(like, name=meas.name, cpus=meas.cpus, ghz=meas.ghz, kpti=kpti,
+                   **({"cores": _cores(meas.cores)} if _HAS_CORES else {}),
                    init_on_alloc=like.init_on_alloc if meas.init_on_alloc is None
                    else meas.init_on_alloc,
                    tlb_entries=meas.tlb_entries or like.tlb_entries, ranges=MappingProxyType({}),
@@ -589,6 +612,9 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w(f"init_on_alloc = {str(prof.init_on_alloc).lower()}".ljust(28)
       + "# the kernel zeroes allocated pages; "
       + why.get("init_on_alloc", f"assumption, as in {lname}"))
+    if meas.cores and _HAS_CORES:
+        w("cores = [" + ", ".join(json.dumps(c) for c in meas.cores) + "]  # core type of each "
+          "CPU in CPU order; " + why.get("cores", tag))
     w(f"kpti = {str(prof.kpti).lower()}".ljust(28) + f"# {kpti_why}")
     w("")
     w("[tlb]")
@@ -685,14 +711,18 @@ def published_measurements(machine: str) -> Measurements:
     cpus = d.get("cpus") or d["cpus_candidates"][0]
     # Machine facts not in the published text: (ghz, cores, init_on_alloc, TLB entries, why)
     ghz, cores, ioa, tlb, why = {
-        "snapdragon888": (2.42, ("cortex-a78",), True, 1024, {
+        "snapdragon888": (2.42, ("cortex-a55:r2p0 x4", "cortex-a78:r1p1 x3", "cortex-x1:r1p0"),
+                          True, 1024, {
+            "cores": "spec (types and order: cpu0-3 A55, cpu4-6 A78, cpu7 X1); revisions: "
+                     "assumption (no erratum the model knows depends on them)",
             "cpus": "published (\"snapdragon 888 with 8 cores\")",
             "ghz": "spec: cpu4 (taskset -c 4) is a Cortex-A78 at 2.42 GHz; the published perf "
                    "event count / CPU time gives 2.45",
             "init_on_alloc": "assumption: Android GKI's default (init_on_alloc=1); explains the "
                              "published clear_page 1.63 % on a swap-in-only path",
             "tlb_entries": "spec: Cortex-A78 L2 TLB, 1024 entries"}),
-        "kunpeng920": (2.6, ("tsv110",), False, 1536, {
+        "kunpeng920": (2.6, ("tsv110 x96",), False, 1536, {
+            "cores": "spec: HiSilicon TaiShan v110 cores",
             "cpus": "assumption: \"around 100 cores\" (published); 2 x 48 (Kunpeng 920-4826), "
                     "though the series was also \"tested on ... 128 CPU platforms\"",
             "ghz": "spec: Kunpeng 920-4826 clock (reports only)",
