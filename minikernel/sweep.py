@@ -177,17 +177,19 @@ def run_point(point: Point) -> dict[str, Any]:
         "dsb_or_ipi_unbatched": u.arch.get(flush_key, 0),
         "dsb_or_ipi_batched": b.arch.get(flush_key, 0),
         "pages_reclaimed": b.pages_reclaimed,
-        **_range_keys(point, cfg, profile, kw, (1 - b.elapsed_ns / u.elapsed_ns) * 100),
+        **_range_keys(point, cfg, profile, (1 - b.elapsed_ns / u.elapsed_ns) * 100),
     }
 
 
-def _range_keys(point: Point, cfg, profile, kw: dict, pct: float) -> dict[str, Any]:
+def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
     """saving_pct and, where it rests on assumed figures, its range (minikernel.uncertainty)."""
     from minikernel import uncertainty
     from minikernel.arch import deferral_sets
     from minikernel.machine import Machine
     from minikernel.workload import run_seed_benchmark
 
+    kw = {"procs": point.width} if point.workload == "procs" else \
+        {"threads": point.width} if point.workload == "threads" else {}
     out = {"saving_pct": pct, "saving_low_pct": None, "saving_high_pct": None,
            "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
     if not point.ranges or uncertainty.needs_range(profile) is None:
