@@ -68,6 +68,8 @@ FIXED: tuple[tuple[str, float, str], ...] = (
     ("try_to_unmap_flush", 5.0, "per batch, excluding the DSB"),
     ("try_to_unmap_flush_dirty", 3.0, "a flag test per folio"),
     ("flush_tlb_batched_pending", 3.0, "the pending/flushed check"),
+    ("tlb_finish_mmu", 5.0, "gather teardown, excluding the flush"),
+    ("tlb_flush_mmu", 5.0, "per gather flush, excluding the TLBIs/DSB or IPIs"),
     ("reclaim_pages", 300.0, "once per MADV_PAGEOUT"),
     ("el0_svc", 300.0, "syscall entry/exit"),
     ("main", 2.0, "one user load in the benchmark, excluding the TLB walk"),
@@ -96,6 +98,7 @@ UNCALLED_LIKE: dict[str, str] = {
     "do_swap_page": "shmem_swapin_folio", "folio_referenced": "rmap_walk",
     "add_to_swap": "shmem_writeout", "zap_pte_range": "madvise_cold_or_pageout_pte_range",
     "change_pte_range": "madvise_cold_or_pageout_pte_range",
+    "folio_referenced_one": "page_vma_mapped_walk", "shrink_active_list": "shrink_folio_list",
 }
 
 #: Assumed hardware figures: (key, value, (low, high), why).
