@@ -24,7 +24,7 @@ each CPU's queue of outstanding DVM operations and its port):
   - ``DSB ISH`` with TLBIs outstanding since this CPU's last DSB sends a DVM
     Sync and waits for its completion -- one full round trip, whatever the
     timing: a CPU cannot know its earlier TLBIs are done without it
-    (C. Marinas reviewing the v5 series: the DSB "sends a DVM Sync message
+    (C. Marinas reviewing the series (v4): the DSB "sends a DVM Sync message
     to all the other CPUs and waits for a DVM Complete response").  A DSB
     with nothing outstanding costs ``dsb_ns``.
   - Contention: the latency of a broadcast grows with the number of CPUs
