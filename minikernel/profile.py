@@ -88,7 +88,8 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
     "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
     "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
     "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",
-    "reclaim_pages",
+    "reclaim_pages", "folio_referenced_one", "shrink_active_list", "tlb_finish_mmu",
+    "tlb_flush_mmu",
     # syscalls
     "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
     # user space
@@ -259,6 +260,11 @@ _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("kernel", "scale"),
 #: Defaults of the optional keys added after the first profiles were written.
 _DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0}
 _ARCH_SECTIONS = ("arm64", "x86")
+#: Symbols charged after profiles were first written, and the symbol whose
+#: figure a file without them gets (so files users wrote keep loading).
+_LATER_SYMBOLS = {"folio_referenced_one": "page_vma_mapped_walk",
+                  "shrink_active_list": "shrink_folio_list",
+                  "tlb_finish_mmu": "try_to_unmap_flush", "tlb_flush_mmu": "try_to_unmap_flush"}
 #: What a fit may have consumed ([range] fit_inputs): a result equal to one of
 #: these at the measured CPU count is calibration, not a prediction.
 FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
@@ -388,6 +394,9 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
             raise UserError(f"{path}: kernel_ns.{sym}: unknown symbol: expected one the model "
                             "charges (see minikernel.profile.KERNEL_SYMBOLS)")
     kernel_ns = {}
+    for sym, like in _LATER_SYMBOLS.items():
+        if sym not in table and like in table:
+            table = {**table, sym: table[like]}     # a file written before sym was charged
     for sym in KERNEL_SYMBOLS:
         if sym not in table:
             raise UserError(f"{path}: kernel_ns.{sym}: missing: expected a number >= 0 "

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_USER, TLBI_VA, Dvm
-from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
@@ -137,6 +137,31 @@ class TlbOps:
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_ASID, mm.asid)
         self.dvm.dsb_ish(cpu)
+
+    def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
+        """Models: pte_needs_flush() on arm64: the generic default, always true.
+
+        So mprotect flushes every present PTE it visits, changed or not.
+        """
+        return True
+
+    def ptep_clear_flush_young(self, cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> bool:
+        """Models: arm64 ptep_clear_flush_young(): clear the access flag, TLBI without waiting.
+
+        Test-and-clear of AF, then, if it was set, ``flush_tlb_page_nosync``
+        (DSB ISHST; TLBI VALE1IS) with no DSB ISH: "it is safe to leave the
+        invalidation incomplete", a stale young entry only delays aging.  The
+        next DSB on this CPU (reclaim's own, or the context switch) completes
+        it.  Called by folio_referenced_one() for each mapping of a folio.
+        """
+        mm = vma.vm_mm
+        vpn = addr >> PAGE_SHIFT
+        pte = mm.pgd.get(vpn, 0)
+        if not pte_young(pte):
+            return False
+        mm.pgd[vpn] = pte_mkold(pte)
+        self.__flush_tlb_page_nosync(cpu, mm, addr)
+        return True
 
     def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
         """Models: arch_tlbbatch_should_defer() as in v5.

@@ -80,13 +80,16 @@ def test_kunpeng_batched_cpu_time_was_a_fit_input():
 
 
 def test_flush_cost_is_simulated_state():
-    """One TLBI (two with KPTI) and one waiting DSB per page; the DSB is a Sync round trip."""
+    """One TLBI (two with KPTI) and one waiting DSB per page in ptep_clear_flush; the
+    DSB is a Sync round trip.  (Pre-6.9 kernels add MADV_PAGEOUT's own range flush.)"""
     m, r = run("snapdragon888", tuple(UNBATCHED))
     per = 2 if m.profile.kpti else 1
-    assert r.arch["tlbi_issued"] == 256 * ITERATIONS * per
-    assert r.arch["dsb_ish"] == r.arch["dsb_ish_waited"] == 256 * ITERATIONS
+    pages = 256 * ITERATIONS
+    assert r.vmstat["tlb_sync_flush"] == pages
+    assert r.arch["tlbi_issued"] >= pages * per
+    assert r.arch["dsb_ish_waited"] >= pages
     p = m.profile
-    wait = r.stalls[("ptep_clear_flush", "dsb ish")] / r.arch["dsb_ish"]
+    wait = r.stalls[("ptep_clear_flush", "dsb ish")] / pages
     # The Sync queues behind the page's TLBIs in the port, then takes one latency.
     assert wait >= p.dvm_latency_ns() - 2 * p.tlbi_issue_ns - 2 * p.dsb_ns
 

@@ -42,7 +42,7 @@ def test_explore_finds_the_race_saves_it_and_the_saved_file_replays(run_cli, tmp
                 "--save", str(tmp_path))
     assert r.rc == 1
     d = json.loads(r.out)
-    assert d["runs"] == 16 and not d["truncated"]
+    assert d["runs"] == 19 and not d["truncated"]
     assert d["findings"][0]["kinds"] == ["stale-after-syscall"]
     assert d["sanitizer"]["enabled"] and d["sanitizer"]["violations"][0]["kind"] == \
         "stale-after-syscall"
@@ -55,7 +55,7 @@ def test_explore_clean_exits_0(run_cli):
     r = run_cli("explore", str(SCENARIOS / "explore-2017-mprotect.toml"),
                 "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n")
     assert r.rc == 0
-    assert "16 runs (0 infeasible), 0 violating, 0 distinct" in r.out
+    assert "19 runs (0 infeasible), 0 violating, 0 distinct" in r.out
 
 
 @pytest.mark.parametrize("text,msg", [

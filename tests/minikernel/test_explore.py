@@ -42,7 +42,7 @@ def test_explorer_is_deterministic():
 def test_with_the_fix_every_interleaving_is_clean_and_6_6_is_not():
     sc = load_scenario(SCENARIOS / "explore-2017-mprotect.toml")
     fixed = explore(override_config(sc, ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n"]))
-    assert fixed.runs == 16 and fixed.findings == []
+    assert fixed.runs == 19 and fixed.findings == []
     v66 = explore(override_config(sc, ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n",
                                        "MODEL_ARM64_BATCHED_TLB_6_6=y"]))
     assert {tuple(f.kinds) for f in v66.findings} == {("stale-after-syscall",)}
