@@ -313,7 +313,12 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         if not ppath.is_file():
             raise UserError(f"{path}: inherit: no such profile file {ppath}")
     else:
-        ppath = find_profile(parent)
+        try:
+            ppath = find_profile(parent)
+        except UserError:
+            raise UserError(f"{path}: inherit = {parent!r}: unknown machine profile: expected "
+                            f"one of {', '.join(builtin_profiles())}, or a path relative to "
+                            "the file") from None
     base = _resolve(ppath, seen + (real,))
     # A child names its own machine; never inherit the parent's name, nor the
     # ranges of the parent's assumptions (they describe the parent's fit).

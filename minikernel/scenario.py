@@ -227,9 +227,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; UserError on anything malformed."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"{p}: cannot read scenario: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a text file: expected a scenario in TOML (UTF-8)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

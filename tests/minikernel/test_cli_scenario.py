@@ -78,3 +78,14 @@ def test_malformed_file_is_one_line_and_exit_2_without_traceback(run_cli_proc, t
 def test_explore_without_an_explore_table_is_exit_2(run_cli):
     r = run_cli("explore", str(SCENARIOS / "race-2017-mprotect.toml"))
     assert r.rc == 2 and "explore: no [explore] table" in r.err
+
+
+def test_set_that_changes_the_verdict_says_expect_may_not_apply(run_cli):
+    path = str(Path(__file__).resolve().parents[2] / "scenarios" / "race-2017-mprotect.toml")
+    r = run_cli("scenario", path, "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y")
+    assert r.rc == 1 and "expectation may no longer apply" in r.out and "--expect" in r.out
+    r = run_cli("scenario", path, "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y",
+                "--expect", "stale-after-syscall", "--json")
+    d = json.loads(r.out)
+    assert r.rc == 0 and d["expect_from"] == "--expect" and "note" not in d
+    assert run_cli("scenario", path, "--expect", "clean").rc == 0
