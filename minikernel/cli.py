@@ -15,6 +15,9 @@ defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
     minikernel sweep [--arch A,B] [--cpus SPEC] [--width N,M] ... (see --help)
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
                              [--max-nested N] [--jobs N] [--exhaustive] [--save DIR] [--json]
+    minikernel fit --perf FILE --time FILE --cpus N --ghz G [--cores LIST] [--kpti yes|no]
+                   [--batched-time FILE] [--batched-perf FILE] [--annotate FILE]
+                   [--name NAME] [--like PROFILE] [--out FILE.toml] | --published MACHINE
 
 Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
@@ -30,6 +33,7 @@ Invariants:
     build directory; writes keep the previous file as .config.old.
   - After boot, the main job is one call, run_main_job(kernel, args), whose
     dict is the report (JSON object or text).
+  - fit writes --out only whole, keeping an existing file as FILE.old.
   - scenario/explore exit 0 when the file's expectations hold (explore: no
     violating interleaving), 1 when not (the report is printed), 2 on a
     malformed file; explore exits 3 (EXIT_TRUNCATED) when max_runs cut a
@@ -201,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", type=Path, default=Path("sweep"),
                    help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
     s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
+    s.add_argument("--no-ranges", action="store_true",
+                   help="skip the saving's range over the profiles' assumed figures (faster)")
     s.add_argument("--json", dest="sweep_json", action="store_true",
                    help="print the points as one JSON object instead of the table")
     s.set_defaults(func=cmd_sweep)
@@ -238,6 +244,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="scenario_json", action="store_true",
                    help="print exactly one JSON object on stdout")
     s.set_defaults(func=cmd_explore)
+
+    s = sub.add_parser("fit", help="build an arm64 machine profile from your own perf/time "
+                       "measurements of the seed benchmark", allow_abbrev=False)
+    s.add_argument("--perf", metavar="FILE", type=Path,
+                   help="perf report --stdio of the benchmark, batching off (with or without "
+                        "--children)")
+    s.add_argument("--time", dest="time_file", metavar="FILE", type=Path,
+                   help="output of `time` for that run (bash, time -p, or GNU/busybox format)")
+    s.add_argument("--batched-perf", metavar="FILE", type=Path, default=None,
+                   help="perf report --stdio of the batched kernel (a check, not a fit input)")
+    s.add_argument("--batched-time", metavar="FILE", type=Path, default=None,
+                   help="output of `time` of the batched kernel (fits the per-TLBI issue cost)")
+    s.add_argument("--annotate", metavar="FILE", type=Path, default=None,
+                   help="perf annotate --stdio ptep_clear_flush (a check, not a fit input)")
+    s.add_argument("--cpus", dest="fit_cpus", metavar="N", type=int, default=None,
+                   help="online CPUs of the measured machine")
+    s.add_argument("--ghz", metavar="GHZ", type=float, default=None,
+                   help="clock of the core the benchmark ran on")
+    s.add_argument("--cores", metavar="LIST", default="",
+                   help="core types, comma list (e.g. cortex-a78,cortex-a55): decides KPTI")
+    s.add_argument("--kpti", choices=("yes", "no"), default=None,
+                   help="KPTI on or off, if known (dmesg | grep -i kpti)")
+    s.add_argument("--command-name", dest="comm", metavar="COMM", default=None,
+                   help="the benchmark's Command column in perf report (default: the top line's)")
+    s.add_argument("--bench-iterations", metavar="N", type=int, default=10000,
+                   help="iterations the measured benchmark ran (default 10000, as published)")
+    s.add_argument("--name", default="mine", help="profile name (default: mine)")
+    s.add_argument("--like", metavar="PROFILE", default="snapdragon888",
+                   help="profile whose proportions the unreported symbols take (default "
+                        "snapdragon888)")
+    s.add_argument("--published", metavar="MACHINE", default=None,
+                   help="fit a built-in machine to minikernel/data/published.toml instead "
+                        "(snapdragon888, kunpeng920)")
+    s.add_argument("--unbatched-only", action="store_true",
+                   help="do not fit to the batched time (then the batched run is a "
+                        "prediction; tools/fit_profiles.py fits snapdragon888 so)")
+    s.add_argument("--out", metavar="FILE", type=Path, default=None,
+                   help="write the profile here (an existing file is kept as FILE.old); "
+                        "default: print it")
+    s.set_defaults(func=cmd_fit)
 
     for s in sub.choices.values():
         _add_log_options(s, defaults=False)
@@ -282,6 +328,8 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
             "split of the DVM/IPI costs into a fixed and a per-CPU part (README, Machine "
             "profiles): the model's prediction, not the hardware's")
     report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
+    report["ab"]["saving"] = ab_report.saving_report(kernel.cfg, flipped.cfg, kernel.profile,
+                                                     ab["runs"], args.boot_workload)
     report["runs"] = ab["runs"]
     return report
 
@@ -403,6 +451,63 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    """minikernel fit: a machine profile from measurements (or from the published data)."""
+    from minikernel import fit as fitmod
+
+    if args.out is not None:
+        _check_output_file("--out", args.out)       # before fitting, which takes seconds
+    if args.bench_iterations < 1:
+        raise UserError(f"fit: --bench-iterations {args.bench_iterations}: expected a positive "
+                        "number")
+    if args.published is not None:
+        if args.published not in ("snapdragon888", "kunpeng920"):
+            raise UserError(f"--published {args.published}: no published measurements of that "
+                            "machine: expected snapdragon888 or kunpeng920")
+        meas = fitmod.published_measurements(args.published)
+        # The Snapdragon's own tail comes from the assumed weights, not from the
+        # file a re-fit rewrites (as tools/fit_profiles.py does).
+        like = None if args.published == args.like == "snapdragon888" else load_profile(args.like)
+    else:
+        missing = [o for o, v in (("--perf", args.perf), ("--time", args.time_file),
+                                  ("--cpus", args.fit_cpus), ("--ghz", args.ghz)) if v is None]
+        if missing:
+            raise UserError(f"fit: {', '.join(missing)} missing: expected --perf FILE --time "
+                            "FILE --cpus N --ghz GHZ (or --published MACHINE)")
+        if args.fit_cpus < 1 or args.ghz <= 0 or args.bench_iterations < 1:
+            raise UserError(f"fit: --cpus {args.fit_cpus} --ghz {args.ghz} --bench-iterations "
+                            f"{args.bench_iterations}: expected positive numbers")
+        for f in (args.perf, args.time_file, args.batched_perf, args.batched_time, args.annotate):
+            if f is not None and not f.is_file():
+                raise UserError(f"{f}: no such file: expected a measurement file")
+        shares, comm = fitmod.parse_perf_report(args.perf, command=args.comm)
+        cpu, wall = fitmod.parse_time(args.time_file)
+        meas = fitmod.Measurements(
+            name=args.name, cpus=args.fit_cpus, ghz=args.ghz,
+            cores=tuple(c.strip() for c in args.cores.split(",") if c.strip()),
+            kpti=None if args.kpti is None else args.kpti == "yes",
+            iterations=args.bench_iterations, shares=shares, cpu_s=cpu, wall_s=wall,
+            sources={"perf": str(args.perf), "time": str(args.time_file)})
+        if args.batched_time is not None:
+            meas.batched_cpu_s, meas.batched_wall_s = fitmod.parse_time(args.batched_time)
+            meas.sources["batched time"] = str(args.batched_time)
+        if args.batched_perf is not None:
+            meas.batched_shares, _ = fitmod.parse_perf_report(args.batched_perf, command=comm)
+        if args.annotate is not None:
+            meas.dsb_pct = fitmod.parse_annotate(args.annotate)
+        like = load_profile(args.like)
+    res = fitmod.fit(meas, like, fit_issue=False if args.unbatched_only else None)
+    if args.out is not None:
+        if args.out.exists():
+            args.out.with_name(args.out.name + ".old").write_bytes(args.out.read_bytes())
+        args.out.write_text(res.toml, encoding="utf-8")
+    else:
+        sys.stdout.write(res.toml)
+    sys.stdout.write(fitmod.render_result(res) if args.out is not None else
+                     "".join("# " + ln + "\n" for ln in fitmod.render_result(res).splitlines()))
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """minikernel sweep: a grid of A/B points, in parallel; table, CSV, JSON, PNG."""
     from minikernel import sweep
@@ -410,7 +515,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
-                              args.iterations, _ints("--width", args.width))
+                              args.iterations, _ints("--width", args.width),
+                              ranges=not args.no_ranges)
     sweep.check_executor(args.jobs, args.executor, args.scheduler)
     _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
     progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None

@@ -23,13 +23,24 @@ Invariants this module owns:
 File format (see profiles/snapdragon888.toml for a commented example)::
 
     inherit = "NAME or relative/path.toml"   # optional: start from that profile
-    [machine]  name arch cpus ghz mem_pages init_on_alloc cores
+    [machine]  name arch cpus ghz mem_pages init_on_alloc cores [kpti]
     [tlb]      walk_ns entries
     [arm64]    tlbi_issue_ns dsb_ns dvm_latency_base_ns dvm_latency_per_cpu_ns
                dvm_throughput_base_ns dvm_throughput_per_cpu_ns
+               [dvm_queue_depth] [dvm_contention]
     [x86]      ipi_send_ns ipi_latency_ns ipi_entry_ns invlpg_ns flush_tlb_ns
     [kernel]   scale                          # multiplies every [kernel_ns] figure
     [kernel_ns] <symbol> = ns per call, for every symbol in KERNEL_SYMBOLS
+    [range]    optional: plausible ranges of the assumed figures --
+               "section.key" = [low, high] (numbers, or [false, true] for a
+               bool), cpus_measured = N (the CPU count the DVM figures were
+               fitted at), dvm_fixed_share = [low, high] (the part of
+               latency(cpus_measured) that does not grow with the CPUs) and
+               fit_inputs = [...] (which measurements the fit consumed)
+
+Keys in brackets above are optional, with defaults (added after profiles
+were first written, so older files keep loading): kpti = false,
+dvm_queue_depth = 4, dvm_contention = 1.0.
 
 With ``inherit``, tables merge key by key and the inheriting file wins.  A
 profile that names ``arch`` needs only that arch's section; one that does
@@ -61,7 +72,7 @@ exc_page_fault / do_syscall_64 on x86 and the asm stubs cost 0, with a note.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -125,6 +136,8 @@ class MachineProfile:
     ghz:       core clock, for converting ns to cycles in reports
     mem_pages: page frames of simulated RAM
     init_on_alloc: the kernel zeroes every page it allocates (init_on_alloc=1)
+    kpti:      arm64 kernel page-table isolation is on: every TLBI is issued
+               twice, for the kernel and the user ASID (``__tlbi_user``)
     tlb_walk_ns: a TLB miss's page walk
     tlb_entries: per-CPU TLB capacity (L2 TLB size; oldest entry evicted)
     source:    the file it was loaded from (for messages), or "" if built in code
@@ -137,6 +150,12 @@ class MachineProfile:
       dvm_latency_ns    = dvm_latency_base_ns + dvm_latency_per_cpu_ns * n
       dvm_throughput_ns = dvm_throughput_base_ns + dvm_throughput_per_cpu_ns * n
     tlbi_issue_ns, dsb_ns: issuing one TLBI; a DSB with nothing outstanding.
+    dvm_queue_depth: outstanding DVM operations one requester may have (a TLBI
+      stalls its issuer only when all are taken); dvm_contention: added
+      latency per extra CPU broadcasting at the same time, as a fraction.
+    ranges:    "section.key" -> (low, high) of the assumed figures, plus
+      "dvm_fixed_share"; cpus_measured: the CPU count the DVM figures were
+      fitted at (None: not fitted).  See :mod:`minikernel.uncertainty`.
     x86 figures: ipi_send_ns (per target), ipi_latency_ns (one way),
       ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns.
     The other arch's figures are None in a profile that names its arch.
@@ -167,6 +186,12 @@ class MachineProfile:
     source: str = ""
     cores: tuple[Core, ...] | None = None
     notes: tuple[str, ...] = ()
+    kpti: bool = False
+    dvm_queue_depth: int | None = None
+    dvm_contention: float | None = None
+    ranges: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
+    cpus_measured: int | None = None
+    kernel_scale: float = 1.0
 
     def with_cpus(self, cpus: int) -> "MachineProfile":
         """The same machine with a different number of online CPUs (``--smp``)."""
@@ -247,14 +272,18 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "ghz": ("num+", "a positive number (GHz)"),
         "mem_pages": ("int+", "a positive integer (4 KiB page frames)"),
         "init_on_alloc": ("bool", "true or false"),
+        "kpti": ("bool", "true or false"),
     },
     "tlb": {
         "walk_ns": ("num", "a number >= 0 (ns)"),
         "entries": ("int+", "a positive integer (TLB entries per CPU)"),
     },
-    "arm64": {k: ("num", "a number >= 0 (ns)") for k in (
+    "arm64": {**{k: ("num", "a number >= 0 (ns)") for k in (
         "tlbi_issue_ns", "dsb_ns", "dvm_latency_base_ns", "dvm_latency_per_cpu_ns",
         "dvm_throughput_base_ns", "dvm_throughput_per_cpu_ns")},
+        "dvm_queue_depth": ("int+", "a positive integer (outstanding DVM operations)"),
+        "dvm_contention": ("num", "a number >= 0 (fraction of the latency per extra "
+                                  "broadcasting CPU)")},
     "x86": {k: ("num", "a number >= 0 (ns)") for k in (
         "ipi_send_ns", "ipi_latency_ns", "ipi_entry_ns", "invlpg_ns", "flush_tlb_ns")},
     "kernel": {
@@ -263,8 +292,20 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
 }
 _SCHEMA["machine"]["cores"] = ("cores", "a list of core types in CPU order, e.g. "
                                           "[\"cortex-a55:r2p0 x4\", \"cortex-x1:r1p0\"]")
-_OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("kernel", "scale")}
+_OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("kernel", "scale"),
+             ("machine", "kpti"), ("arm64", "dvm_queue_depth"), ("arm64", "dvm_contention")}
+#: Defaults of the optional keys added after the first profiles were written.
+_DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0}
 _ARCH_SECTIONS = ("arm64", "x86")
+#: Symbols charged after profiles were first written, and the symbol whose
+#: figure a file without them gets (so files users wrote keep loading).
+_LATER_SYMBOLS = {"folio_referenced_one": "page_vma_mapped_walk",
+                  "shrink_active_list": "shrink_folio_list",
+                  "tlb_finish_mmu": "try_to_unmap_flush", "tlb_flush_mmu": "try_to_unmap_flush"}
+#: What a fit may have consumed ([range] fit_inputs): a result equal to one of
+#: these at the measured CPU count is calibration, not a prediction.
+FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
+              "batched_cpu_time")
 
 
 @lru_cache(maxsize=None)
@@ -316,8 +357,10 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
                             f"one of {', '.join(builtin_profiles())}, or a path relative to "
                             "the file") from None
     base = _resolve(ppath, seen + (real,))
-    # A child names its own machine; never inherit the parent's name.
+    # A child names its own machine; never inherit the parent's name, nor the
+    # ranges of the parent's assumptions (they describe the parent's fit).
     base.get("machine", {}).pop("name", None)
+    base.pop("range", None)
     return _merge(base, data)
 
 
@@ -363,7 +406,7 @@ def _value(path: Path, key: str, kind: str, expected: str, v: Any) -> Any:
 
 
 def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
-    known = set(_SCHEMA) | {"kernel_ns"}
+    known = set(_SCHEMA) | {"kernel_ns", "range"}
     for section, table in data.items():
         if section not in known:
             raise UserError(f"{path}: {section}: unknown key: expected one of the tables "
@@ -400,6 +443,9 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
             raise UserError(f"{path}: kernel_ns.{sym}: unknown symbol: expected one the model "
                             "charges (see minikernel.profile.KERNEL_SYMBOLS)")
     kernel_ns = {}
+    for sym, like in _LATER_SYMBOLS.items():
+        if sym not in table and like in table:
+            table = {**table, sym: table[like]}     # a file written before sym was charged
     for sym in KERNEL_SYMBOLS:
         if sym not in table:
             raise UserError(f"{path}: kernel_ns.{sym}: missing: expected a number >= 0 "
@@ -431,6 +477,11 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
                      + ("the first ones are used" if len(cores) > fields["machine.cpus"]
                         else "the list repeats in order"))
     g = fields.get
+    ranges, cpus_measured = _ranges(path, data.get("range", {}), fields)
+    for k, v in _DEFAULTS.items():
+        section = k.split(".")[0]
+        if k not in fields and (section not in _ARCH_SECTIONS or section in need_arch):
+            fields[k] = v
     return MachineProfile(
         name=g("machine.name") or path.stem,
         arch=arch,
@@ -455,4 +506,55 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         source=str(path),
         cores=cores,
         notes=tuple(notes),
+        kpti=fields["machine.kpti"],
+        dvm_queue_depth=g("arm64.dvm_queue_depth"),
+        dvm_contention=g("arm64.dvm_contention"),
+        ranges=MappingProxyType(ranges),
+        cpus_measured=cpus_measured,
+        kernel_scale=scale,
     )
+
+
+def _ranges(path: Path, table: dict, fields: dict) -> tuple[dict[str, tuple], int | None]:
+    """The [range] table: "section.key" = [low, high] for known keys, and the special keys."""
+    out: dict[str, tuple] = {}
+    measured = table.get("cpus_measured")
+    if measured is not None:
+        measured = _value(path, "range.cpus_measured", "int+", "a positive integer (CPUs)",
+                          measured)
+    inputs = table.get("fit_inputs", [])
+    if not isinstance(inputs, list) or not all(x in FIT_INPUTS for x in inputs):
+        raise _bad(path, "range.fit_inputs", "a list of " + ", ".join(FIT_INPUTS), inputs)
+    out["fit_inputs"] = tuple(inputs)
+    for k, v in table.items():
+        if k in ("cpus_measured", "fit_inputs"):
+            continue
+        where = f"range.{k}"
+        section, _, key = k.partition(".")
+        if k == "dvm_fixed_share":
+            kind = "share"
+        elif section in _SCHEMA and key in _SCHEMA[section]:
+            kind = _SCHEMA[section][key][0]
+        else:
+            raise UserError(f"{path}: {where}: unknown key: expected \"section.key\" of a "
+                            "profile figure, cpus_measured or dvm_fixed_share")
+        ok = isinstance(v, list) and len(v) == 2
+        if ok and kind == "bool":
+            ok = all(isinstance(x, bool) for x in v)
+        elif ok:
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                     and math.isfinite(x) and x >= 0 for x in v) and v[0] <= v[1]
+            if ok and kind == "share":
+                ok = v[1] <= 1
+            if ok and kind == "int+":
+                ok = all(isinstance(x, int) and x >= 1 for x in v)
+        if not ok or kind in ("str", "arch"):
+            raise _bad(path, where, "[low, high] with low <= high (numbers >= 0; a share "
+                       "<= 1; [false, true] for a bool)", v)
+        out[k] = tuple(v)
+    if not out["fit_inputs"]:
+        del out["fit_inputs"]
+    if "dvm_fixed_share" in out and measured is None:
+        raise UserError(f"{path}: range.dvm_fixed_share: needs range.cpus_measured: expected "
+                        "the CPU count the DVM figures were fitted at")
+    return out, measured

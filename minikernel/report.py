@@ -190,6 +190,54 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
             "iterations": iterations, "notes": notes, "runs": runs}
 
 
+def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dict:
+    """The saving from deferring (% of the non-deferring run's elapsed), with its range.
+
+    ``pct`` comes from the two runs above.  Where it depends on assumed
+    figures (minikernel.uncertainty.needs_range), ``low_pct``/``high_pct``
+    are its extremes over the profile's [range] table (re-runs of one
+    measured iteration each) and ``moved_most_by`` names the assumption with
+    the largest swing; otherwise ``range`` is null.  ``far`` says when the
+    CPU count is far from any measured point.
+    """
+    from minikernel import uncertainty
+    from minikernel.machine import Machine
+    from minikernel.workload import run_seed_benchmark
+
+    a_defers = bool(deferral_sets(cfg_a, profile.cpus, False))
+    a, b = runs
+    on, off = (a, b) if a_defers else (b, a)
+    pct = (1 - on["elapsed_s"] / off["elapsed_s"]) * 100 if off["elapsed_s"] else 0.0
+    why = uncertainty.needs_range(profile)
+    out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile),
+           "fit_input": uncertainty.fit_input_note(profile)}
+    if why is None:
+        return out
+    _, procs, threads = parse_workload(workload)
+    cfg_on, cfg_off = (cfg_a, cfg_b) if a_defers else (cfg_b, cfg_a)
+
+    def saving(p) -> float:
+        r_on = run_seed_benchmark(Machine(cfg_on, p), 1, procs=procs, threads=threads, warmup=1)
+        r_off = run_seed_benchmark(Machine(cfg_off, p), 1, procs=procs, threads=threads, warmup=1)
+        return (1 - r_on.elapsed_ns / r_off.elapsed_ns) * 100
+
+    out["range"] = uncertainty.saving_range(profile, saving)
+    return out
+
+
+def render_saving(s: dict) -> str:
+    """One or two lines: the saving, and its range when it depends on assumptions."""
+    out = f"  saving from deferring: {s['pct']:.2f} % of the non-deferring run's elapsed"
+    r = s.get("range")
+    if r:
+        out += (f"; range {r['low_pct']:.2f} .. {r['high_pct']:.2f} % over the assumed figures "
+                f"(moved most by {r['moved_most_by']}) -- {s['why_range']}")
+    for k in ("far", "fit_input"):
+        if s.get(k):
+            out += f"\n  note: {s[k]}"
+    return out + "\n"
+
+
 def render_ab(ab: dict) -> str:
     """The A/B table: simulated elapsed, cycles, flushes, batches, DSBs/IPIs, change in %."""
     a, b = ab["runs"]
@@ -211,6 +259,8 @@ def render_ab(ab: dict) -> str:
     rows.append(("other CPUs' cycles", a["other_cpus_cycles"], b["other_cpus_cycles"],
                  "{:,.0f}"))
     out.append("  " + _verdict(a, b))
+    if "saving" in ab:
+        out.append(render_saving(ab["saving"]).rstrip("\n"))
     w = max(len(r[0]) for r in rows)
     la = "A " + ("batched" if a["batched"] else "unbatched")
     lb = "B " + ("batched" if b["batched"] else "unbatched")
@@ -297,7 +347,8 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
 
 _USER_SYMBOLS = frozenset({"main"})
 _ARCH_LABEL = {"tlbi_issued": "TLBIs issued", "dsb_ish": "DSB ISH",
-               "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent"}
+               "dsb_ish_waited": "DSB ISH that waited", "ipis_sent": "IPIs sent",
+               "tlbi_queue_full": "TLBIs that found the DVM queue full"}
 
 
 def _verdict(a: dict, b: dict) -> str:

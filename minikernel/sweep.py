@@ -40,7 +40,8 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "threshold", "batched_defers", "elapsed_batched_ms", "elapsed_unbatched_ms",
               "speedup", "ptep_clear_flush_pct", "sync_flushes_unbatched",
               "batches_batched", "dsb_or_ipi_unbatched", "dsb_or_ipi_batched",
-              "pages_reclaimed", "width", "flush_share_pct", "profile_cpus")
+              "pages_reclaimed", "width", "flush_share_pct", "profile_cpus", "saving_pct",
+              "saving_low_pct", "saving_high_pct", "saving_moved_most_by", "far_from_measured")
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -64,6 +65,7 @@ class Point:
     sets: tuple[str, ...]
     iterations: int
     width: int = 4
+    ranges: bool = True
 
 
 # Public interface
@@ -111,7 +113,7 @@ def parse_cpus(spec: str) -> list[int]:
 
 def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str],
                workloads: Sequence[str], sets: Sequence[str], iterations: int,
-               width: int | Sequence[int] = 4) -> list[Point]:
+               width: int | Sequence[int] = 4, ranges: bool = True) -> list[Point]:
     """Every combination, validated up front: a bad grid fails before anything runs."""
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
@@ -154,7 +156,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                                             f"{c} (lower --width or drop CPU counts below "
                                             f"{width})")
                         points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations,
-                                            width))
+                                            width, ranges))
     return points
 
 
@@ -225,7 +227,34 @@ def point_row(point: Point, batched: tuple[Any, tuple[str, ...]],
         "profile_cpus": measured.cpus,
         "flush_share_pct": 100.0 * sum(u.profile.get(k, 0.0) for k in _FLUSH_SYMBOLS[point.arch])
         / total_u,
+        **_range_keys(point, cfg, profile, (1 - b.elapsed_ns / u.elapsed_ns) * 100),
     }
+
+def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
+    """saving_pct and, where it rests on assumed figures, its range (minikernel.uncertainty)."""
+    from minikernel import uncertainty
+    from minikernel.arch import deferral_sets
+    from minikernel.machine import Machine
+    from minikernel.workload import run_seed_benchmark
+
+    kw = {"procs": point.width} if point.workload == "procs" else \
+        {"threads": point.width} if point.workload == "threads" else {}
+    out = {"saving_pct": pct, "saving_low_pct": None, "saving_high_pct": None,
+           "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
+    if not point.ranges or uncertainty.needs_range(profile) is None:
+        return out
+    on = cfg.with_sets(deferral_sets(cfg, point.cpus, True))
+    off = cfg.with_sets(deferral_sets(cfg, point.cpus, False))
+
+    def saving(p) -> float:
+        rb = run_seed_benchmark(Machine(on, p), 1, warmup=1, **kw)
+        ru = run_seed_benchmark(Machine(off, p), 1, warmup=1, **kw)
+        return (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
+
+    r = uncertainty.saving_range(profile, saving, nominal=pct)
+    out.update(saving_low_pct=r["low_pct"], saving_high_pct=r["high_pct"],
+               saving_moved_most_by=r["moved_most_by"])
+    return out
 
 
 #: The synchronous flush path of the unbatched run, per arch: what deferring
@@ -351,7 +380,7 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
     """A terminal table, one line per point."""
     head = (f"{'arch':<6}{'machine':<14}{'workload':<11}{'CPUs':>5}{'defers':>7}"
             f"{'unbatched ms':>14}{'batched ms':>12}{'speedup':>9}{'flush %':>8}"
-            f"{'flushes':>9}{'batches':>9}{'DSB/IPI':>15}")
+            f"{'flushes':>9}{'batches':>9}{'DSB/IPI':>15}  saving % (range over assumptions)")
     out = [head, "-" * len(head)]
     for r in rows:
         wl = r["workload"] if r["workload"] == "seed" else f"{r['workload']}:{r.get('width', 1)}"
@@ -361,11 +390,20 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['elapsed_unbatched_ms']:>14.3f}{r['elapsed_batched_ms']:>12.3f}"
             f"{r['speedup']:>9.3f}{r.get('flush_share_pct', r['ptep_clear_flush_pct']):>8.2f}"
             f"{r['sync_flushes_unbatched']:>9}{r['batches_batched']:>9}"
-            f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}")
+            f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}"
+            f"  {_saving_cell(r)}")
     for key, c in crossovers(rows).items():
         out.append(f"deferring pays ({_series_name(key)}): {_where(rows, key, c)}")
     out.extend(extrapolation_notes(rows))
     return "\n".join(out) + "\n"
+
+
+def _saving_cell(r: dict[str, Any]) -> str:
+    cell = f"{r['saving_pct']:.2f}"
+    if r.get("saving_low_pct") is not None:
+        cell += (f" ({r['saving_low_pct']:.1f}..{r['saving_high_pct']:.1f}, "
+                 f"most: {r['saving_moved_most_by']})")
+    return cell
 
 
 def extrapolation_notes(rows: Sequence[dict[str, Any]]) -> list[str]:

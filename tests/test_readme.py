@@ -64,6 +64,14 @@ ELSEWHERE = {
     ".venv-pypy/bin/python -m minikernel --defconfig arm64": ".ci/run (PyPy step)",
     ".venv-pypy/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json "
     "bench-pypy.json": ".ci/run (PyPy step, --quick)",
+    # measurements on the user's own machine (perf, the benchmark binary)
+    "perf record -- taskset -c 4 ./a.out && perf report --stdio > perf.txt":
+        "tests/minikernel/test_fit.py (a perf report built from the cover letter's lines)",
+    "( time taskset -c 4 ./a.out ) 2> time.txt": "tests/minikernel/test_fit.py (time formats)",
+    "perf annotate --stdio ptep_clear_flush > annotate.txt":
+        "tests/minikernel/test_fit.py (annotate parsing)",
+    "minikernel fit --perf perf.txt --time time.txt --cpus 8 --ghz 2.42 --cores cortex-a78 "
+    "--name mybox --out mybox.toml": "tests/minikernel/test_fit.py (the cover letter's lines)",
 }
 
 #: the install step of the first set-up command is the wheel build of

@@ -25,12 +25,13 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+from minikernel.compat import SLOTS
 from dataclasses import dataclass
 
 from minikernel.hw.cputype import Core
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RepeatTlbiEntry:
     """One entry of ``arm64_repeat_tlbi_list``: the option that builds it and the cores it matches.
 

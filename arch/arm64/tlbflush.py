@@ -33,8 +33,10 @@ Cost attribution: all of these are static inline in the kernel, so their
 cycles (the DSB stall above all) land on the calling symbol, e.g.
 ``ptep_clear_flush`` or ``try_to_unmap_flush``.
 
-# MODEL: one TLBI per page; the kernel issues a second one for the user ASID
-# when KPTI is on, which doubles the issue cost but not the DSB wait.
+With KPTI (``[machine] kpti`` of the profile: arm64_kernel_unmapped_at_el0(),
+forced with KASLR on cores without E0PD, i.e. every v8.2 core) ``__tlbi_user``
+issues a second TLBI for the user ASID after each one: a second issue, a
+second slot of the DVM queue, a second port slot before the DSB's Sync.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from typing import TYPE_CHECKING
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.arm64.cpu_errata import ERRATA_REPEAT_TLBI, errata_matching, repeat_tlbi_affected
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.arm64 import TLBI_ASID, TLBI_USER, TLBI_VA, Dvm
 from minikernel.hw.cputype import cores_for_cpus
-from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.trace import TracingDvm
 
@@ -90,7 +92,10 @@ class TlbOps:
         self.dvm = (Dvm if machine.trace is None else partial(TracingDvm, machine))(
                        machine.nr_cpus, machine.tlbs,
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
-                       issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
+                       issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns,
+                       queue_depth=p.dvm_queue_depth or 4,
+                       contention=p.dvm_contention if p.dvm_contention is not None else 1.0)
+        self.kpti = bool(p.kpti)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
         # The variant comes with the baseline kernel boot chose (machine.baseline).
         self.variant = machine.baseline.variant
@@ -114,12 +119,19 @@ class TlbOps:
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
 
     def _tlbi(self, cpu: "Cpu", kind: int, arg: int) -> None:
+        """Models: __tlbi(op, arg) followed by __tlbi_user(op, arg)."""
         dvm = self.dvm
         dvm.tlbi_is(cpu, kind, arg)
         if self.repeat_tlbi:
             # Erratum workaround: complete the first TLBI, then repeat it.
             dvm.dsb_ish(cpu)
             dvm.tlbi_is(cpu, kind, arg)
+        if self.kpti:
+            # __tlbi_user: the same operation for the user half of the ASID pair.
+            dvm.tlbi_is(cpu, TLBI_USER, arg)
+            if self.repeat_tlbi:
+                dvm.dsb_ish(cpu)
+                dvm.tlbi_is(cpu, TLBI_USER, arg)
 
     # Public interface
 
@@ -333,7 +345,7 @@ class TlbOps:
         """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""
         d = self.dvm
         return {"tlbi_issued": d.tlbi_issued, "dsb_ish": d.dsb_ish_count,
-                "dsb_ish_waited": d.dsb_ish_waited}
+                "dsb_ish_waited": d.dsb_ish_waited, "tlbi_queue_full": d.tlbi_queue_full}
 
 
 _ERRATUM_NOTE = {"ARM64_ERRATUM_2441007": "; every A55 revision since 171df58028bf"}

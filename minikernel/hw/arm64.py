@@ -1,84 +1,157 @@
 """arm64 broadcast TLB maintenance: TLBI ... IS and DSB over the DVM interconnect.
 
 Model-only: the hardware side of arm64 TLB maintenance (Arm ARM D8.13; the
-ESOP 2022 "Relaxed virtual memory in Armv8-A" model).
+ESOP 2022 "Relaxed virtual memory in Armv8-A" model; AMBA 5 CHI DVM
+transactions as the Arm CCN/CMN interconnects implement them).
 
 Invariants this module owns:
   - ``TLBI ...IS`` is *issued*: it is broadcast to every CPU's TLB but the
     architecture guarantees nothing about when it takes effect.  It is
     guaranteed complete, on every CPU, only once the CPU that issued it
     executes ``DSB ISH``.
-  - ``DSB ISH`` on CPU c completes exactly the TLBIs c issued.  A DSB on any
-    other CPU completes none of them.
+  - ``DSB ISH`` on CPU c completes exactly the TLBIs c issued since its
+    last DSB.  A DSB on any other CPU completes none of them.
   - Until completion a CPU may keep using -- and writing through -- its entry.
 
-Cost structure (the "latency vs throughput" reading of the v5 figures):
-  - each broadcast TLBI occupies the issuer's DVM slot for ``throughput_ns``
-    (the interconnect snoops every CPU and accepts a few operations per
-    requester, so back-to-back TLBIs queue); the TLBI instruction retires
-    only when accepted, so the issuing CPU pays that time even when nothing
-    waits for completion; it completes ``latency_ns`` after it got its slot;
-  - a DSB stalls until the last outstanding TLBI of its CPU completes.
-  Unbatched, every page pays the full latency; batched, a page pays the
-  pipelined throughput cost and the batch one latency.
+Cost structure (every cost comes out of the simulated DVM state below:
+each CPU's queue of outstanding DVM operations and its port):
+  - A TLBI enters its issuer's bounded queue of outstanding DVM operations
+    (``queue_depth`` slots; a slot is held until the operation is complete
+    everywhere).  The issuer stalls only when every slot is held: then it
+    waits for the oldest one to complete ("tlbi" stall).  The requester's
+    port sends one operation per ``throughput_ns``; an operation completes
+    ``latency_ns`` after it was sent.
+  - ``DSB ISH`` with TLBIs outstanding since this CPU's last DSB sends a DVM
+    Sync and waits for its completion -- one full round trip, whatever the
+    timing: a CPU cannot know its earlier TLBIs are done without it
+    (C. Marinas reviewing the series (v4): the DSB "sends a DVM Sync message
+    to all the other CPUs and waits for a DVM Complete response").  A DSB
+    with nothing outstanding costs ``dsb_ns``.
+  - Contention: the latency of a broadcast grows with the number of CPUs
+    broadcasting at the same time, b (A. Arcangeli, "arm64: tlb: skip tlbi
+    broadcast", 2020: the latency "increases almost linearly with the number
+    of CPUs trying to send tlbi broadcasts at the same time"):
+    latency x (1 + contention x (b - 1)).  b counts the CPUs with a DVM
+    operation in flight at the issuing CPU's clock.
+  Unbatched, every page pays a Sync round trip in ``ptep_clear_flush``;
+  batched, a page pays its TLBI's issue (and a queue stall only when
+  TLBIs come back to back), and each batch one Sync round trip.
 
 # MODEL: an issued TLBI takes effect exactly when its issuer's DSB completes
 # it, never earlier.  The hardware may complete it sooner; keeping stale
 # entries for the whole window is the worst case, which is what a race
-# detector needs.
-# MODEL: each requester has its own DVM queue; contention between several
-# CPUs broadcasting at once is folded into the per-CPU-count cost figures.
+# detector needs.  (Queue slots, by contrast, free at the completion time:
+# that is a cost, not a visibility question.)
+# MODEL: the DVM Sync fans out like a TLBI: its round trip is the same
+# latency(n) (no separate figure is published), sent through the same port.
+# MODEL: one requester's operations complete in the order they were sent.
+# MODEL: "at the same time" compares per-CPU clocks, which the scheduler
+# keeps loosely in step; b is exact for one broadcaster (the seed benchmark).
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.tlb import TlbArray
 
 TLBI_VA = 0       # TLBI VALE1IS / VAE1IS: one (ASID, VA)
 TLBI_ASID = 1     # TLBI ASIDE1IS: a whole ASID
+TLBI_USER = 2     # KPTI's second TLBI, for the user ASID: costs like one, invalidates
+                  # nothing more (MODEL: the model's TLB keys carry one ASID per mm)
 
 
 class Dvm:
     """Distributed virtual memory messages: the broadcast TLBI fabric.
 
-    latency_ns:    issue-to-complete time of one broadcast TLBI
-    throughput_ns: how long one TLBI occupies its issuer's DVM slot
-    issue_ns:      CPU time to issue one TLBI
+    latency_ns:    send-to-complete time of one broadcast TLBI, and the DVM
+                   Sync round trip of a DSB, with one CPU broadcasting
+    throughput_ns: how long one operation occupies its requester's DVM port
+    issue_ns:      CPU time to issue one TLBI instruction
     dsb_ns:        a DSB with nothing outstanding
-    tlbi_issued, dsb_ish_count, dsb_ish_waited: counters (model-only names)
+    queue_depth:   outstanding DVM operations one requester may have
+    contention:    added latency per extra concurrent broadcaster, as a
+                   fraction of latency_ns
+    tlbi_issued, dsb_ish_count, dsb_ish_waited, tlbi_queue_full: counters
+                   (model-only names)
     """
 
-    __slots__ = ("tlbs", "latency_ns", "throughput_ns", "issue_ns", "dsb_ns",
-                 "next_free", "tlbi_issued", "dsb_ish_count", "dsb_ish_waited", "on_complete")
+    __slots__ = ("tlbs", "latency_ns", "throughput_ns", "issue_ns", "dsb_ns", "queue_depth",
+                 "contention", "port_free", "inflight", "last_done", "active",
+                 "tlbi_issued", "dsb_ish_count", "dsb_ish_waited", "tlbi_queue_full",
+                 "on_complete")
 
     def __init__(self, nr_cpus: int, tlbs: TlbArray, *, latency_ns: float,
-                 throughput_ns: float, issue_ns: float, dsb_ns: float) -> None:
+                 throughput_ns: float, issue_ns: float, dsb_ns: float,
+                 queue_depth: int = 4, contention: float = 0.0) -> None:
         self.tlbs = tlbs
         self.latency_ns = latency_ns
         self.throughput_ns = throughput_ns
         self.issue_ns = issue_ns
         self.dsb_ns = dsb_ns
-        self.next_free = [0.0] * nr_cpus
+        self.queue_depth = queue_depth
+        self.contention = contention
+        self.port_free = [0.0] * nr_cpus          # when each requester's port is free
+        self.inflight = [deque() for _ in range(nr_cpus)]   # completion times, in order
+        self.last_done = [0.0] * nr_cpus          # completion of each CPU's latest op
+        self.active: set[int] = set()             # CPUs that may have ops in flight
         self.tlbi_issued = 0
         self.dsb_ish_count = 0
         self.dsb_ish_waited = 0
+        self.tlbi_queue_full = 0
         self.on_complete = None   # optional observer (sanitizer): (cpu, kind, arg)
+
+    def broadcasters(self, cpu: Cpu) -> int:
+        """CPUs with a DVM operation in flight at *cpu*'s clock, *cpu* counted (>= 1)."""
+        now = cpu.now
+        b = 1
+        for c in tuple(self.active):
+            if c == cpu.id:
+                continue
+            if self.last_done[c] > now:
+                b += 1
+            elif self.last_done[c] <= now - self.latency_ns:
+                self.active.discard(c)
+        return b
+
+    def _latency(self, cpu: Cpu) -> float:
+        if self.contention and self.active:
+            return self.latency_ns * (1.0 + self.contention * (self.broadcasters(cpu) - 1))
+        return self.latency_ns
+
+    def _send(self, cpu: Cpu) -> float:
+        """Send one operation through *cpu*'s port; return its completion time."""
+        i = cpu.id
+        now = cpu.now
+        start = now if now > self.port_free[i] else self.port_free[i]
+        self.port_free[i] = start + self.throughput_ns
+        done = start + self._latency(cpu)
+        if done < self.last_done[i]:
+            done = self.last_done[i]
+        self.last_done[i] = done
+        self.active.add(i)
+        return done
 
     def tlbi_is(self, cpu: Cpu, kind: int, arg: int) -> None:
         """Issue ``TLBI <kind>IS`` on *cpu* for a TLB key (TLBI_VA) or an ASID (TLBI_ASID).
 
-        The instruction retires once the interconnect has accepted the
-        broadcast: it stalls while an earlier TLBI of this CPU still holds
-        the DVM slot, and then for this one's own slot time.  Completion
-        follows ``latency_ns`` after acceptance began, asynchronously.
+        The operation takes a slot of this CPU's outstanding-DVM queue; the
+        instruction stalls only while every slot is held, until the oldest
+        operation completes.  Completion follows asynchronously.
         """
         cpu.charge(cpu.sym, self.issue_ns)
-        start = cpu.now if cpu.now > self.next_free[cpu.id] else self.next_free[cpu.id]
-        accepted = start + self.throughput_ns
-        self.next_free[cpu.id] = accepted
-        cpu.wait_until(cpu.sym, "tlbi", accepted)
-        cpu.pending_tlbi.append((start + self.latency_ns, kind, arg))
+        q = self.inflight[cpu.id]
+        now = cpu.now
+        while q and q[0] <= now:
+            q.popleft()
+        if len(q) >= self.queue_depth:
+            self.tlbi_queue_full += 1
+            while len(q) >= self.queue_depth:
+                cpu.wait_until(cpu.sym, "tlbi", q.popleft())
+        done = self._send(cpu)
+        q.append(done)
+        cpu.pending_tlbi.append((done, kind, arg))
         self.tlbi_issued += 1
 
     def dsb_ishst(self, cpu: Cpu) -> None:
@@ -86,7 +159,7 @@ class Dvm:
         cpu.charge(cpu.sym, self.dsb_ns)
 
     def dsb_ish(self, cpu: Cpu) -> bool:
-        """``DSB ISH`` on *cpu*: wait for and complete every TLBI *cpu* issued.
+        """``DSB ISH`` on *cpu*: a DVM Sync round trip that completes every TLBI *cpu* issued.
 
         Returns True when there was something outstanding to wait for.
         """
@@ -96,14 +169,17 @@ class Dvm:
         if not pending:
             return False
         self.dsb_ish_waited += 1
-        done = max(p[0] for p in pending)
-        cpu.wait_until(cpu.sym, "dsb ish", done)
+        # The Sync queues behind this CPU's TLBIs and returns once all are done.
+        cpu.wait_until(cpu.sym, "dsb ish", self._send(cpu))
+        self.inflight[cpu.id].clear()
         tlbs = self.tlbs
         for _, kind, arg in pending:
             if kind == TLBI_VA:
                 tlbs.invalidate_key(arg)
-            else:
+            elif kind == TLBI_ASID:
                 tlbs.invalidate_asid(arg)
+            else:
+                continue
             if self.on_complete is not None:
                 self.on_complete(cpu, kind, arg)
         pending.clear()

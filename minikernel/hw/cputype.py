@@ -22,6 +22,7 @@ Invariants this module owns:
 from __future__ import annotations
 
 import re
+from minikernel.compat import SLOTS
 from dataclasses import dataclass
 
 #: Parts a profile may name, with the vendor's name for messages.  Only the
@@ -42,7 +43,7 @@ KNOWN_PARTS: dict[str, str] = {
 _ENTRY = re.compile(r"^\s*([a-z0-9-]+)(?::r(\d+)p(\d+))?\s*(?:x\s*(\d+))?\s*$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Core:
     """One CPU's core type: part name and MIDR variant/revision (None: not given)."""
 

@@ -81,6 +81,8 @@ def test_wheel_contains_every_kernel_package_and_the_kconfig_tree(wheel):
     # The machine profiles (--machine NAME) ship as package data.
     profiles = {f"minikernel/profiles/{p.name}" for p in (REPO / "minikernel" / "profiles").glob("*.toml")}
     assert "minikernel/profiles/defaults.toml" in profiles and profiles <= names
+    # The published measurements the fit and the tests read ship too.
+    assert "minikernel/data/published.toml" in names
     # Every .py of the checkout's packages ships too.
     for top in ("minikernel", "arch", "mm"):
         for py in (REPO / top).rglob("*.py"):

@@ -1,0 +1,83 @@
+"""minikernel/hw/arm64.py: the DVM costs come out of the queue, port and Sync state."""
+
+from __future__ import annotations
+
+import pytest
+
+from minikernel.hw.arm64 import TLBI_USER, TLBI_VA, Dvm
+from minikernel.hw.cpu import Cpu
+from minikernel.hw.memory import PhysMem
+from minikernel.hw.tlb import TlbArray
+
+L, T, ISSUE, DSB = 300.0, 10.0, 2.0, 1.0
+
+
+def machine(n=4, depth=4, contention=0.0):
+    tlbs = TlbArray(n)
+    mem = PhysMem(16)
+    cpus = [Cpu(i, tlbs, mem, 0.0) for i in range(n)]
+    dvm = Dvm(n, tlbs, latency_ns=L, throughput_ns=T, issue_ns=ISSUE, dsb_ns=DSB,
+              queue_depth=depth, contention=contention)
+    return dvm, cpus
+
+
+def test_late_dsb_still_pays_a_sync_round_trip():
+    """A DSB long after its TLBI completed still waits one DVM Sync (the old model: free)."""
+    dvm, (c, *_) = machine()
+    dvm.tlbi_is(c, TLBI_VA, 1)
+    c.charge("other work", 10 * L)
+    t = c.now
+    assert dvm.dsb_ish(c) is True
+    assert c.now - t == pytest.approx(DSB + L)
+    # Nothing outstanding since: no round trip.
+    t = c.now
+    assert dvm.dsb_ish(c) is False and c.now - t == DSB
+
+
+def test_spaced_tlbis_never_stall_the_issuer():
+    dvm, (c, *_) = machine(depth=1)
+    for i in range(10):
+        t = c.now
+        dvm.tlbi_is(c, TLBI_VA, i)
+        assert c.now - t == ISSUE
+        c.charge("work", 2 * L)            # completed long before the next one
+    assert dvm.tlbi_queue_full == 0
+
+
+def test_back_to_back_tlbis_stall_only_once_the_queue_is_full():
+    dvm, (c, *_) = machine(depth=4)
+    waits = []
+    for i in range(12):
+        t = c.now
+        dvm.tlbi_is(c, TLBI_VA, i)
+        waits.append(c.now - t - ISSUE)
+    assert waits[:4] == [0.0] * 4
+    assert all(w > 0 for w in waits[4:])
+    # Steady state: one slot frees per latency / depth (the port is faster here).
+    assert sum(waits[4:]) / 8 == pytest.approx(L / 4, rel=0.1)
+    assert c.stalls[(c.sym, "tlbi")] > 0
+
+
+def test_contention_grows_with_concurrent_broadcasters():
+    def sync_wait(broadcasters: int) -> float:
+        dvm, cpus = machine(n=8, contention=1.0)
+        for c in cpus[1:broadcasters]:
+            dvm.tlbi_is(c, TLBI_VA, c.id)        # in flight at time ~0
+        c = cpus[0]
+        dvm.tlbi_is(c, TLBI_VA, 99)
+        t = c.now
+        dvm.dsb_ish(c)
+        return c.now - t
+    w = [sync_wait(b) for b in (1, 2, 4)]
+    assert w[0] < w[1] < w[2]
+    assert w[2] == pytest.approx(DSB + 4 * L - ISSUE + T, rel=0.05)   # linear: L x b
+
+
+def test_kpti_user_tlbi_costs_but_invalidates_nothing_more():
+    dvm, (c, *_) = machine()
+    seen = []
+    dvm.on_complete = lambda cpu, kind, arg: seen.append(kind)
+    dvm.tlbi_is(c, TLBI_VA, 5)
+    dvm.tlbi_is(c, TLBI_USER, 5)
+    dvm.dsb_ish(c)
+    assert dvm.tlbi_issued == 2 and seen == [TLBI_VA]

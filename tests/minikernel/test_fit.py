@@ -1,0 +1,140 @@
+"""minikernel fit: parsers, bad input, and a profile built from the cover letter's own lines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minikernel.cli import main
+from minikernel.errors import UserError
+from minikernel.fit import parse_annotate, parse_perf_report, parse_time
+from minikernel.published import published
+
+
+def cover_letter_perf(children: bool = False, noise: bool = True) -> str:
+    """A perf report --stdio text from the published Snapdragon lines (published.toml)."""
+    d = published()["snapdragon888"]["unbatched"]["perf"]
+    lines = ["# Samples: 60K of event 'cycles'", f"# Event count (approx.): {d['event_count']}",
+             "#", ("# Children      Self  Command  Shared Object      Symbol" if children else
+                   "# Overhead  Command  Shared Object      Symbol"), "#"]
+    for sym, pct in d["symbols"]:
+        col = f"{min(pct * 2, 99):8.2f}%  {pct:8.2f}%" if children else f"{pct:8.2f}%"
+        lines.append(f"  {col}  a.out    [kernel.kallsyms]  [k] {sym}")
+        if children:
+            lines.append("            |")
+            lines.append("            ---el0_svc")
+    if noise:
+        lines.append("     0.40%  a.out    libc.so.6          [.] __memset_generic")
+        lines.append("     0.30%  perf     [kernel.kallsyms]  [k] ptep_clear_flush")
+    return "\n".join(lines) + "\n"
+
+
+def test_perf_report_with_and_without_children_and_other_commands():
+    want = dict(published()["snapdragon888"]["unbatched"]["perf"]["symbols"])
+    for children in (False, True):
+        got, comm = parse_perf_report("perf.txt", cover_letter_perf(children))
+        assert comm == "a.out"
+        assert got.pop("__memset_generic") == 0.40      # a user-space DSO of a.out
+        assert got == want                               # perf's own line not added
+
+
+def test_time_formats():
+    assert parse_time("t", "0.21user 14.34system 0:14.69elapsed 99%CPU\n") == \
+        pytest.approx((14.55, 14.69))
+    assert parse_time("t", "~ # time ./a.out\nreal\t0m13.460s\nuser\t0m0.248s\n"
+                           "sys\t0m12.039s\n") == pytest.approx((12.287, 13.46))
+    assert parse_time("t", "real 13.46\nuser 0.25\nsys 12.04\n") == pytest.approx((12.29, 13.46))
+
+
+def test_annotate_dsb_share():
+    text = ("Percent |  Source code & Disassembly of vmlinux\n"
+            "         :  static inline void ptep_clear_flush()\n"
+            "    2.00 :   ffff8000:   dsb   ishst\n"
+            "    3.00 :   ffff8004:   tlbi  vale1is, x0\n"
+            "   95.00 :   ffff8008:   dsb   ish\n")
+    assert parse_annotate("a", text) == pytest.approx(95.0)
+
+
+@pytest.mark.parametrize("text, where", [
+    ("# Overhead  Command\n  5.36%  a.out\n", "perf.txt:2"),
+    ("garbage line here\n", "perf.txt:1"),
+])
+def test_unreadable_perf_line_names_file_and_line(text, where):
+    with pytest.raises(UserError, match=where):
+        parse_perf_report("perf.txt", text)
+
+
+def test_unreadable_time_line_names_file_and_line():
+    with pytest.raises(UserError, match="t.txt:2"):
+        parse_time("t.txt", "real 0m1.0s\nwhat is this\n")
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "perf.txt"
+    bad.write_text("  5.36% a.out\n")
+    t = tmp_path / "time.txt"
+    t.write_text("0.21user 14.34system 0:14.69elapsed\n")
+    assert main(["fit", "--perf", str(bad), "--time", str(t), "--cpus", "8", "--ghz", "2.4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{bad}:1" in err
+    assert main(["fit", "--perf", str(bad)]) == 2
+    assert "--time" in capsys.readouterr().err
+
+
+def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_path, capsys):
+    """5.36 % ptep_clear_flush, the published top symbols, 14.69 s: the profile's A/B
+    predicts the Snapdragon's batched CPU time (13.67 s) within 1.5 points (the
+    tolerance of test_validation.py, same reason)."""
+    perf = tmp_path / "perf.txt"
+    perf.write_text(cover_letter_perf(children=True))
+    tm = published()["snapdragon888"]["unbatched"]["time"]
+    t = tmp_path / "time.txt"
+    t.write_text(f"~ # time taskset -c 4 ./a.out\n {tm['user_s']:.2f}user {tm['sys_s']:.2f}system "
+                 f"0:{tm['elapsed_s']:.2f}elapsed\n")
+    out = tmp_path / "mine.toml"
+    out.write_text("# a file the user had\n")
+    assert main(["fit", "--perf", str(perf), "--time", str(t), "--cpus", "8", "--ghz", "2.42",
+                 "--cores", "cortex-a78", "--name", "mine", "--out", str(out)]) == 0
+    assert (tmp_path / "mine.toml.old").read_text() == "# a file the user had\n"
+    text = out.read_text()
+    sym = dict(published()["snapdragon888"]["unbatched"]["perf"]["symbols"])
+    assert f"fit: measured {sym['ptep_clear_flush']} % over" not in text    # from [arm64]
+    assert f"fit: measured {sym['_raw_spin_unlock_irq']} % over 512 calls/iteration" in text
+    for line in text.split("[range]")[0].splitlines():     # ranges are not figures
+        if "=" in line and not line.startswith(("#", "[", "name", "arch")):
+            assert "#" in line, f"figure without provenance: {line}"
+    capsys.readouterr()
+    assert main(["--defconfig", "arm64", "--set", "EXPERT=y", "--set",
+                 "ARM64_NR_CPUS_FOR_BATCHED_TLB=4", "--machine", str(out), "--iterations", "1",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    saving = report["ab"]["saving"]["pct"]
+    b = published()["snapdragon888"]
+    want = (1 - (b["batched"]["time"]["user_s"] + b["batched"]["time"]["sys_s"])
+            / (b["unbatched"]["time"]["user_s"] + b["unbatched"]["time"]["sys_s"])) * 100
+    assert saving == pytest.approx(want, abs=1.5)
+
+
+def test_perf_report_with_a_samples_column():
+    text = ("# Overhead       Samples  Command  Shared Object      Symbol\n"
+            "    21.07%         12660  a.out    [kernel.kallsyms]  [k] _raw_spin_unlock_irq\n"
+            "     5.36%          3220  a.out    [kernel.kallsyms]  [k] ptep_clear_flush\n")
+    got, _ = parse_perf_report("p", text)
+    assert got == {"_raw_spin_unlock_irq": 21.07, "ptep_clear_flush": 5.36}
+    # The same lines under a header without the column do not silently misparse.
+    with pytest.raises(UserError, match="p:2"):
+        parse_perf_report("p", text.replace("      Samples", ""))
+
+
+def test_fit_to_stdout_is_a_loadable_profile(tmp_path, capsys):
+    """`minikernel fit ... > mine.toml`: the report lines are TOML comments."""
+    from minikernel.profile import load_profile
+    assert main(["fit", "--published", "snapdragon888", "--unbatched-only"]) == 0
+    path = tmp_path / "sd.toml"
+    path.write_text(capsys.readouterr().out)
+    p = load_profile(path)
+    shipped = load_profile("snapdragon888")
+    assert p.dvm_latency_ns() == pytest.approx(shipped.dvm_latency_ns(), rel=1e-3)
+    assert main(["fit", "--published", "nosuch"]) == 2
+    assert "--published nosuch" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""minikernel/uncertainty.py and its use: the saving as a range where it rests on assumptions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minikernel.profile import load_profile
+from minikernel.uncertainty import needs_range, saving_range, variant
+from minikernel import sweep
+
+
+def test_needs_a_range_only_away_from_the_fit_or_without_one():
+    kp = load_profile("kunpeng920")
+    assert needs_range(kp) is None
+    assert "fitted at 96" in needs_range(kp.with_cpus(128))
+    assert "not fitted" in needs_range(load_profile("x86-2s"))
+
+
+def test_fixed_share_variant_keeps_the_measured_point():
+    kp = load_profile("kunpeng920")
+    for f in (0.25, 0.75):
+        v = variant(kp, "dvm_fixed_share", f)
+        assert v.dvm_latency_ns() == pytest.approx(kp.dvm_latency_ns())
+        assert v.with_cpus(256).dvm_latency_ns() != pytest.approx(
+            kp.with_cpus(256).dvm_latency_ns())
+
+
+def test_range_brackets_the_nominal_and_names_the_largest_swing():
+    p = load_profile("kunpeng920").with_cpus(256)
+
+    def fake(q):                              # a pure function of the figures varied
+        share = q.dvm_latency_base_ns / (q.dvm_latency_base_ns + q.dvm_latency_per_cpu_ns * 96)
+        return 5.0 + (share - 0.5) * 8 + (q.dvm_queue_depth - 4) * 0.01
+    r = saving_range(p, fake)
+    assert r["low_pct"] <= r["nominal_pct"] <= r["high_pct"]
+    assert r["moved_most_by"] == "dvm_fixed_share"
+
+
+def test_main_job_json_carries_the_range(run_cli):
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--machine", "kunpeng920",
+                "--smp", "128", "--iterations", "1", "--json")
+    s = json.loads(r.out)["ab"]["saving"]
+    assert s["range"]["low_pct"] <= s["pct"] <= s["range"]["high_pct"]
+    assert s["range"]["moved_most_by"] in s["range"]["by_assumption"]
+    assert "96" in s["why_range"]
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--machine", "kunpeng920",
+                "--iterations", "1", "--json")
+    s = json.loads(r.out)["ab"]["saving"]
+    assert s["range"] is None and "fit input" in s["fit_input"]
+
+
+def test_sweep_rows_carry_the_range_unless_asked_not_to():
+    pts = sweep.build_grid(["arm64"], [8, 32], ["snapdragon888"], ["seed"], ["ARM64_ERRATUM_2441007=n"], 1)
+    rows = [sweep.run_point(p) for p in pts]
+    assert rows[0]["saving_low_pct"] is None                   # the measured point
+    assert rows[1]["saving_low_pct"] <= rows[1]["saving_pct"] <= rows[1]["saving_high_pct"]
+    assert "far from the measured 8" in rows[1]["far_from_measured"]
+    pts = sweep.build_grid(["arm64"], [32], ["snapdragon888"], ["seed"], ["ARM64_ERRATUM_2441007=n"], 1, ranges=False)
+    assert sweep.run_point(pts[0])["saving_low_pct"] is None
