@@ -1,7 +1,7 @@
 """The TLB sanitizer: checks the deferred-flush invariants on a running machine.
 
 Model-only (CONFIG_DEBUG_TLB_SANITIZER; think KASAN for TLB shootdown).  It
-checks the four invariants of DESIGN.md section 6 against the real TLB state
+checks the four invariants of docs/design.md §4.3 against the real TLB state
 of the simulated CPUs and reports each violation the way KASAN reports a bad
 access: kind, CPU, task, mm, address, page, the stale TLB entry, and the
 trail of recent events that produced it.

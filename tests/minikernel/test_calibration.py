@@ -4,7 +4,7 @@ Every number here comes out of the model's own run of the seed benchmark
 (simulated time, deterministic), never the wall clock.  The published runs
 did 10 000 iterations; these do a few, after one unmeasured warm-up
 iteration, and compare per-iteration figures (the model is deterministic
-and every steady-state iteration is identical).  See DESIGN.md section 5 and
+and every steady-state iteration is identical).  See docs/design.md §5 and
 the README section on profiles for where the targets come from.
 """
 
