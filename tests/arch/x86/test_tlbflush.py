@@ -2,7 +2,7 @@
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault  # noqa: F401  (documents the trap type)
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
+from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
 
 NPAGES = 256
 
@@ -77,3 +77,89 @@ def test_tlb_flush_trace_uses_kernel_reasons(make_machine):
     reasons = {line.split("reason:")[1] for line in m.trace if "tlb_flush" in line}
     # batch: one IPI round; the target does a full remote flush, the initiator a local one
     assert reasons == {"remote ipi send", "remote shootdown", "local shootdown"}
+
+
+# --- tlb_gen: a CPU that re-enters an mm catches up on the flushes it missed ---
+
+def _thread_cached_then_away(m):
+    """p on CPU0 writes one page; its thread caches it on CPU1, then moves to CPU2.
+
+    CPU1 keeps the entry (PCID-tagged) but has left mm_cpumask, so an IPI
+    round for this mm no longer reaches it.
+    """
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(buf, 7)
+    t = p.clone_thread(cpu=1)
+    assert t.read(buf) == 7
+    t.move_to(2)
+    assert not p.mm.mm_cpumask >> 1 & 1
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None
+    return p, t, buf
+
+
+def test_cpu_returning_to_an_mm_flushes_what_a_deferred_batch_missed(make_machine):
+    m = make_machine("x86", cpus=4, trace=True)
+    p, t, buf = _thread_cached_then_away(m)
+    gen = p.mm.tlb_gen
+    assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
+    assert m.vmstat.tlb_deferred_pte == 1            # the mm ran on CPU2: deferred, batched
+    assert p.mm.tlb_gen > gen                        # arch_tlbbatch_add_pending bumped it
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None   # the IPI missed CPU1
+    t.move_to(1)                                     # switch_mm: tlb_gen moved on -> flush
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is None
+    assert any("reason:flush on task switch" in line and "[001]" in line for line in m.trace)
+    assert t.read(buf) == 7                          # faults, swaps back in: not the freed page
+
+
+def test_cpu_returning_with_nothing_missed_keeps_its_entries(make_machine):
+    m = make_machine("x86", cpus=4, trace=True)
+    p, t, buf = _thread_cached_then_away(m)
+    flushes = m.vmstat.nr_tlb_local_flush_all
+    t.move_to(1)                                     # tlb_gen unchanged: no flush
+    assert m.vmstat.nr_tlb_local_flush_all == flushes
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None
+    assert not any("flush on task switch" in line for line in m.trace)
+    faults = m.vmstat.pgfault
+    assert t.read(buf) == 7 and m.vmstat.pgfault == faults      # a TLB hit
+
+
+def test_cpu_that_caught_up_once_does_not_flush_again(make_machine):
+    m = make_machine("x86", cpus=4, trace=True)
+    p, t, buf = _thread_cached_then_away(m)
+    assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
+    t.move_to(1)                                     # catches up: one flush on task switch
+    assert t.read(buf) == 7                          # cached again on CPU1
+    t.move_to(2)
+    t.move_to(1)                                     # nothing new since it caught up
+    switch_flushes = [line for line in m.trace if "flush on task switch" in line]
+    assert len(switch_flushes) == 1, switch_flushes
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None
+
+
+def test_remote_cpu_that_missed_a_generation_does_a_full_flush(make_machine):
+    """flush_tlb_func(): a one-page flush is enough only for the next generation.
+
+    CPU1 caches pages A and B.  Reclaim on CPU0 clears A's PTE and defers its
+    flush (tlb_gen + 1, no IPI yet); then a flush of page B arrives (tlb_gen
+    + 1 again).  CPU1 is two generations behind, so INVLPG of B alone would
+    leave A cached: the handler must flush the whole PCID.
+    """
+    m = make_machine("x86", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(2 * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    a, b = buf, buf + PAGE_SIZE
+    p.write(a, 1)
+    p.write(b, 2)
+    t = p.clone_thread(cpu=1)
+    t.read(a)
+    t.read(b)
+    mm, cpu0 = p.mm, m.cpus[0]
+    vma = mm.find_vma(a)
+    batch = m.arch.new_batch()
+    m.arch.arch_tlbbatch_add_pending(cpu0, batch, mm, a)      # A deferred: CPU1 not flushed
+    received = m.vmstat.nr_tlb_remote_flush_received
+    m.arch.flush_tlb_page(cpu0, vma, b)
+    assert m.vmstat.nr_tlb_remote_flush_received == received + 1
+    assert m.tlbs.lookup(1, mm.asid, b >> PAGE_SHIFT) is None
+    assert m.tlbs.lookup(1, mm.asid, a >> PAGE_SHIFT) is None    # widened to a full flush
