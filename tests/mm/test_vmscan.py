@@ -78,3 +78,38 @@ def test_no_swap_means_nothing_reclaimed_and_folios_go_back(make_machine):
     assert p.madvise(buf, 4 * PAGE_SIZE, MADV_PAGEOUT) == 0
     assert len(m.lru) == 4
     assert [p.read(buf + i * PAGE_SIZE) for i in range(4)] == [0, 1, 2, 3]
+
+
+def test_direct_reclaim_isolates_swap_cluster_max_folios_at_a_time(make_machine):
+    """shrink_inactive_list() isolates at most SWAP_CLUSTER_MAX (32) folios per pass.
+
+    65 folios on the LRU: two full passes and one of a single folio, each
+    handed to shrink_folio_list() on its own (so a deferred flush never
+    covers more than one pass).
+    """
+    m = make_machine("arm64", "EXPERT=y", cpus=16)
+    p = Process.spawn(m, cpu=0)
+    n = 2 * 32 + 1
+    buf = p.mmap(n * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    for i in range(n):
+        p.write(buf + i * PAGE_SIZE, i + 1)
+    sizes = []
+    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: sizes.append(len(folios))
+    assert p.reclaim(n) == n
+    assert sizes == [32, 32, 1]
+    m.probes.clear()
+    assert [p.read(buf + i * PAGE_SIZE) for i in range(n)] == list(range(1, n + 1))
+
+
+def test_direct_reclaim_of_fewer_than_a_cluster_is_one_pass(make_machine):
+    m = make_machine("arm64", "EXPERT=y", cpus=16)
+    p = Process.spawn(m, cpu=0)
+    n = 32
+    buf = p.mmap((n + 1) * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    for i in range(n + 1):
+        p.write(buf + i * PAGE_SIZE, i + 1)
+    sizes = []
+    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: sizes.append(len(folios))
+    assert p.reclaim(n) == n                   # the 33rd, newest folio stays resident
+    assert sizes == [32]
+    assert len(m.lru) == 1
