@@ -50,9 +50,9 @@ import structlog
 from minikernel import kconfig
 from minikernel import report as ab_report
 from minikernel.boot import boot
-from minikernel.machine import Machine
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+from minikernel.machine import Machine
 from minikernel.profile import load_profile
 from minikernel.report import DEFAULT_COUNT
 

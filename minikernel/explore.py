@@ -33,15 +33,23 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from minikernel.errors import UserError
 from minikernel.mm.mm_types import FolioLocked
 from minikernel.scenario import (
-    PAUSABLE, PROBE_POINTS, Infeasible, Scenario, ScenarioResult, ScenarioRun,
-    Step, machine_config, to_toml,
+    PAUSABLE,
+    PROBE_POINTS,
+    Infeasible,
+    Scenario,
+    ScenarioResult,
+    ScenarioRun,
+    Step,
+    machine_config,
+    to_toml,
 )
 
 DEFAULT_MAX_HITS = 2

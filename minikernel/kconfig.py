@@ -194,7 +194,7 @@ class KernelConfig:
     def notes(self) -> list[str]:
         return list(self._notes)
 
-    def IS_ENABLED(self, name: str) -> bool:  # noqa: N802 - the kernel's spelling
+    def IS_ENABLED(self, name: str) -> bool:
         """Cold-path check of a bool symbol, "CONFIG_FOO" or "FOO".
 
         Unlike the C macro, an unknown symbol raises ConfigError, and so does

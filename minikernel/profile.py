@@ -48,12 +48,13 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from minikernel.errors import UserError
 
@@ -132,7 +133,7 @@ class MachineProfile:
     kernel_ns: Mapping[str, float]
     source: str = ""
 
-    def with_cpus(self, cpus: int) -> "MachineProfile":
+    def with_cpus(self, cpus: int) -> MachineProfile:
         """The same machine with a different number of online CPUs (``--smp``)."""
         return replace(self, cpus=cpus)
 
@@ -229,7 +230,7 @@ _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("kernel", "scale")}
 _ARCH_SECTIONS = ("arm64", "x86")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _profiles_dir() -> Path:
     return Path(str(resources.files("minikernel") / "profiles"))
 

@@ -47,8 +47,8 @@ from typing import Any
 from minikernel.errors import UserError
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
-from minikernel.sanitizer import distinct_kinds
 from minikernel.mm.mm_types import FolioLocked
+from minikernel.sanitizer import distinct_kinds
 
 #
 # Public interface
@@ -127,7 +127,7 @@ class Step:
     where: str = ""
     pause_at: str | None = None
     hit: int = 1
-    during: list["Step"] = field(default_factory=list)
+    during: list[Step] = field(default_factory=list)
 
     def describe(self) -> str:
         a = " ".join(f"{k}={_fmt(v)}" for k, v in self.args.items())
@@ -317,7 +317,6 @@ class ScenarioRun:
 
     def __init__(self, sc: Scenario, cfg: Any, mem_pages: int | None) -> None:
         from minikernel.machine import Machine
-        from minikernel.profile import default_profile
         self.sc = sc
         cfg = cfg if cfg is not None else machine_config(sc)
         profile = _profile(sc)
@@ -455,8 +454,15 @@ class ScenarioRun:
 
     # One operation; returns its outcome as text.
     def _do(self, p, st: Step) -> str:
-        from minikernel.user import (MADV_DONTNEED, MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE,
-                                     MAP_SHARED, PROT_READ, PROT_WRITE)
+        from minikernel.user import (
+            MADV_DONTNEED,
+            MADV_PAGEOUT,
+            MAP_ANONYMOUS,
+            MAP_PRIVATE,
+            MAP_SHARED,
+            PROT_READ,
+            PROT_WRITE,
+        )
         a = st.args
         op = st.op
         try:

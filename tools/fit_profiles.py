@@ -32,8 +32,8 @@ How the fit works (all from the model's own output, nothing hard-coded):
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 from minikernel.kconfig import load_kernel_config

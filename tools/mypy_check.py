@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lint_imports import REPO, stage  # noqa: E402
+from lint_imports import REPO, stage
 
 
 def main(argv: list[str] | None = None) -> int:

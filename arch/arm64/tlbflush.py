@@ -60,7 +60,7 @@ class TlbOps:
                Kconfig choice MODEL_ARM64_BATCHED_TLB_*)
     """
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
@@ -80,7 +80,7 @@ class TlbOps:
 
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
 
-    def _tlbi(self, cpu: "Cpu", kind: int, arg: int) -> None:
+    def _tlbi(self, cpu: Cpu, kind: int, arg: int) -> None:
         dvm = self.dvm
         dvm.tlbi_is(cpu, kind, arg)
         if self.repeat_tlbi:
@@ -90,7 +90,7 @@ class TlbOps:
 
     # Public interface
 
-    def __flush_tlb_page_nosync(self, cpu: "Cpu", mm: "MmStruct", uaddr: int) -> None:
+    def __flush_tlb_page_nosync(self, cpu: Cpu, mm: MmStruct, uaddr: int) -> None:
         """Models: __flush_tlb_page_nosync(): DSB ISHST, then TLBI VALE1IS -- issued, not complete.
 
         The DSB ISHST makes the cleared PTE visible to other walkers before
@@ -99,12 +99,12 @@ class TlbOps:
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_VA, mm.asid << ASID_SHIFT | uaddr >> PAGE_SHIFT)
 
-    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+    def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page(): the nosync TLBI followed by DSB ISH, which stalls for its completion."""
         self.__flush_tlb_page_nosync(cpu, vma.vm_mm, uaddr)
         self.dvm.dsb_ish(cpu)
 
-    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+    def flush_tlb_range(self, cpu: Cpu, vma: VmAreaStruct, start: int, end: int) -> None:
         """Models: flush_tlb_range() -> __flush_tlb_range(): one TLBI per page, one DSB.
 
         Past MAX_TLBI_OPS pages the kernel gives up on per-page TLBIs and
@@ -120,13 +120,13 @@ class TlbOps:
             self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
         self.dvm.dsb_ish(cpu)
 
-    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm(): DSB ISHST; TLBI ASIDE1IS; DSB ISH."""
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_ASID, mm.asid)
         self.dvm.dsb_ish(cpu)
 
-    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+    def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: arch_tlbbatch_should_defer() as in v5.
 
         Small systems broadcast cheaply, so v5 only defers above a CPU-count
@@ -139,8 +139,8 @@ class TlbOps:
             return False
         return True
 
-    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
-                                  mm: "MmStruct", uaddr: int) -> None:
+    def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
+                                  mm: MmStruct, uaddr: int) -> None:
         """Models: arch_tlbbatch_add_pending() (v5 called it arch_tlbbatch_add_mm()).
 
         Issues the TLBI now and leaves it outstanding on this CPU; the batch
@@ -148,7 +148,7 @@ class TlbOps:
         """
         self.__flush_tlb_page_nosync(cpu, mm, uaddr)
 
-    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+    def arch_tlbbatch_flush(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch) -> None:
         """Models: arch_tlbbatch_flush(): one DSB ISH completes every TLBI this CPU issued.
 
         Caller's contract: run it on the CPU that added the pages -- a DSB
@@ -156,7 +156,7 @@ class TlbOps:
         """
         self.dvm.dsb_ish(cpu)
 
-    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: the flush flush_tlb_batched_pending() does: flush_tlb_mm().
 
         v5 predates the arch hook (the generic code called flush_tlb_mm());
@@ -165,7 +165,7 @@ class TlbOps:
         """
         self.flush_tlb_mm(cpu, mm)
 
-    def _arch_flush_tlb_batched_pending_6_6(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def _arch_flush_tlb_batched_pending_6_6(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: arch_flush_tlb_batched_pending() in Linux 6.6: ``dsb(ish)`` only.
 
         Waits for the TLBIs *this* CPU issued.  When reclaim deferred the
@@ -180,7 +180,7 @@ class TlbOps:
                            f"{elsewhere} TLBI(s) issued by other CPUs stay outstanding", mm=mm)
         self.dvm.dsb_ish(cpu)
 
-    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+    def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: arm64 context switch: a DSB ISH (in __switch_to) then the TTBR0 switch.
 
         The DSB completes any TLBI this CPU left outstanding before the task

@@ -65,7 +65,7 @@ class TlbOps:
                  reflect (``cpu_tlbstate.ctxs[].tlb_gen``)
     """
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         p = machine.profile
         self.machine = machine
         self.vmstat = machine.vmstat
@@ -74,12 +74,12 @@ class TlbOps:
                          flush_ns=p.flush_tlb_ns)
         self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
         self.cpus = machine.cpus
-        self.loaded_mm: list["MmStruct | None"] = [None] * machine.nr_cpus
+        self.loaded_mm: list[MmStruct | None] = [None] * machine.nr_cpus
         self.cpu_tlb_gen: list[dict[int, int]] = [{} for _ in range(machine.nr_cpus)]
 
     # arch/x86/mm/tlb.c
 
-    def flush_tlb_func(self, cpu: "Cpu", mm: "MmStruct | None", start: int, end: int,
+    def flush_tlb_func(self, cpu: Cpu, mm: MmStruct | None, start: int, end: int,
                        new_tlb_gen: int, local: bool) -> None:
         """Models: flush_tlb_func(): bring this CPU's TLB up to *mm*'s tlb_gen.
 
@@ -119,7 +119,7 @@ class TlbOps:
         mine[loaded.asid] = mm_gen
         self.machine.trace_tlb_flush(cpu, reason, pages)
 
-    def flush_tlb_multi(self, cpu: "Cpu", cpumask: int, mm: "MmStruct | None", start: int,
+    def flush_tlb_multi(self, cpu: Cpu, cpumask: int, mm: MmStruct | None, start: int,
                         end: int, new_tlb_gen: int) -> None:
         """Models: native_flush_tlb_multi(): IPI every other CPU in *cpumask*, flush locally if in it.
 
@@ -142,7 +142,7 @@ class TlbOps:
         if cpumask >> me & 1:
             self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
 
-    def flush_tlb_mm_range(self, cpu: "Cpu", mm: "MmStruct", start: int, end: int) -> None:
+    def flush_tlb_mm_range(self, cpu: Cpu, mm: MmStruct, start: int, end: int) -> None:
         """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
         saved = cpu.sym
         cpu.sym = "flush_tlb_mm_range"
@@ -156,27 +156,27 @@ class TlbOps:
 
     # asm/tlbflush.h verbs
 
-    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+    def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page() = flush_tlb_mm_range() of one page."""
         self.flush_tlb_mm_range(cpu, vma.vm_mm, uaddr, uaddr + PAGE_SIZE)
 
-    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+    def flush_tlb_range(self, cpu: Cpu, vma: VmAreaStruct, start: int, end: int) -> None:
         """Models: flush_tlb_range()."""
         self.flush_tlb_mm_range(cpu, vma.vm_mm, start, end)
 
-    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL)."""
         self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL)
 
-    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+    def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: x86 arch_tlbbatch_should_defer(): defer only if another CPU runs this mm.
 
         A local flush is one INVLPG; batching only pays when it saves IPIs.
         """
         return bool(mm.mm_cpumask & ~(1 << cpu.id))
 
-    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
-                                  mm: "MmStruct", uaddr: int) -> None:
+    def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
+                                  mm: MmStruct, uaddr: int) -> None:
         """Models: arch_tlbbatch_add_pending(): remember the mm's CPUs; bump its tlb_gen.
 
         The bump makes a CPU that leaves and later re-enters the mm flush on
@@ -185,7 +185,7 @@ class TlbOps:
         mm.tlb_gen += 1
         batch.cpumask |= mm.mm_cpumask
 
-    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+    def arch_tlbbatch_flush(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch) -> None:
         """Models: arch_tlbbatch_flush(): one IPI round, a full flush on every CPU in the mask."""
         saved = cpu.sym
         cpu.sym = "arch_tlbbatch_flush"
@@ -197,11 +197,11 @@ class TlbOps:
         batch.cpumask = 0
         cpu.sym = saved
 
-    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: x86 arch_flush_tlb_batched_pending() = flush_tlb_mm()."""
         self.flush_tlb_mm(cpu, mm)
 
-    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+    def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: switch_mm_irqs_off(): maintain mm_cpumask and catch up on missed flushes."""
         me = cpu.id
         if prev is not None and prev is not next:

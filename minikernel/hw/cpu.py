@@ -26,10 +26,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from minikernel.hw.mmu import (
-    ASID_SHIFT, PTE_PFN_SHIFT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW,
-)
 from minikernel.hw.memory import PhysMem
+from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_RW,
+    ASID_SHIFT,
+    PTE_PFN_SHIFT,
+)
 from minikernel.hw.tlb import TlbArray
 
 FAULT: Any = object()

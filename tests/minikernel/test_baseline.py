@@ -7,7 +7,6 @@ import json
 import pytest
 
 from minikernel.baseline import BASELINE_CHOICES, RELEASES, baseline_for
-from minikernel.boot import boot
 from minikernel.kconfig import RENAMED_SYMBOLS, load_kernel_config, parse_tree
 
 

@@ -10,7 +10,7 @@ the README section on profiles for where the targets come from.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -37,7 +37,7 @@ KP_BATCHED = ("EXPERT=y",)                         # 96 CPUs > threshold 8
 KP_FLIPPED = ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=96")
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(machine: str, sets: tuple[str, ...], cpus: int | None = None, threads: int = 1,
         iterations: int = ITERATIONS):
     prof = load_profile(machine)

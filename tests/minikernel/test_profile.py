@@ -9,7 +9,11 @@ import pytest
 
 from minikernel.errors import UserError
 from minikernel.profile import (
-    KERNEL_SYMBOLS, builtin_profiles, default_profile, default_profile_name, find_profile,
+    KERNEL_SYMBOLS,
+    builtin_profiles,
+    default_profile,
+    default_profile_name,
+    find_profile,
     load_profile,
 )
 

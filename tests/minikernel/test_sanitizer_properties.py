@@ -59,7 +59,7 @@ else:
                               suppress_health_check=list(HealthCheck))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cfg(variant: str, cpus: int):
     sc = parse_scenario(_doc(variant, cpus, [], []), "<property>")
     return machine_config(sc)

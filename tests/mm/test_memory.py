@@ -4,8 +4,7 @@ import pytest
 
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, \
-    Process
+from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
 
 
 @pytest.mark.parametrize("arch,sets", [("arm64", ()), ("arm64", ("EXPERT=y",)), ("x86", ())])

@@ -4,8 +4,15 @@ import pytest
 
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, is_swap_pte
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, \
-    PROT_WRITE, Process
+from minikernel.user import (
+    MADV_PAGEOUT,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_READ,
+    PROT_WRITE,
+    Process,
+)
 
 NPAGES = 256
 SIZE = NPAGES * PAGE_SIZE
