@@ -44,6 +44,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -498,7 +499,7 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
 def _add_log_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     # The same options work before and after a subcommand; SUPPRESS keeps a
     # subparser from overwriting a value given before the subcommand.
-    kw = {} if defaults else {"default": argparse.SUPPRESS}
+    kw: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     p.add_argument("--log-format", choices=LOG_FORMATS,
                    help="stderr log format (default: console)",
                    **({"default": "console"} if defaults else kw))
@@ -526,8 +527,10 @@ def _load_build_config(*, allow_defconfig: bool):
             f"{path}: no such file: expected a configured build directory "
             "(run `minikernel defconfig ARCH` first)"
         )
-    srcarch = kconfig.infer_arch(path)
-    if srcarch is None:
+    inferred = kconfig.infer_arch(path)
+    if inferred is not None:
+        srcarch = inferred
+    else:
         if env_arch is None:
             raise UserError(
                 f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line, "

@@ -204,8 +204,8 @@ class _Explorer:
         for task, prog in self.progs.items():
             for i, p in enumerate(prog):
                 if p.op in PAUSABLE:
-                    cands.append((p, [q if t != task else q[:i] + [_Mark("begin", p),
-                                                                   _Mark("end", p)] + q[i + 1:]
+                    cands.append((p, [q if t != task else
+                                      [*q[:i], _Mark("begin", p), _Mark("end", p), *q[i + 1:]]
                                       for t, q in self.progs.items()]))
         others = len(self.sc.explore_steps) - 1
         if self.max_nested is not None:

@@ -208,7 +208,7 @@ def render_text(ab: dict, vmstat: bool = False, top: int = 20) -> str:
 def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
     """Write the machines' ftrace-shaped lines to *path*, one section per run."""
     lines = ["# tracer: nop", "#"]
-    for m, label in zip(machines, labels):
+    for m, label in zip(machines, labels, strict=True):
         lines.append(f"# {label}")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
         lines.extend(m.trace or ())

@@ -313,22 +313,24 @@ class TlbSanitizer:
             return
         if not write and same:
             return                         # only write permission was removed
-        kind = e.stale[0]
+        stale = e.stale
+        assert stale is not None              # CheckingCpu calls this for marked entries only
+        kind = stale[0]
         addr = vpn << PAGE_SHIFT
         op = "store" if write else "load"
         if kind == "io-while-writable":
             if not write:
                 return
             what = (f"store at {addr:#x} on CPU{cpu.id} through a writable entry for pfn {e.pfn}, "
-                    f"which CPU{e.stale[2]} started writing out while this entry was cached")
+                    f"which CPU{stale[2]} started writing out while this entry was cached")
         elif kind == "use-after-free-tlb":
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry for pfn {e.pfn}, "
-                    f"which CPU{e.stale[2]} freed while this entry was cached")
+                    f"which CPU{stale[2]} freed while this entry was cached")
         else:
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry that "
-                    f"{e.stale[1]} by {e.stale[2]} removed or write-protected before returning")
+                    f"{stale[1]} by {stale[2]} removed or write-protected before returning")
         self._report(kind, cpu.id, e, task, what,
-                     syscall=e.stale[1] if kind == "stale-after-syscall" else None)
+                     syscall=stale[1] if kind == "stale-after-syscall" else None)
 
     def user_wrote(self, task: TaskStruct, addr: int, value: int) -> None:
         """Invariant 4: remember what *task* wrote at *addr*."""
@@ -461,7 +463,7 @@ class TlbSanitizer:
             pfn = e.pfn
             asid = e.key >> ASID_SHIFT
             addr = (e.key & _VPN_MASK) << PAGE_SHIFT
-            dedup = (kind, e.cpu, e)
+            dedup: tuple[Any, ...] = (kind, e.cpu, e)
             entry = {"cpu": e.cpu, "asid": asid, "va": addr, "pfn": e.pfn,
                      "writable": e.writable, "dirty": e.dirty, "filled_at": e.filled_at}
         else:

@@ -359,17 +359,20 @@ class ScenarioRun:
             out = self._do(p, st)
             self.log.append(f"{'    ' if nested else ''}{st.describe()} -> {out}")
             return
-        fired = []
+        fired: list[bool] = []
         deferred: list[Step] = []
         me = p.task
         held = (me.mm, _MMAP_LOCK.get((st.op, st.args.get("advice")), _MMAP_LOCK.get(st.op)),
                 st.pause_at in LOCKED_PROBES)
 
+        hits = 0
+
         def at_probe(current, **ctx):
+            nonlocal hits
             if current is not me or fired:
                 return
-            at_probe.hits += 1
-            if at_probe.hits != st.hit:
+            hits += 1
+            if hits != st.hit:
                 return
             fired.append(True)
             self.log.append(f"{st.describe()} -- paused")
@@ -396,7 +399,6 @@ class ScenarioRun:
                 self.paused.discard(me.cpu.id)
                 self.held = None
 
-        at_probe.hits = 0
         probes = self.m.probes
         saved = probes.get(st.pause_at)
         probes[st.pause_at] = at_probe
@@ -646,7 +648,7 @@ class _Parser:
     def tasks(self, lst: Any, ncpu: int) -> list[TaskDecl]:
         if not isinstance(lst, list) or not lst:
             raise self.err("task", lst, "at least one [[task]] with name, cpu, process")
-        out = []
+        out: list[TaskDecl] = []
         for i, t in enumerate(lst):
             w = f"task[{i}]"
             if not isinstance(t, dict):

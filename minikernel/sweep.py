@@ -199,7 +199,7 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
                 progress(i + 1, len(points))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(points))) as pool:
-            for done, (i, row) in enumerate(zip(range(len(points)), pool.map(run_point, points)), 1):
+            for done, (i, row) in enumerate(zip(range(len(points)), pool.map(run_point, points), strict=True), 1):
                 rows[i] = row
                 if progress:
                     progress(done, len(points))

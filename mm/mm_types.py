@@ -266,4 +266,4 @@ class TaskStruct:
     mm: MmStruct
     machine: Machine
     tlb_ubc: TlbflushUnmapBatch
-    cpu: Cpu | None = None
+    cpu: Cpu

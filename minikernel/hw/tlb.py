@@ -22,6 +22,7 @@ Invariants this module owns:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from minikernel.hw.mmu import ASID_SHIFT
 
@@ -49,7 +50,7 @@ class TlbEntry:
     writable: bool
     dirty: bool
     filled_at: float
-    stale: object = None
+    stale: tuple[Any, ...] | None = None
 
     @property
     def asid(self) -> int:

@@ -60,7 +60,7 @@ def test_no_page_freed_before_the_flush_covering_it(make_machine):
             t.read(buf + i * PAGE_SIZE)          # CPU 5 caches every page too
         freed = []
 
-        def on_free(cpu, folio):
+        def on_free(cpu, folio, m=m, arch=arch, freed=freed):
             assert not m.tlbs.entries_for_pfn(folio.pfn), f"{arch}: pfn {folio.pfn} still cached"
             freed.append(folio.pfn)
 
