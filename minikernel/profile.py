@@ -139,10 +139,14 @@ class MachineProfile:
 
     def dvm_latency_ns(self) -> float:
         """Issue-to-complete time of one broadcast TLBI on this many CPUs (ns)."""
+        # An arm64 profile has its [arm64] figures (checked at load and by check_arch).
+        assert self.dvm_latency_base_ns is not None and self.dvm_latency_per_cpu_ns is not None
         return self.dvm_latency_base_ns + self.dvm_latency_per_cpu_ns * self.cpus
 
     def dvm_throughput_ns(self) -> float:
         """How long one broadcast TLBI occupies its issuer's DVM slot (ns)."""
+        assert (self.dvm_throughput_base_ns is not None
+                and self.dvm_throughput_per_cpu_ns is not None)
         return self.dvm_throughput_base_ns + self.dvm_throughput_per_cpu_ns * self.cpus
 
     def check_arch(self, arch: str) -> None:
