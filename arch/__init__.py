@@ -87,6 +87,23 @@ class ArchTlbOps(Protocol):
         """Models: flush_tlb_mm()."""
         ...
 
+    def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
+        """Models: pte_needs_flush(): must a TLB flush follow changing *oldpte* to *newpte*?
+
+        mprotect gathers only the PTEs for which this holds.  arm64 uses the
+        generic default (always); x86 skips changes no TLB can notice.
+        """
+        ...
+
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
+        """Models: ptep_clear_flush_young(): test and clear the PTE's young bit, flushing as the arch does.
+
+        Returns whether it was young.  arm64 issues a TLBI and does not wait
+        for it; x86 flushes nothing.  Reclaim's reference checks
+        (folio_referenced) call it on every mapping of a folio.
+        """
+        ...
+
     def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: switch_mm(): load *next*'s page table on *cpu* (None: no user mm)."""
         ...

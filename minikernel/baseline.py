@@ -62,6 +62,21 @@ class KernelBaseline:
     name: str
     variant: str | None
     symbol: str | None
+    # --- generic mm behaviour (mm/), resolved once from the version ---
+    # MADV_PAGEOUT clears young PTEs into an mmu_gather (flushed at
+    # tlb_finish_mmu after reclaim_pages) and reclaim checks references
+    # (ignore_references=false); both removed in 6.9 by 2864f3d0f583.
+    pageout_clears_young: bool = True
+    # shrink_folio_list frees through a folio_batch of this many folios, with
+    # try_to_unmap_flush() before each free_unref_folios(): 15 in 6.9
+    # ("mm: free folios in a batch in shrink_folio_list()"), PAGEVEC_SIZE 31
+    # from 6.10 ("mm: increase folio batch size").  0: up to 6.8, one
+    # try_to_unmap_flush() per shrink_folio_list() call, then one
+    # free_unref_page_list() of the whole list.
+    reclaim_free_batch: int = 0
+    # zap_pte_range delays the rmap removal of dirty file/shmem PTEs until the
+    # TLB is flushed, force-flushing under the page-table lock: 5df397dec7c4 (6.2).
+    zap_delay_rmap: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -91,5 +106,15 @@ def _make(version: tuple[int, int], variant: str | None, symbol: str | None) -> 
 
 
 def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
-    """The behaviour attributes of a release (none yet beyond the identity fields)."""
-    return {}
+    """The behaviour attributes of a release (see the field comments for the commits).
+
+    Behaviour every baseline shares is not an attribute: mprotect goes through
+    an mmu_gather since 6.0 (4a18419f71cd) and mm->tlb_flush_batched holds
+    pending/flushed generations since 5.17 ("mm/rmap: fix potential batched
+    TLB flush race"); the oldest baseline is 6.1.
+    """
+    return {
+        "pageout_clears_young": version < (6, 9),
+        "reclaim_free_batch": 0 if version < (6, 9) else (15 if version < (6, 10) else 31),
+        "zap_delay_rmap": version >= (6, 2),
+    }

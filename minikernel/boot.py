@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 from minikernel.errors import UserError
-from minikernel.kconfig import KernelConfig
+from minikernel.kconfig import KernelConfig, note_kind
 from minikernel.machine import Machine
 from minikernel.profile import MachineProfile, default_profile
 
@@ -41,8 +41,7 @@ def boot(cfg: KernelConfig, *, cpus: int | None = None,
     log.info(f"Booting minikernel/{cfg.arch}", config=source, sets=list(cfg.sets),
              machine=profile.name, kernel=machine.baseline.name)
     for note in cfg.notes:
-        log.warning("kconfig: symbol renamed" if " is now called " in note
-                    else "kconfig: assignment did not take", note=note)
+        log.warning(note_kind(note), note=note)
     log.info(f"smp: Brought up 1 node, {cpus} CPUs", nr_cpus=nr_cpus)
     log.info(
         "tlb: batched unmap TLB flush " + ("enabled" if path.batched else "disabled"),

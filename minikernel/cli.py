@@ -4,13 +4,15 @@ Model-only (the kernel's counterparts: scripts/kconfig/Makefile targets
 defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
     minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
-               [--iterations N] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
+               [--iterations N [--force]] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
                [--trace FILE] [--json]
-    minikernel --config FILE    [same options]
+    minikernel --config FILE [--arch ARCH] [same options]
+    minikernel --version
     minikernel defconfig ARCH | olddefconfig | savedefconfig [--out FILE]
     minikernel menuconfig
     minikernel config --enable SYM --disable SYM --set-val SYM VAL --state SYM
-    minikernel scenario FILE [--set SYM=VAL ...] [--json]
+    minikernel scenario FILE [--set SYM=VAL ...] [--expect clean|KIND,...] [--json]
+    minikernel sweep [--arch A,B] [--cpus SPEC] [--width N,M] ... (see --help)
     minikernel explore FILE  [--set SYM=VAL ...] [--max-runs N] [--max-hits N]
                              [--max-nested N] [--save DIR] [--json]
 
@@ -18,14 +20,20 @@ Invariants:
   - stdout carries results only: with --json exactly one JSON object; logs
     go to stderr (structlog, configured here and nowhere else).
   - Bad input of any kind (UserError, argparse usage) prints ONE line on
-    stderr and exits 2, never a traceback.
+    stderr (a JSON object under --log-format json) and exits 2, never a
+    traceback; what can be checked before booting or running is (paths
+    written at the end, the flip, the workload, memory).  Ctrl-C prints one
+    line saying what had finished and exits 130.  tests/minikernel/
+    test_bad_input.py holds a case for every verb and option.
+  - A run whose two kernels take the same deferral decision is an error.
   - The config verbs work on ./.config or $KCONFIG_CONFIG, like a kernel
     build directory; writes keep the previous file as .config.old.
   - After boot, the main job is one call, run_main_job(kernel, args), whose
     dict is the report (JSON object or text).
   - scenario/explore exit 0 when the file's expectations hold (explore: no
     violating interleaving), 1 when not (the report is printed), 2 on a
-    malformed file.  Their --json carries ``sanitizer: {enabled, violations}``.
+    malformed file; explore exits 3 (EXIT_TRUNCATED) when max_runs cut a
+    search short that had found nothing.  Their --json carries ``sanitizer: {enabled, violations}``.
 """
 
 # File layout:
@@ -54,10 +62,14 @@ from minikernel.boot import boot
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
 from minikernel.machine import Machine
-from minikernel.profile import load_profile
+from minikernel.mm.page_alloc import OutOfMemory
+from minikernel.profile import default_profile, load_profile
 from minikernel.report import DEFAULT_COUNT
 
 PROG = "minikernel"
+#: explore's exit status when max_runs cut the search short and nothing was
+#: found: neither "clean" (0) nor "found" (1).
+EXIT_TRUNCATED = 3
 #: Measured iterations per run; small enough that the default machine (96
 #: CPUs) answers in a few seconds.  Steady-state iterations all cost the same.
 DEFAULT_ITERATIONS = 10
@@ -70,6 +82,7 @@ DEFAULT_ITERATIONS = 10
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `minikernel` and `python -m minikernel`; returns the
     exit status (0 ok, 2 bad input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -80,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(args.log_format, args.log_level)
         return args.func(args)
     except UserError as e:
-        print(_one_line(str(e)), file=sys.stderr)
+        _print_error(_one_line(str(e)), argv)
         return 2
+    except Interrupted as e:
+        _print_error(_one_line(str(e)), argv)
+        return 130
     except KeyboardInterrupt:
+        _print_error("interrupted", argv)
         return 130
 
 
@@ -94,11 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kconfig-driven model of Linux reclaim and its TLB shootdown.",
         allow_abbrev=False,
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--defconfig", metavar="ARCH",
                      help="boot from arch/ARCH/configs/defconfig (arm64, x86)")
     src.add_argument("--config", metavar="FILE", type=Path,
                      help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
+    p.add_argument("--arch", metavar="ARCH", dest="boot_arch", default=None,
+                   help="with --config: the arch of a file that has no CONFIG_ARM64=y / "
+                        "CONFIG_X86=y line (e.g. a minimal defconfig); else $ARCH")
     p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
                    help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
     p.add_argument("--machine", metavar="NAME|FILE.toml", dest="boot_machine", default=None,
@@ -111,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measured iterations of the seed benchmark per run, after one "
                         f"warm-up (default: {DEFAULT_ITERATIONS}; every steady-state "
                         "iteration costs the same, so per-iteration figures do not depend on N)")
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --iterations above {MAX_ITERATIONS} (they take minutes)")
     p.add_argument("--workload", metavar="W", dest="boot_workload", default="seed",
                    help="seed (the cover letter's benchmark), procs[:N] (N processes map "
                         "the buffer) or threads[:N] (the mm runs on N CPUs; what makes x86 "
@@ -163,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N, A,B,C, A..B (powers of two) or A..B/STEP (default: 2..256)")
     s.add_argument("--machine", default="", help="comma list of profiles (default: the arch's)")
     s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads")
-    s.add_argument("--width", type=int, default=4,
-                   help="processes (procs) or threads (threads) of the variants (default 4)")
+    s.add_argument("--width", default="4",
+                   help="comma list: processes (procs) or threads (threads) of the variants, "
+                        "a sweep axis (default 4)")
     s.add_argument("--set", dest="sweep_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment applied at every point; repeatable")
     s.add_argument("--iterations", type=int, default=5, help="benchmark rounds per run (default 5)")
@@ -183,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE", type=Path, help="scenario file (TOML)")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment laid over the file's machine.config; repeatable")
+    s.add_argument("--expect", metavar="clean|KIND,...", default=None,
+                   help="replace the file's expect (e.g. after --set changed the kernel)")
     s.add_argument("--json", dest="scenario_json", action="store_true",
                    help="print exactly one JSON object on stdout")
     s.set_defaults(func=cmd_scenario)
@@ -217,18 +243,31 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
     that flip the deferral decision, on the same machine profile.  The report
     gains ``ab`` (flip, workload, iterations, notes) and ``runs`` (A, then B).
     """
-    if args.boot_iterations < 1:
-        raise UserError(f"--iterations {args.boot_iterations}: expected a positive number")
+    _check_iterations(args.boot_iterations, getattr(args, "force", False))
     report = boot_report(kernel)
     flip = ab_report.flip_deferral(kernel.cfg, kernel.nr_cpus)
     flipped = boot(kernel.cfg.with_sets(flip.sets), cpus=kernel.nr_cpus,
                    profile=kernel.profile, trace=kernel.trace is not None)
-    ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
-                          workload=args.boot_workload)
+    progress = _IterationProgress() if (sys.stderr.isatty() and not args.json) else None
+    try:
+        ab = ab_report.run_ab(kernel, flipped, flip, iterations=args.boot_iterations,
+                              workload=args.boot_workload, progress=progress)
+    except ab_report.ABInterrupted as e:
+        raise Interrupted(str(e)) from None
+    finally:
+        if progress is not None:
+            progress.close()
     if args.trace is not None:
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
                                ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
+    measured = getattr(args, "measured_cpus", None)
+    if measured and not measured / 2 <= kernel.nr_cpus <= measured * 2:
+        ab["notes"].append(
+            f"--smp {kernel.nr_cpus}: the {kernel.profile.name} profile's figures were measured "
+            f"or fitted at {measured} CPUs; at {kernel.nr_cpus} they extrapolate the assumed "
+            "split of the DVM/IPI costs into a fixed and a per-CPU part (README, Machine "
+            "profiles): the model's prediction, not the hardware's")
     report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
     report["runs"] = ab["runs"]
     return report
@@ -297,15 +336,52 @@ def cmd_boot(args: argparse.Namespace) -> int:
             "or a command (see --help)"
         )
     arch = args.defconfig
-    if args.config is not None and kconfig.infer_arch(args.config) is None:
-        arch = os.environ.get("ARCH") or None  # e.g. a defconfig file: no arch line
+    if args.boot_arch is not None and args.config is None:
+        raise UserError(f"{PROG}: error: --arch {args.boot_arch} only applies with --config FILE "
+                        "(for a file without a CONFIG_ARM64=y / CONFIG_X86=y line): expected "
+                        "--defconfig ARCH alone")
+    if args.config is not None:
+        inferred = kconfig.infer_arch(args.config)
+        env_arch = os.environ.get("ARCH") or None
+        if inferred is None:
+            arch = args.boot_arch or env_arch      # e.g. a minimal defconfig: no arch line
+        elif args.boot_arch is not None:
+            arch = args.boot_arch                  # must agree with the file (checked on load)
+        elif env_arch is not None and kconfig.srcarch_of(env_arch) != inferred:
+            structlog.get_logger(PROG).warning(
+                f"ARCH={env_arch} ignored: {args.config} is an {inferred} configuration "
+                f"(CONFIG_{kconfig.ARCH_SYMBOLS[inferred]}=y), and the file's arch wins")
     cfg = kconfig.load_kernel_config(arch, config=args.config, sets=args.sets)
     profile = None
     if args.boot_machine is not None:
         profile = load_profile(args.boot_machine)
         profile.check_arch(cfg.arch)
+    # Refuse what the main job would refuse before anything boots or logs.
+    if args.trace is not None:
+        _check_output_file("--trace", args.trace)
+    _check_iterations(args.boot_iterations, getattr(args, "force", False))
+    prof = profile or default_profile(cfg.arch)
+    _check_memory(prof)
+    cpus = args.smp if args.smp is not None else prof.cpus
+    if 1 <= cpus <= (cfg.NR_CPUS or 0):
+        # The flip, checked on unbooted machines (nothing is logged or run).
+        flip = ab_report.flip_deferral(cfg, cpus)
+        plain = prof.with_cpus(cpus)
+        a = Machine(cfg, plain)
+        ab_report.refuse_erratum_flip(a, flip.sets)
+        ab_report.check_flip(a, Machine(cfg.with_sets(flip.sets), plain), flip)
+        _, procs, threads = ab_report.parse_workload(args.boot_workload)
+        if max(procs, threads) > cpus:
+            raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "
+                            f"expected at most {cpus} (the machine's CPU count; see --smp)")
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
-    report = run_main_job(kernel, args)
+    args.measured_cpus = (profile or default_profile(cfg.arch)).cpus
+    try:
+        report = run_main_job(kernel, args)
+    except OutOfMemory as e:
+        raise UserError(f"--machine {kernel.profile.name}: machine.mem_pages = "
+                        f"{kernel.profile.mem_pages}: {e}: expected enough page frames for the "
+                        "benchmark (1 MiB = 256 pages plus the kernel's)") from None
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
@@ -320,10 +396,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     points = sweep.build_grid(split(args.arch), sweep.parse_cpus(args.cpus),
                               split(args.machine), split(args.workload), args.sweep_sets,
-                              args.iterations, args.width)
-    progress = sweep.tty_progress if sys.stderr.isatty() else None
-    rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
-                           scheduler=args.scheduler, progress=progress)
+                              args.iterations, _ints("--width", args.width))
+    sweep.check_executor(args.jobs, args.executor, args.scheduler)
+    _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
+    progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None
+    try:
+        rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,
+                               scheduler=args.scheduler, progress=progress)
+    except sweep.SweepInterrupted as e:
+        # Keep what finished: the completed points are written as usual.
+        written = sweep.write_outputs(e.rows, args.out, plot=not args.no_plot) if e.rows else []
+        if progress is not None:
+            sys.stderr.write("\n")
+        raise Interrupted(f"interrupted: {e}" + (f"; wrote {', '.join(map(str, written))}"
+                                                   if written else "; nothing written")) from None
     written = sweep.write_outputs(rows, args.out, plot=not args.no_plot)
     if args.sweep_json:
         sys.stdout.write(json.dumps({"points": rows, "files": [str(w) for w in written]}) + "\n")
@@ -335,33 +421,65 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     """minikernel scenario FILE: run it; 0 if its expectations hold, 1 if not."""
+    from dataclasses import replace
+
+    from minikernel.sanitizer import KINDS
     from minikernel.scenario import Infeasible, load_scenario, override_config, run_scenario
 
+    expect = None
+    if args.expect is not None:
+        expect = [k.strip() for k in args.expect.split(",") if k.strip()]
+        expect = [] if expect == ["clean"] else expect
+        bad = [k for k in expect if k not in KINDS]
+        if bad or not args.expect.strip():
+            raise UserError(f"--expect {args.expect}: expected 'clean' or a comma list of "
+                            f"violation kinds ({', '.join(KINDS)})")
     sc = override_config(load_scenario(args.file), args.scenario_sets)
+    if expect is not None:
+        sc = replace(sc, expect=expect)
     try:
         result = run_scenario(sc)
     except Infeasible as e:
         raise UserError(f"{sc.path}: {e}") from None
+    note = None
+    if args.scenario_sets and expect is None and not result.ok:
+        note = (f"note: --set {' '.join(args.scenario_sets)} changed the kernel the file's expect "
+                "was written for, so that expectation may no longer apply; state this kernel's "
+                "with --expect clean|KIND,...")
     if args.scenario_json:
-        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        d = result.as_dict()
+        d["expect_from"] = "--expect" if expect is not None else "file"
+        if note:
+            d["note"] = note
+        sys.stdout.write(json.dumps(d) + "\n")
     else:
-        sys.stdout.write(result.render_text() + "\n")
+        sys.stdout.write(result.render_text() + "\n" + (note + "\n" if note else ""))
     return 0 if result.ok else 1
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """minikernel explore FILE: bounded exploration; 0 if nothing violates, 1 if something does."""
     from minikernel.explore import explore
-    from minikernel.scenario import load_scenario, override_config
+    from minikernel.scenario import load_scenario, machine_config, override_config
 
     for opt, v in (("--max-runs", args.max_runs), ("--max-hits", args.max_hits),
                    ("--max-nested", args.max_nested)):
         if v is not None and v < 1:
             raise UserError(f"{PROG} explore: {opt} {v}: expected a positive integer")
+    if args.save is not None:
+        _check_save_dir(args.save)      # before exploring: a bad --save must not lose findings
     sc = override_config(load_scenario(args.file), args.scenario_sets)
+    machine_config(sc)          # a bad --set or machine.config fails before exploring
     result = explore(sc, max_runs=args.max_runs, max_hits=args.max_hits,
                      max_nested=args.max_nested)
-    saved = result.save(args.save) if args.save is not None else []
+    try:
+        saved = result.save(args.save) if args.save is not None else []
+    except OSError as e:
+        # The findings are not lost: they are printed before the error.
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n" if args.scenario_json
+                         else result.render_text() + "\n")
+        raise UserError(f"--save {args.save}: cannot write the findings ({e.strerror or e}; "
+                        "printed above): expected a writable directory") from None
     if args.scenario_json:
         d = result.as_dict()
         d["saved"] = [str(p) for p in saved]
@@ -370,7 +488,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
         sys.stdout.write(result.render_text() + "\n")
         if saved:
             sys.stdout.write("wrote " + ", ".join(str(p) for p in saved) + "\n")
-    return 1 if result.findings else 0
+    if result.findings:
+        return 1
+    return EXIT_TRUNCATED if result.truncated else 0
 
 
 def cmd_defconfig(args: argparse.Namespace) -> int:
@@ -378,8 +498,9 @@ def cmd_defconfig(args: argparse.Namespace) -> int:
     srcarch = kconfig.srcarch_of(args.arch)
     kconf = kconfig.parse_tree(srcarch)
     _warn_notes(kconfig.load_config_file(kconf, kconfig.defconfig_path(srcarch)))
+    msg = kconfig.write_config(kconf, kconfig.config_path())
     print("*** Default configuration is based on 'defconfig'")
-    _report_write(kconfig.write_config(kconf, kconfig.config_path()))
+    _report_write(msg)
     return 0
 
 
@@ -410,8 +531,8 @@ def cmd_menuconfig(args: argparse.Namespace) -> int:
 
     path = kconfig.config_path()
     kconf = _load_build_config(allow_defconfig=True)
-    if not path.exists():  # menuconfig loads $KCONFIG_CONFIG itself
-        kconfig.write_config(kconf, path)
+    # Nothing is written on start: without a .config, kconfiglib's menuconfig
+    # keeps the defconfig values loaded above and asks to save on exit.
     saved = os.environ.get("KCONFIG_CONFIG")
     os.environ["KCONFIG_CONFIG"] = str(path)
     try:
@@ -481,12 +602,14 @@ class _Op(argparse.Action):
 def _reject_boot_options(args: argparse.Namespace) -> None:
     given = [opt for opt, on in (("--defconfig", args.defconfig is not None),
                                  ("--config", args.config is not None),
+                                 ("--arch", args.boot_arch is not None),
                                  ("--set", bool(args.sets)),
                                  ("--smp", args.smp is not None),
                                  ("--machine", args.boot_machine is not None),
                                  ("--iterations", args.boot_iterations != DEFAULT_ITERATIONS),
                                  ("--workload", args.boot_workload != "seed"),
                                  ("--vmstat", args.vmstat),
+                                 ("--force", args.force),
                                  ("--trace", args.trace is not None),
                                  ("--json", args.json)) if on]
     if given:
@@ -545,8 +668,7 @@ def _load_build_config(*, allow_defconfig: bool):
 def _warn_notes(notes: list[str]) -> None:
     log = structlog.get_logger(PROG)
     for note in notes:
-        log.warning("kconfig: symbol renamed" if " is now called " in note
-                    else "kconfig: assignment did not take", note=note)
+        log.warning(kconfig.note_kind(note), note=note)
 
 
 def _report_write(msg: str) -> None:
@@ -556,6 +678,121 @@ def _report_write(msg: str) -> None:
         print(f"# No change to {name}")
     else:
         print(f"#\n# configuration written to {name}\n#")
+
+
+#: Beyond this many measured iterations the main job wants --force: at about
+#: 16 ms of host time per iteration on the default machine, 1000 take ~20 s.
+MAX_ITERATIONS = 1000
+
+
+def _check_iterations(n: int, force: bool) -> None:
+    if n < 1:
+        raise UserError(f"--iterations {n}: expected a positive number")
+    if n > MAX_ITERATIONS and not force:
+        raise UserError(
+            f"--iterations {n}: expected at most {MAX_ITERATIONS} (about "
+            f"{n * 16 / 1000 / 60:.0f} min of host time at ~16 ms an iteration; every "
+            "steady-state iteration costs the same, so more add nothing): add --force to run it")
+
+
+def _ints(option: str, spec: str) -> list[int]:
+    try:
+        return [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{option} {spec}: expected a comma list of integers (e.g. 2,4,8)") \
+            from None
+
+
+def _check_memory(profile) -> None:
+    """The benchmark's 1 MiB buffer must fit in the machine's page frames."""
+    from minikernel.workload import BUFFER_PAGES
+
+    if profile.mem_pages <= BUFFER_PAGES:
+        raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                        f"expected more than {BUFFER_PAGES} page frames (the benchmark's 1 MiB "
+                        "buffer, plus the kernel's own pages)")
+
+
+def _check_save_dir(path: Path, option: str = "--save", what: str = "the findings") -> None:
+    """explore --save DIR, sweep --out DIR: a directory, or one that can be created;
+    checked before the run so that a bad path does not lose its results."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path}: not a directory: expected a directory for {what}")
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise UserError(f"{option} {path}: {ancestor} is not a writable directory: expected a "
+                        f"directory {what} can be written to")
+    try:                    # access() says yes to root everywhere: create it now
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot create the directory ({e.strerror}): expected "
+                        f"a directory {what} can be written to") from None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("minikernel")
+    except PackageNotFoundError:        # run from a source tree
+        return "(not installed)"
+
+
+class _IterationProgress:
+    """`run A: 37/100 iterations, ETA 12 s` on stderr (a TTY only; never with --json)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start: dict[str, float] = {}
+        self._shown = False
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        start = self._start.setdefault(label, self._clock())
+        left = (self._clock() - start) / done * (total - done)
+        sys.stderr.write(f"\r{label.split(':')[0]} {label.split(': ')[-1]}: {done}/{total} "
+                         f"iterations, ETA {left:.0f} s   ")
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with a one-line account of what was finished (exit 130)."""
+
+
+def _print_error(msg: str, argv: list[str]) -> None:
+    """The one error line on stderr; a JSON object under --log-format json."""
+    if _wants_json_log(argv):
+        print(json.dumps({"event": msg, "level": "error"}), file=sys.stderr)
+    else:
+        print(msg, file=sys.stderr)
+
+
+def _wants_json_log(argv: list[str]) -> bool:
+    for i, a in enumerate(argv):
+        if a == "--log-format=json" or (a == "--log-format" and argv[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+def _check_output_file(option: str, path: Path) -> None:
+    """An output file the run writes at its end: checked before anything runs."""
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a directory: expected a file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: no such directory {str(parent)!r}: expected a file in "
+                        "an existing directory")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{option} {path}: not writable: expected a writable file path")
 
 
 def _one_line(msg: str) -> str:

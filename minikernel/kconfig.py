@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import FrozenInstanceError, dataclass
@@ -397,22 +398,78 @@ def apply_assignments(kconf: kconfiglib.Kconfig, pairs: Iterable[tuple[str, str]
     del kconf.warnings[:]
 
 
+def note_kind(note: str) -> str:
+    """The log event for a config note (boot and the config verbs log them)."""
+    if " is now called " in note:
+        return "kconfig: symbol renamed"
+    if "set more than once" in note:
+        return "kconfig: override: symbol set more than once, the last value wins"
+    return "kconfig: assignment did not take"
+
+
 def write_config(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> str:
     """Write a full .config with the kernel's header; the previous file is
-    kept as <path>.old, as the kernel does.  Returns kconfiglib's message."""
-    return kconf.write_config(str(path))
+    kept as <path>.old, as the kernel does.  Returns kconfiglib's message.
+
+    Unlike kconfiglib (which renames whatever <path> is and ignores a failed
+    backup), nothing the user wrote is lost: a directory at <path>, a missing
+    parent or a backup that cannot be made is a ConfigError and nothing is
+    written.
+    """
+    path = Path(path)
+    what = _target(path, "KCONFIG_CONFIG" if os.environ.get("KCONFIG_CONFIG") else "")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        kconf.write_config(str(tmp), save_old=False)
+        new = tmp.read_bytes()
+        if path.exists():
+            if path.read_bytes() == new:
+                return f"No change to configuration in '{path}'"
+            shutil.copyfile(path, f"{path}.old")
+        with open(path, "wb") as f:         # through a symlink, as kconfiglib does
+            f.write(new)
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot write ({e.strerror or e}; nothing the file held was "
+                          "changed): expected a writable build directory") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return f"Configuration saved to '{path}'"
 
 
 def write_min_config(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> str:
     """Write a minimal defconfig (what `make savedefconfig` writes): only
     values that differ from their defaults, no header."""
-    return kconf.write_min_config(str(path), header="")
+    path = Path(path)
+    what = _target(path, "--out")
+    try:
+        return kconf.write_min_config(str(path), header="")
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot write ({e.strerror or e}): expected a writable "
+                          "file path") from None
+
+
+def _target(path: Path, option: str) -> str:
+    """Check that *path* can be a file we write; returns how to name it in errors."""
+    what = f"{option} {path}" if option == "--out" else \
+        (f"KCONFIG_CONFIG={path}" if option else str(path))
+    if path.is_dir():
+        raise ConfigError(f"{what}: is a directory: expected a file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{what}: no such directory {str(parent)!r}: expected a file in an "
+                          "existing directory")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{what}: directory {str(parent)!r} is not writable (a .config.old "
+                          "could not be kept): expected a writable build directory")
+    return what
 
 
 def symbol_state(kconf: kconfiglib.Kconfig, name: str) -> str:
     """scripts/config --state: "y"/"n", the value, or "undef" when the
-    symbol has no value.  Unknown symbols raise ConfigError."""
-    sym = _lookup(kconf, _strip_config(name), f"--state {name}: ")
+    symbol has no value or is unknown (as scripts/config prints)."""
+    sym = kconf.syms.get(_strip_config(name))
+    if sym is None or not sym.nodes:
+        return "undef"
     if sym.orig_type in (BOOL, TRISTATE):
         return kconfiglib.TRI_TO_STR[sym.tri_value]
     return sym.str_value if sym.config_string else "undef"
@@ -502,7 +559,8 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
     if inferred is None and required:
         raise ConfigError(
             f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line "
-            "or an explicit arch (on the command line: ARCH=arm64|x86 in the environment)"
+            "or an explicit arch (on the command line: --arch arm64|x86, or ARCH=arm64|x86 in "
+            "the environment)"
         )
     return inferred
 

@@ -77,6 +77,7 @@ class Machine:
                      for i in range(self.nr_cpus)]
         self.vmstat = VmStat()
         self.trace: list[str] | None = [] if trace else None
+        self.trace_clock = 0.0          # ns; the trace's global clock (trace_event)
         self.probes: dict[str, Callable[..., None]] = {}
         self.sanitizer: Any = None
         self.page_alloc = PageAllocator(self)
@@ -114,7 +115,15 @@ class Machine:
             return
         t = cpu.current
         who = f"{t.comm}-{t.pid}" if t is not None else "<idle>-0"
-        self.trace.append(f"{who:>16} [{cpu.id:03d}] {cpu.now / 1e9:12.6f}: {event}: {payload}")
+        # One global clock: each CPU keeps its own simulated clock (an idle one
+        # lags), and the model runs CPUs in one sequence, so the trace clock is
+        # the event's CPU time but never earlier than an event already written.
+        # MODEL: ftrace's global clock is a real shared clock; this one is
+        # monotonic in the order the simulation ran things.
+        if cpu.now > self.trace_clock:
+            self.trace_clock = cpu.now
+        self.trace.append(f"{who:>16} [{cpu.id:03d}] {self.trace_clock / 1e9:12.6f}: {event}: "
+                          f"{payload}")
 
     def alloc_pid(self) -> int:
         """Model-only: the next pid."""

@@ -78,7 +78,8 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
     "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
     "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
     "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",
-    "reclaim_pages",
+    "reclaim_pages", "folio_referenced_one", "shrink_active_list", "tlb_finish_mmu",
+    "tlb_flush_mmu",
     # syscalls
     "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
     # user space
@@ -276,7 +277,12 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         if not ppath.is_file():
             raise UserError(f"{path}: inherit: no such profile file {ppath}")
     else:
-        ppath = find_profile(parent)
+        try:
+            ppath = find_profile(parent)
+        except UserError:
+            raise UserError(f"{path}: inherit = {parent!r}: unknown machine profile: expected "
+                            f"one of {', '.join(builtin_profiles())}, or a path relative to "
+                            "the file") from None
     base = _resolve(ppath, seen + (real,))
     # A child names its own machine; never inherit the parent's name.
     base.get("machine", {}).pop("name", None)

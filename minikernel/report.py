@@ -35,7 +35,7 @@ from pathlib import Path
 from minikernel.arch import deferral_sets
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
-from minikernel.workload import WORKLOADS, run_seed_benchmark
+from minikernel.workload import WORKLOADS, BenchmarkInterrupted, run_seed_benchmark
 
 #
 # Public interface
@@ -67,12 +67,35 @@ def flip_deferral(cfg, cpus: int) -> Flip:
     off = deferral_sets(cfg, cpus, False)
     sets = off or deferral_sets(cfg, cpus, True)
     if not sets:
-        raise RuntimeError(f"no assignment flips deferral for {cfg.arch} on {cpus} CPUs")
+        raise UserError(f"{_kernel_desc(cfg)} on {cpus} CPUs: no assignment flips the deferral "
+                        "decision: expected a kernel whose reclaim defers or could")
     why = "; ".join(_why(s, cpus) for s in sets)
     outcome = ("B flushes every page synchronously" if off else
                "B may defer (on x86 only while the mm is active on another CPU)"
                if "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n" in sets else "B defers")
     return Flip(tuple(sets), f"{why}: {outcome}")
+
+
+def refuse_erratum_flip(machine_a, sets) -> None:
+    """A flip that drops a REPEAT_TLBI erratum workaround in force is refused
+    (main job and sweep).
+
+    Turning deferral on would also drop the workaround, whose repeated
+    TLBI + DSB costs apart from batching: the A/B would credit batching
+    with the workaround's cost.  *machine_a* is the configured kernel's
+    Machine (booted or not): whether the workaround is in force is the arch
+    backend's decision on that machine (``repeat_tlbi``), not the config's.
+    """
+    errata = [s.partition("=")[0] for s in sets
+              if s.startswith("ARM64_ERRATUM_") and s.endswith("=n")]
+    if errata and getattr(machine_a.arch, "repeat_tlbi", False):
+        names = ", ".join(errata)
+        raise UserError(
+            f"CONFIG_{errata[0]}=y: the REPEAT_TLBI erratum workaround ({names}) is what keeps "
+            "this kernel from deferring, and dropping it also removes its repeated TLBIs, so an "
+            "A/B would mix the workaround's cost with batching's effect: expected a kernel "
+            f"without it (compare with --set {errata[0]}=n; run both to see the workaround's "
+            "own cost)")
 
 
 def parse_workload(spec: str) -> tuple[str, int, int]:
@@ -95,22 +118,48 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
     return (name, n, 1) if name == "procs" else (name, 1, n)
 
 
+class ABInterrupted(Exception):
+    """Ctrl-C during the A/B run; the message says what had finished."""
+
+
+def check_flip(machine_a, machine_b, flip: Flip) -> None:
+    """An A/B whose kernels take the same deferral decision is an error, never a table."""
+    a, b = machine_a.tlb_flush_path, machine_b.tlb_flush_path
+    if a.batched == b.batched:
+        state = "defers" if a.batched else "does not defer"
+        raise UserError(
+            f"{_kernel_desc(machine_a.cfg)}: the flip (B = A + {' '.join(flip.sets)}) does not "
+            f"change the deferral decision (both kernels: {state}: {b.reason}): expected two "
+            "kernels that differ in it; no A/B to show")
+
+
 def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
-           warmup: int = 1) -> dict:
+           warmup: int = 1, progress=None) -> dict:
     """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.
 
     Returns the report's ``ab`` part: ``flip`` (sets, why), ``workload``,
     ``iterations``, ``notes`` and ``runs`` (A then B, see :func:`_run_dict`).
+    Raises UserError if the two kernels do not differ in the deferral decision.
     """
+    refuse_erratum_flip(machine_a, flip.sets)
+    check_flip(machine_a, machine_b, flip)
     name, procs, threads = parse_workload(workload)
     for m in (machine_a, machine_b):
         need = max(procs, threads)
         if need > m.nr_cpus:
             raise UserError(f"--workload {workload}: needs {need} CPUs: expected at most "
                             f"{m.nr_cpus} (the machine's CPU count; see --smp)")
-    runs = []
+    runs: list[dict] = []
     for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
-        r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup)
+        try:
+            r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup,
+                                   progress=progress and (lambda d, t, lb=label: progress(lb, d, t)))
+        except BenchmarkInterrupted as e:
+            done = "; ".join(f"{x['label']}: all {iterations} done, "
+                             f"{x['elapsed_per_iteration_ms']:.4f} ms per iteration" for x in runs)
+            raise ABInterrupted(f"interrupted: {label}: {e.done} of {iterations} measured "
+                                f"iterations done" + (f" ({done})" if done else "")
+                                + "; nothing printed") from None
         runs.append(_run_dict(label, m, r, iterations))
     notes = []
     if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):
@@ -207,7 +256,13 @@ def render_text(ab: dict, vmstat: bool = False, top: int = 20) -> str:
 
 def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
     """Write the machines' ftrace-shaped lines to *path*, one section per run."""
-    lines = ["# tracer: nop", "#"]
+    from minikernel.trace import MODEL_EVENTS
+
+    lines = ["# tracer: nop", "#",
+             "# TIMESTAMP: one global clock per run, simulated seconds since boot",
+             f"# model-only events (no upstream tracepoint): {', '.join(MODEL_EVENTS)}",
+             "# lines between '# warm-up iteration' and '# measured iterations' are the "
+             "unmeasured warm-up", "#"]
     for m, label in zip(machines, labels, strict=True):
         lines.append(f"# {label}")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
@@ -298,6 +353,13 @@ def _why(assignment: str, cpus: int) -> str:
     if sym.startswith("ARM64_ERRATUM_"):
         return (f"{assignment} drops a REPEAT_TLBI erratum workaround (only safe on cores "
                 "without that erratum)")
+    if sym == "MODEL_ARM64_TLBBATCH_NEVER_DEFER":
+        if val == "y":
+            return ("the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER=y (no upstream "
+                    "counterpart; this variant has no CPU threshold) makes "
+                    "arch_tlbbatch_should_defer() say no (batching stays configured; only the "
+                    "deferral decision changes)")
+        return "the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER is turned off"
     if sym == "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
         if val == "y":
             return ("the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "

@@ -20,9 +20,10 @@ Invariants this module owns:
   - Locks the paused operation holds are honoured: a nested step that would
     sleep -- on the mmap_lock of the same mm (madvise holds it for read;
     mmap, munmap, mprotect, mremap and fork for write; a user access needs
-    it only if it faults), on the page-table lock at a ``:locked`` probe, or
-    in a fault on a folio reclaim holds locked -- is retried after the paused
-    operation returns, which is when the kernel's sleeper would wake.
+    it only if it faults), on the page-table lock of the PTE table a locked
+    probe is in (split per table), or in a fault on a folio reclaim holds
+    locked -- is retried after the paused operation returns, which is when
+    the kernel's sleeper would wake.
   - Expectations hold when no check step failed and the set of violation
     kinds found equals the set expected.
 """
@@ -48,6 +49,7 @@ from minikernel.errors import UserError
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
 from minikernel.mm.mm_types import FolioLocked
+from minikernel.mm.pgtable_generic import pte_table
 from minikernel.sanitizer import distinct_kinds
 
 #
@@ -71,11 +73,25 @@ PROBE_POINTS: dict[str, str] = {
     "madvise_cold_or_pageout_pte_range:locked":
         "madvise(MADV_PAGEOUT): under the PTE lock, after flush_tlb_batched_pending(), "
         "before isolating the range's folios",
+    "zap_pte_range:cleared":
+        "munmap / madvise(MADV_DONTNEED): under the PTE lock, a present PTE was just cleared "
+        "into the gather (its rmap dropped at once up to 6.1; for a dirty shmem PTE only "
+        "after the flush since 6.2)",
+    "zap_pte_range:unlocked":
+        "munmap / madvise(MADV_DONTNEED): the PTE lock is dropped; the gather's remaining "
+        "span is not flushed yet and its folios not freed",
+    "flush_tlb_batched_pending:flushed":
+        "mprotect, munmap, madvise, mremap: under the PTE lock, inside "
+        "flush_tlb_batched_pending() between the arch flush and the generation update "
+        "(atomic_cmpxchg)",
 }
-#: Probe points inside a PTE-lock section: a nested step of the same mm that
-#: would take that lock (a fault, a syscall on the range, any reclaim) waits.
+#: Probe points inside a PTE-lock section: a nested step that would take that
+#: table's lock (a fault in it, a syscall on it, a reclaim unmapping a folio
+#: mapped there) waits.  The locks are split per PTE table (512 pages), as
+#: USE_SPLIT_PTE_PTLOCKS gives on SMP: the probe's start/end name the table.
 LOCKED_PROBES = frozenset({"change_pte_range:locked", "move_ptes:locked", "zap_pte_range:locked",
-                           "madvise_cold_or_pageout_pte_range:locked"})
+                           "madvise_cold_or_pageout_pte_range:locked", "zap_pte_range:cleared",
+                           "flush_tlb_batched_pending:flushed"})
 
 # op -> (required keys, optional keys)
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -104,7 +120,8 @@ _MMAP_LOCK: dict[Any, str | None] = {
     "madvise": "read",
 }
 _ADVICE = ("pageout", "dontneed")
-_PROT = ("r", "rw")
+_PROT = ("none", "r", "rw")
+_PROT_BITS = {"none": 0x0, "r": 0x1, "rw": 0x3}      # PROT_NONE, PROT_READ, |PROT_WRITE
 
 
 class Infeasible(Exception):
@@ -210,9 +227,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; UserError on anything malformed."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"{p}: cannot read scenario: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a text file: expected a scenario in TOML (UTF-8)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -362,8 +381,7 @@ class ScenarioRun:
         fired: list[bool] = []
         deferred: list[Step] = []
         me = p.task
-        held = (me.mm, _MMAP_LOCK.get((st.op, st.args.get("advice")), _MMAP_LOCK.get(st.op)),
-                st.pause_at in LOCKED_PROBES)
+        mode = _MMAP_LOCK.get((st.op, st.args.get("advice")), _MMAP_LOCK.get(st.op))
 
         hits = 0
 
@@ -377,7 +395,11 @@ class ScenarioRun:
             fired.append(True)
             self.log.append(f"{st.describe()} -- paused")
             self.paused.add(me.cpu.id)
-            self.held = held
+            tables = frozenset()
+            if st.pause_at in LOCKED_PROBES:
+                lo, hi = ctx["start"], max(ctx["end"], ctx["start"] + 1)
+                tables = frozenset(range(pte_table(lo), pte_table(hi - 1) + 1))
+            self.held = (me.mm, mode, tables)
             asleep: set[str] = set()        # tasks sleeping on a lock: their later steps wait
             try:
                 for d in st.during:
@@ -421,22 +443,30 @@ class ScenarioRun:
 
         The paused operation holds its mm's mmap_lock (madvise: read;
         mmap, munmap, mprotect, mremap, fork: write; reclaim: none) and, at
-        a ``:locked`` probe, a page-table lock.  A user access needs the
-        mmap_lock (read) only if it faults, i.e. unless its CPU's TLB
-        already has an entry that serves it.
+        a locked probe, the page-table lock of one PTE table.  A user access
+        needs the mmap_lock (read) only if it faults, i.e. unless its CPU's
+        TLB already has an entry that serves it, and the page-table lock
+        only if it faults in that table.
+
+        # MODEL: a nested reclaim is taken to need the lock if one of the
+        # SWAP_CLUSTER_MAX oldest inactive folios -- the first batch it would
+        # isolate -- is mapped in the locked table (try_to_unmap takes it).
         """
         held = self.held
         p = self.procs.get(d.task)
         if held is None or p is None:
             return None
-        mm, mode, ptl = held
+        mm, mode, tables = held
         task = p.task
         if d.op in ("read", "write"):
-            if task.mm is not mm or not (mode == "write" or ptl):
+            if task.mm is not mm:
                 return None
             try:
                 addr = self._addr(d)
             except Infeasible:
+                return None
+            ptl = pte_table(addr) in tables
+            if not (mode == "write" or ptl):
                 return None
             e = self.m.tlbs.lookup(task.cpu.id, mm.asid, addr >> PAGE_SHIFT)
             if e is not None and (d.op == "read" or (e.writable and e.dirty)):
@@ -444,8 +474,10 @@ class ScenarioRun:
             return ("the fault needs the page-table lock the paused operation holds" if ptl
                     else "the fault needs mmap_lock, held for write by the paused operation")
         if d.op == "reclaim":
-            return "the page-table lock held by the paused operation" if ptl else None
-        if ptl and task.mm is mm and d.op not in ("move", "dsb", "cached", "clone"):
+            if tables and self._reclaim_needs(mm, tables):
+                return "the page-table lock held by the paused operation"
+            return None
+        if tables and task.mm is mm and self._op_tables(d, tables):
             return "the page-table lock held by the paused operation"
         need = _MMAP_LOCK.get((d.op, d.args.get("advice")), _MMAP_LOCK.get(d.op))
         if need is None or task.mm is not mm or mode is None:
@@ -453,6 +485,36 @@ class ScenarioRun:
         if mode == "write" or need == "write":
             return f"mmap_lock ({need}), held for {mode} by the paused operation"
         return None
+
+    def _reclaim_needs(self, mm, tables: frozenset) -> bool:
+        """Would the next direct-reclaim batch unmap a folio mapped in *tables* of *mm*?"""
+        from minikernel.mm.rmap import _folio_vmas
+        from minikernel.mm.vmscan import SWAP_CLUSTER_MAX
+        for i, folio in enumerate(self.m.lru):
+            if i == SWAP_CLUSTER_MAX:
+                break
+            if not folio.mapcount:
+                continue
+            for vma in _folio_vmas(folio):
+                if vma.vm_mm is not mm:
+                    continue
+                addr = vma.address_of(folio.index)
+                if addr is not None and pte_table(addr) in tables:
+                    return True
+        return False
+
+    def _op_tables(self, d: Step, tables: frozenset) -> bool:
+        """Would syscall step *d* take the page-table lock of one of *tables*?"""
+        if d.op in ("move", "dsb", "cached", "clone", "mmap"):
+            return False
+        if d.op == "fork":
+            return True                     # copies every page table
+        try:
+            addr, pages = self._range(d)
+        except Infeasible:
+            return False
+        first, last = pte_table(addr), pte_table(addr + pages * PAGE_SIZE - 1)
+        return any(first <= t <= last for t in tables)
 
     # One operation; returns its outcome as text.
     def _do(self, p, st: Step) -> str:
@@ -462,15 +524,13 @@ class ScenarioRun:
             MAP_ANONYMOUS,
             MAP_PRIVATE,
             MAP_SHARED,
-            PROT_READ,
-            PROT_WRITE,
         )
         a = st.args
         op = st.op
         try:
             if op == "mmap":
                 flags = MAP_ANONYMOUS | (MAP_SHARED if a.get("shared") else MAP_PRIVATE)
-                prot = PROT_READ | (PROT_WRITE if a.get("prot", "rw") == "rw" else 0)
+                prot = _PROT_BITS[a.get("prot", "rw")]
                 pages = a.get("pages", 1)
                 addr = p.mmap(pages * PAGE_SIZE, prot, flags)
                 self.regions[a["as"]] = (addr, pages)
@@ -481,8 +541,7 @@ class ScenarioRun:
                 return "ok"
             if op == "mprotect":
                 addr, pages = self._range(st)
-                prot = PROT_READ | (PROT_WRITE if a["prot"] == "rw" else 0)
-                p.mprotect(addr, pages * PAGE_SIZE, prot)
+                p.mprotect(addr, pages * PAGE_SIZE, _PROT_BITS[a["prot"]])
                 return "ok"
             if op == "madvise":
                 addr, pages = self._range(st)
@@ -770,7 +829,7 @@ class _Parser:
             return v
         if k == "prot":
             if v not in _PROT:
-                raise self.err(w, v, '"r" or "rw"')
+                raise self.err(w, v, '"none", "r" or "rw"')
             return v
         if k == "advice":
             if v not in _ADVICE:

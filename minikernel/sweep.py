@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "threshold", "batched_defers", "elapsed_batched_ms", "elapsed_unbatched_ms",
               "speedup", "ptep_clear_flush_pct", "sync_flushes_unbatched",
               "batches_batched", "dsb_or_ipi_unbatched", "dsb_or_ipi_batched",
-              "pages_reclaimed")
+              "pages_reclaimed", "width", "flush_share_pct", "profile_cpus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +110,23 @@ def parse_cpus(spec: str) -> list[int]:
 
 def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str],
                workloads: Sequence[str], sets: Sequence[str], iterations: int,
-               width: int = 4) -> list[Point]:
+               width: int | Sequence[int] = 4) -> list[Point]:
     """Every combination, validated up front: a bad grid fails before anything runs."""
+    from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.report import refuse_erratum_flip
+    from minikernel.workload import BUFFER_PAGES
 
     if not archs or not cpus or not workloads:
         raise UserError("sweep: the grid is empty: expected at least one arch, CPU count and "
                         "workload")
     if iterations < 1:
         raise UserError(f"--iterations {iterations}: expected a positive number")
+    widths = [width] if isinstance(width, int) else list(width)
+    if not widths or any(w < 1 for w in widths):
+        raise UserError(f"--width {','.join(map(str, widths))}: expected positive numbers of "
+                        "processes or threads")
     for w in workloads:
         if w not in WORKLOADS:
             raise UserError(f"--workload {w!r}: unknown workload (known: {', '.join(WORKLOADS)})")
@@ -126,16 +134,25 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     for arch in archs:
         cfg = load_kernel_config(arch, sets=list(sets))
         for machine in machines or [""]:
-            _profile(machine, cfg.arch)                 # a bad profile fails before anything runs
+            prof = _profile(machine, cfg.arch)          # a bad profile fails before anything runs
+            if prof.mem_pages <= BUFFER_PAGES:
+                raise UserError(f"--machine {prof.name}: machine.mem_pages = {prof.mem_pages}: "
+                                f"expected more than {BUFFER_PAGES} page frames (the "
+                                "benchmark's 1 MiB buffer)")
             for c in cpus:
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
+                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)), deferral_sets(cfg, c, True))
                 for w in workloads:
-                    if w != "seed" and width > c:
-                        raise UserError(f"--workload {w} needs {width} CPUs; the grid has {c} "
-                                        f"(lower --width or drop CPU counts below {width})")
-                    points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations, width))
+                    # the seed workload has no width: one point, not one per --width
+                    for width in (widths if w != "seed" else widths[:1]):
+                        if w != "seed" and width > c:
+                            raise UserError(f"--workload {w} needs {width} CPUs; the grid has "
+                                            f"{c} (lower --width or drop CPU counts below "
+                                            f"{width})")
+                        points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations,
+                                            width))
     return points
 
 
@@ -144,16 +161,30 @@ def run_point(point: Point) -> dict[str, Any]:
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
+    from minikernel.mm.page_alloc import OutOfMemory
     from minikernel.workload import run_seed_benchmark
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
-    profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
-    kw = {"procs": point.width} if point.workload == "procs" else \
+    measured = _profile(point.machine, cfg.arch)
+    profile = measured.with_cpus(point.cpus)
+    kw: dict[str, Any] = {"procs": point.width} if point.workload == "procs" else \
         {"threads": point.width} if point.workload == "threads" else {}
     runs = {}
     for on in (True, False):
-        m = Machine(cfg.with_sets(deferral_sets(cfg, point.cpus, on)), profile)
-        runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
+        extra = deferral_sets(cfg, point.cpus, on)
+        m = Machine(cfg.with_sets(extra), profile)
+        if m.tlb_flush_path.batched is not on:
+            # Two kernels that take the same decision would be a speedup of 1.000.
+            raise UserError(f"sweep point {point.arch} {point.cpus} CPUs {' '.join(point.sets)}: "
+                            f"the {'deferring' if on else 'synchronous'} kernel (+ "
+                            f"{' '.join(extra) or 'nothing'}) does not "
+                            f"{'defer' if on else 'stop deferring'}: "
+                            f"{m.tlb_flush_path.reason}")
+        try:
+            runs[on] = run_seed_benchmark(m, point.iterations, warmup=1, **kw)
+        except OutOfMemory as e:
+            raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                            f"{e}: expected enough page frames for the benchmark") from None
         if on:
             counters = tuple(m.arch.counters())
     configured = Machine(cfg, profile).tlb_flush_path.batched
@@ -175,68 +206,158 @@ def run_point(point: Point) -> dict[str, Any]:
         "dsb_or_ipi_unbatched": u.arch.get(flush_key, 0),
         "dsb_or_ipi_batched": b.arch.get(flush_key, 0),
         "pages_reclaimed": b.pages_reclaimed,
+        "width": point.width if point.workload != "seed" else 1,
+        "profile_cpus": measured.cpus,
+        "flush_share_pct": 100.0 * sum(u.profile.get(k, 0.0) for k in _FLUSH_SYMBOLS[point.arch])
+        / total_u,
     }
+
+
+#: The synchronous flush path of the unbatched run, per arch: what deferring
+#: can save.  arm64: ptep_clear_flush (TLBI + DSB ISH inlined into it); x86:
+#: the remote-flush IPI round (smp_call_function_many_cond, with its wait for
+#: the acks) and flush_tlb_mm_range, plus ptep_clear_flush.
+_FLUSH_SYMBOLS = {"arm64": ("ptep_clear_flush",),
+                  "x86": ("ptep_clear_flush", "flush_tlb_mm_range",
+                          "smp_call_function_many_cond")}
+_FLUSH_LABEL = {"arm64": "ptep_clear_flush (TLBI + DSB ISH)",
+                "x86": "remote flush (IPI round + flush_tlb_mm_range)"}
+
+
+def check_executor(jobs: int | None, executor: str, scheduler: str | None) -> None:
+    """UserError for a bad --jobs / --executor / --scheduler, before anything runs."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor!r}: unknown executor (known: {', '.join(EXECUTORS)})")
+    if executor == "dask":
+        if not scheduler:
+            raise UserError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+    elif scheduler is not None:
+        raise UserError("--scheduler only applies to --executor dask")
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs {jobs}: expected a positive number")
 
 
 def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str = "process",
               scheduler: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Run every point; rows come back in grid order whatever the executor or job count."""
-    if executor not in EXECUTORS:
-        raise UserError(f"--executor {executor!r}: unknown executor (known: {', '.join(EXECUTORS)})")
-    if executor == "dask":
-        return _run_dask(points, scheduler, progress)
-    if scheduler is not None:
-        raise UserError("--scheduler only applies to --executor dask")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: expected a positive number")
+    check_executor(jobs, executor, scheduler)
+    if jobs is None:
+        jobs = os.cpu_count() or 1
     rows: list[dict[str, Any] | None] = [None] * len(points)
-    if jobs == 1 or len(points) == 1:
-        for i, p in enumerate(points):
-            rows[i] = run_point(p)
-            if progress:
-                progress(i + 1, len(points))
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(points))) as pool:
-            for done, (i, row) in enumerate(zip(range(len(points)), pool.map(run_point, points), strict=True), 1):
-                rows[i] = row
+    try:
+        if executor == "dask":
+            _run_dask(points, scheduler, progress, rows)
+        elif jobs == 1 or len(points) == 1:
+            for i, p in enumerate(points):
+                rows[i] = run_point(p)
                 if progress:
-                    progress(done, len(points))
+                    progress(i + 1, len(points))
+        else:
+            # Workers ignore SIGINT: Ctrl-C is the parent's to handle (a worker
+            # dying of it would leave the pool hanging), and it ends them.
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)),
+                                       initializer=_ignore_sigint)
+            try:
+                futures = {pool.submit(run_point, p): i for i, p in enumerate(points)}
+                for done, f in enumerate(as_completed(futures), 1):
+                    rows[futures[f]] = f.result()
+                    if progress:
+                        progress(done, len(points))
+            except BaseException:
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()            # the workers this pool started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+    except KeyboardInterrupt:
+        raise SweepInterrupted([r for r in rows if r is not None], len(points)) from None
     return rows  # type: ignore[return-value]
 
 
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C: *rows* are the points that had finished (grid order), of *total*."""
+
+    def __init__(self, rows: list[dict[str, Any]], total: int) -> None:
+        super().__init__(f"{len(rows)} of {total} points done")
+        self.rows = rows
+        self.total = total
+
+
+def series_key(r: dict[str, Any]) -> tuple:
+    """One line of the table's crossovers and of the plot: (arch, machine, workload, sets, width)."""
+    return (r["arch"], r["machine"], r["workload"], r["sets"], r.get("width", 1))
+
+
 def crossovers(rows: Iterable[dict[str, Any]]) -> dict[tuple, int | None]:
-    """Per (arch, machine, workload, sets): the smallest CPU count where deferring is faster."""
+    """Per series (:func:`series_key`): the smallest CPU count where deferring is faster."""
     best: dict[tuple, int | None] = {}
     for r in sorted(rows, key=lambda r: r["cpus"]):
-        key = (r["arch"], r["machine"], r["workload"], r["sets"])
+        key = series_key(r)
         best.setdefault(key, None)
         if best[key] is None and r["speedup"] > 1.0:
             best[key] = r["cpus"]
     return best
 
 
+def _where(rows: Sequence[dict[str, Any]], key: tuple, c: int | None) -> str:
+    """"from C CPUs" only where the sign changes inside the grid."""
+    cpus = [r["cpus"] for r in rows if series_key(r) == key]
+    if c is None:
+        return "nowhere in this grid"
+    if c == min(cpus):
+        return "everywhere in this grid"
+    return f"from {c} CPUs"
+
+
+def _series_name(key: tuple) -> str:
+    arch, machine, workload, sets, width = key
+    wl = workload if workload == "seed" else f"{workload}:{width}"
+    return f"{arch}, {machine}, {wl}" + (f", {sets}" if sets else "")
+
+
 def render_table(rows: Sequence[dict[str, Any]]) -> str:
     """A terminal table, one line per point."""
-    head = (f"{'arch':<6}{'machine':<14}{'workload':<9}{'CPUs':>5}{'defers':>7}"
-            f"{'unbatched ms':>14}{'batched ms':>12}{'speedup':>9}{'ptep %':>8}"
+    head = (f"{'arch':<6}{'machine':<14}{'workload':<11}{'CPUs':>5}{'defers':>7}"
+            f"{'unbatched ms':>14}{'batched ms':>12}{'speedup':>9}{'flush %':>8}"
             f"{'flushes':>9}{'batches':>9}{'DSB/IPI':>15}")
     out = [head, "-" * len(head)]
     for r in rows:
+        wl = r["workload"] if r["workload"] == "seed" else f"{r['workload']}:{r.get('width', 1)}"
         out.append(
-            f"{r['arch']:<6}{r['machine']:<14}{r['workload']:<9}{r['cpus']:>5}"
+            f"{r['arch']:<6}{r['machine']:<14}{wl:<11}{r['cpus']:>5}"
             f"{'yes' if r['configured_defers'] else 'no':>7}"
             f"{r['elapsed_unbatched_ms']:>14.3f}{r['elapsed_batched_ms']:>12.3f}"
-            f"{r['speedup']:>9.3f}{r['ptep_clear_flush_pct']:>8.2f}"
+            f"{r['speedup']:>9.3f}{r.get('flush_share_pct', r['ptep_clear_flush_pct']):>8.2f}"
             f"{r['sync_flushes_unbatched']:>9}{r['batches_batched']:>9}"
             f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}")
     for key, c in crossovers(rows).items():
-        arch, machine, workload, sets = key
-        where = f"from {c} CPUs" if c else "nowhere in this grid"
-        out.append(f"deferring pays ({arch}, {machine}, {workload}{', ' + sets if sets else ''}): "
-                   f"{where}")
+        out.append(f"deferring pays ({_series_name(key)}): {_where(rows, key, c)}")
+    out.extend(extrapolation_notes(rows))
     return "\n".join(out) + "\n"
+
+
+def extrapolation_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per profile whose grid reaches more than a factor of 2 from
+    the CPU count its figures were measured or fitted at."""
+    out = []
+    for machine in dict.fromkeys(r["machine"] for r in rows):
+        rs = [r for r in rows if r["machine"] == machine and "profile_cpus" in r]
+        if not rs:
+            continue
+        base = rs[0]["profile_cpus"]
+        far = sorted({r["cpus"] for r in rs if not base / 2 <= r["cpus"] <= base * 2})
+        if far:
+            out.append(f"note: {machine} was measured or fitted at {base} CPUs; the points at "
+                       f"{', '.join(map(str, far))} CPUs extrapolate its assumed fixed/per-CPU "
+                       "split of the DVM/IPI costs (the model's prediction, not the hardware's)")
+    return out
 
 
 def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
@@ -252,8 +373,8 @@ def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(rows)
-    cross = [{"arch": k[0], "machine": k[1], "workload": k[2], "sets": k[3], "cpus": v}
-             for k, v in crossovers(rows).items()]
+    cross = [{"arch": k[0], "machine": k[1], "workload": k[2], "sets": k[3], "width": k[4],
+              "cpus": v} for k, v in crossovers(rows).items()]
     written[1].write_text(json.dumps({"points": list(rows), "crossovers": cross}, indent=2) + "\n")
     if plot and _plot(rows, out / "sweep.png"):
         written.append(out / "sweep.png")
@@ -273,8 +394,28 @@ def _profile(name: str, arch: str):
     return prof
 
 
+class TtyProgress:
+    """A one-line progress bar with an ETA on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        left = (self._clock() - self._start) / done * (total - done)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points, "
+                         f"ETA {left:.0f} s ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def tty_progress(done: int, total: int) -> None:
-    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
+    """Compatibility: a progress bar without an ETA."""
     width = 30
     filled = width * done // total
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points")
@@ -284,7 +425,9 @@ def tty_progress(done: int, total: int) -> None:
 
 
 def _run_dask(points: Sequence[Point], scheduler: str | None,
-              progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+              progress: Callable[[int, int], None] | None,
+              rows: list[dict[str, Any] | None]) -> None:
+    """Fill *rows* (grid order) from the Dask cluster; a row per finished point."""
     if not scheduler:
         raise UserError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
     try:
@@ -299,60 +442,114 @@ def _run_dask(points: Sequence[Point], scheduler: str | None,
     try:
         futures = client.map(run_point, list(points), pure=True)
         index = {f.key: i for i, f in enumerate(futures)}
-        rows: list[dict[str, Any] | None] = [None] * len(points)
         for done, f in enumerate(as_completed(futures), 1):
             rows[index[f.key]] = f.result()
             if progress:
                 progress(done, len(points))
-        return rows  # type: ignore[return-value]
     finally:
         client.close()
 
 
 def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
-    """Speedup and ptep_clear_flush share against CPUs, per arch; False without matplotlib."""
+    """sweep.png, fit to paste into a mail; False without matplotlib.
+
+    One row of panels per arch: the speedup from deferring, and the share of
+    the unbatched run's cycles in that arch's synchronous flush path (arm64:
+    ptep_clear_flush; x86: the remote-flush IPI round).  x ticks at the grid's
+    CPU counts; distinct marker and line style per series; series with
+    identical results share one legend entry; a crossover line only where the
+    effect changes sign inside the grid; a caption with profile, config and
+    iterations.
+    """
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    series: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:
-        series.setdefault((r["arch"], r["machine"], r["workload"], r["sets"]), []).append(r)
-    cross = crossovers(rows)
-    for key, rs in series.items():
-        rs = sorted(rs, key=lambda r: r["cpus"])
-        label = f"{key[0]} {key[1]} {key[2]}"
-        xs = [r["cpus"] for r in rs]
-        line, = ax1.plot(xs, [r["speedup"] for r in rs], marker="o", label=label)
-        ax2.plot(xs, [r["ptep_clear_flush_pct"] for r in rs], marker="o", label=label,
-                 color=line.get_color())
-        if cross.get(key):
-            ax1.axvline(cross[key], color=line.get_color(), linestyle=":", linewidth=1)
-            ax1.text(cross[key], 0.03, f" crossover: {cross[key]} CPUs", rotation=90,
-                     fontsize=7, color=line.get_color(), va="bottom",
-                     transform=ax1.get_xaxis_transform())
-        threshold = rs[0]["threshold"]
-        if threshold not in ("", None):
-            ax1.axvline(int(threshold), color="grey", linestyle="--", linewidth=1)
-            ax1.text(int(threshold), 0.97, f"threshold {threshold} ", rotation=90,
-                     fontsize=7, color="grey", va="top", transform=ax1.get_xaxis_transform())
-    ax1.axhline(1.0, color="black", linewidth=0.6)
-    for ax, title, ylabel in ((ax1, "speedup from deferring the flush", "unbatched / batched elapsed"),
-                              (ax2, "ptep_clear_flush without deferring", "% of benchmark cycles")):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("online CPUs")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-    ax1.legend(fontsize=7)
-    fig.tight_layout()
+    fig = _figure(rows)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
 
 
-__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_sweep", "crossovers",
-           "render_table", "write_outputs", "tty_progress", "WORKLOADS", "EXECUTORS"]
+def _figure(rows: Sequence[dict[str, Any]]):
+    """The matplotlib Figure of :func:`_plot` (tests inspect it)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    fig, axes = plt.subplots(len(archs), 2, figsize=(11, 3.6 * len(archs) + 0.6), squeeze=False)
+    markers = "osD^vP*Xh<>"
+    styles = ["-", "--", "-.", ":"]
+    for row, arch in enumerate(archs):
+        ax1, ax2 = axes[row]
+        rs_arch = [r for r in rows if r["arch"] == arch]
+        series: dict[tuple, list[dict[str, Any]]] = {}
+        for r in rs_arch:
+            series.setdefault(series_key(r), []).append(r)
+        # identical results are one line with a merged legend entry, not hidden ones
+        merged: dict[tuple, list[tuple]] = {}
+        for key, rs in series.items():
+            rs.sort(key=lambda r: r["cpus"])
+            sig = tuple((r["cpus"], round(r["speedup"], 6), round(r["flush_share_pct"], 6))
+                        for r in rs)
+            merged.setdefault(sig, []).append(key)
+        cross = crossovers(rs_arch)
+        for i, keys in enumerate(merged.values()):
+            rs = series[keys[0]]
+            xs = [r["cpus"] for r in rs]
+            # the config is in the caption; a legend names it only when series differ in it
+            one_config = len({k[3] for k in series}) == 1
+            label = (" = ".join(_series_name(k[:3] + ("" if one_config else k[3],) + k[4:])
+                                .split(", ", 1)[1] for k in keys)
+                     + ": pays " + _where(rs_arch, keys[0], cross.get(keys[0])))
+            style = dict(marker=markers[i % len(markers)], linestyle=styles[i % len(styles)],
+                         markersize=5, linewidth=1.4)
+            line, = ax1.plot(xs, [r["speedup"] for r in rs], label=label, **style)
+            ax2.plot(xs, [r["flush_share_pct"] for r in rs], label=label,
+                     color=line.get_color(), **style)
+            c = cross.get(keys[0])
+            if c is not None and c != min(xs):          # the sign changes inside the grid
+                ax1.axvline(c, color=line.get_color(), linestyle=":", linewidth=1)
+                ax1.annotate(f"crossover {c}", (c, 0.04 + 0.09 * i), xycoords=("data", "axes fraction"),
+                             fontsize=7, color=line.get_color(), ha="left",
+                             xytext=(3, 0), textcoords="offset points")
+        for t in sorted({int(r["threshold"]) for r in rs_arch if r["threshold"] not in ("", None)}):
+            ax1.axvline(t, color="grey", linestyle="--", linewidth=0.8)
+            ax1.annotate(f"threshold {t}", (t, 0.5), xycoords=("data", "axes fraction"),
+                         rotation=90, fontsize=7, color="grey", va="center",
+                         xytext=(-9, 0), textcoords="offset points")
+        ax1.axhline(1.0, color="black", linewidth=0.6)
+        cpus = sorted({r["cpus"] for r in rs_arch})
+        for ax, title, ylabel in (
+                (ax1, f"{arch}: speedup from deferring the flush", "unbatched / batched elapsed"),
+                (ax2, f"{arch}: {_FLUSH_LABEL[arch]}, unbatched", "% of benchmark cycles")):
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_locator(FixedLocator(cpus))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xticklabels([str(c) for c in cpus], rotation=45 if len(cpus) > 8 else 0,
+                               fontsize=8)
+            ax.set_xlabel("online CPUs")
+            ax.set_ylabel(ylabel)
+            ax.set_title(title, fontsize=10)
+            ax.grid(True, alpha=0.3)
+        ax1.legend(fontsize=7, loc="best", framealpha=0.85)
+    profiles = ", ".join(dict.fromkeys(r["machine"] for r in rows))
+    configs = " | ".join(dict.fromkeys(r["sets"] or "defconfig" for r in rows))
+    iters = ", ".join(str(i) for i in dict.fromkeys(r["iterations"] for r in rows))
+    plural = "" if iters == "1" else "s"
+    far = [n.replace("note: ", "").split(" extrapolate")[0] for n in extrapolation_notes(rows)]
+    if far:
+        profiles += " (" + "; ".join(f.replace(" was measured", " measured") for f in far) \
+            + " extrapolate)"
+    fig.text(0.01, 0.005, f"minikernel model (simulated). profile: {profiles}; config: "
+             f"{configs}; {iters} measured iteration{plural} after 1 warm-up per run",
+             fontsize=7.5,
+             ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+__all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_sweep", "crossovers", "series_key",
+           "render_table", "write_outputs", "tty_progress", "TtyProgress", "SweepInterrupted", "WORKLOADS", "EXECUTORS"]

@@ -20,12 +20,16 @@ lost or leaked write fails the run instead of skewing a number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
 
 WORKLOADS = ("seed", "procs", "threads")
+#: Page frames of the benchmark's buffer (1 MiB of 4 KiB pages): the least
+#: memory a machine needs to run it at all.
+BUFFER_PAGES = (1 << 20) // PAGE_SIZE
 
 
 class DataLoss(AssertionError):
@@ -58,15 +62,26 @@ class RunResult:
     arch: dict[str, int] = field(default_factory=dict)
 
 
+class BenchmarkInterrupted(Exception):
+    """Ctrl-C during the loop: *done* of *iterations* measured iterations had finished."""
+
+    def __init__(self, done: int, iterations: int) -> None:
+        super().__init__(f"{done} of {iterations} measured iterations done")
+        self.done = done
+        self.iterations = iterations
+
+
 def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int = 1,
-                       size: int = 1 << 20, warmup: int = 0) -> RunResult:
+                       size: int = 1 << 20, warmup: int = 0,
+                       progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the seed benchmark on a freshly booted *machine*; measure the loop only.
 
     *warmup* iterations run first, unmeasured.  The loop's first iteration
     finds every page still resident (nothing to swap in), so a short run
     under-counts the swap-in path by 1/iterations; one warm-up iteration
     makes every measured iteration a steady-state one, as almost all of the
-    published 10 000 were.
+    published 10 000 were.  *progress(done, iterations)* is called after each
+    measured iteration; Ctrl-C raises BenchmarkInterrupted with the count done.
     """
     if procs < 1 or threads < 1:
         raise ValueError("procs and threads must be >= 1")
@@ -85,20 +100,29 @@ def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int
     m = machine
     before = _snapshot(m)
     reclaimed = 0
-    for n in range(warmup + iterations):
-        if n == warmup and warmup:
-            before = _snapshot(m)
-            reclaimed = 0
-        for r in readers:
-            for i in range(npages):
-                v = r.read(buf + i * PAGE_SIZE)
-                if v != _pattern(i):
-                    raise DataLoss(f"page {i} of the benchmark buffer read {v:#x}, "
-                                   f"expected {_pattern(i):#x}")
-        if procs == 1:
-            reclaimed += p.madvise(buf, size, MADV_PAGEOUT)
-        else:
-            reclaimed += p.reclaim(npages)
+    n = 0
+    try:
+        for n in range(warmup + iterations):
+            if m.trace is not None and n in (0, warmup):
+                m.trace.append("# warm-up iteration (not measured)" if n < warmup else
+                               f"# measured iterations 1..{iterations}")
+            if n == warmup and warmup:
+                before = _snapshot(m)
+                reclaimed = 0
+            for r in readers:
+                for i in range(npages):
+                    v = r.read(buf + i * PAGE_SIZE)
+                    if v != _pattern(i):
+                        raise DataLoss(f"page {i} of the benchmark buffer read {v:#x}, "
+                                       f"expected {_pattern(i):#x}")
+            if procs == 1:
+                reclaimed += p.madvise(buf, size, MADV_PAGEOUT)
+            else:
+                reclaimed += p.reclaim(npages)
+            if progress is not None and n >= warmup:
+                progress(n - warmup + 1, iterations)
+    except KeyboardInterrupt:
+        raise BenchmarkInterrupted(max(0, n - warmup), iterations) from None
     return _result(m, before, p.task.cpu.id, reclaimed)
 
 

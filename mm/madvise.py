@@ -1,20 +1,23 @@
 """madvise: MADV_PAGEOUT (reclaim a range now) and MADV_DONTNEED (drop it).
 
 Models: mm/madvise.c (``madvise_pageout``, ``madvise_cold_or_pageout_pte_range``,
-``madvise_dontneed_single_vma``).
+``madvise_dontneed_single_vma``), as the machine's baseline kernel has them.
 
 Invariants this module owns:
-  - The PTE walk calls ``flush_tlb_batched_pending`` under the PTE lock first.
+  - The PTE walk calls ``flush_tlb_batched_pending`` under each PTE table's
+    lock first, and hands each table's folios to ``reclaim_pages`` after
+    dropping it.
   - MADV_PAGEOUT leaves alone any folio mapped more than once ("do not
     interfere with other mappings"), and folios not on an LRU.
 """
 
 from __future__ import annotations
 
-from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_pfn, pte_present
-from minikernel.mm.memory import zap_page_range_single
+from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_pfn, pte_present, pte_young
+from minikernel.mm.memory import MmuGather, tlb_finish_mmu, zap_page_range_single
 from minikernel.mm.mm_types import Folio, TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import vmas_in_range
+from minikernel.mm.pgtable_generic import pmd_addr_end
 from minikernel.mm.rmap import flush_tlb_batched_pending
 from minikernel.mm.vmscan import folio_isolate_lru, reclaim_pages
 
@@ -22,36 +25,71 @@ MADV_DONTNEED = 4
 MADV_PAGEOUT = 21
 
 
-def madvise_cold_or_pageout_pte_range(current: TaskStruct, vma: VmAreaStruct, start: int,
-                                      end: int) -> list[Folio]:
-    """Models: madvise_cold_or_pageout_pte_range() for pageout: isolate the range's folios."""
+def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start: int,
+                                      end: int) -> int:
+    """Models: madvise_cold_or_pageout_pte_range() for pageout, one PTE table at a time.
+
+    Under each table's lock: flush_tlb_batched_pending(), then isolate the
+    table's exclusively mapped LRU folios.  Up to 6.8 (the baseline's
+    ``pageout_clears_young``) each young PTE is first made old --
+    ptep_get_and_clear_full, pte_mkold, set_pte_at -- and gathered with
+    tlb_remove_tlb_entry(), so madvise_pageout()'s tlb_finish_mmu() flushes
+    that span after reclaim; 2864f3d0f583 (6.9) dropped this for pageout.
+    After the lock is dropped, reclaim_pages() gets the table's list.
+    Returns the pages reclaimed.
+
+    # MODEL: the young-clearing PTE work is inline in the kernel and is
+    # part of this function's per-PTE figure; only its flush is extra.
+    """
     m = current.machine
     cpu = current.cpu
-    mm = vma.vm_mm
+    mm = tlb.vma.vm_mm
     pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm)
-    if m.probes:
-        m.probe("madvise_cold_or_pageout_pte_range:locked", current, mm=mm, start=start, end=end)
+    clear_young = m.baseline.pageout_clears_young
     cost = m.kernel_ns["madvise_cold_or_pageout_pte_range"]
     mem_map = m.page_alloc.mem_map
-    folio_list: list[Folio] = []
-    for addr in range(start, end, PAGE_SIZE):
-        pte = pgd.get(addr >> PAGE_SHIFT, 0)
-        if not pte_present(pte):
-            continue
-        cpu.charge("madvise_cold_or_pageout_pte_range", cost)
-        folio = mem_map[pte_pfn(pte)]
-        if not folio.lru or folio.mapcount != 1:
-            continue
-        if folio_isolate_lru(current, folio):
-            folio_list.append(folio)
-    return folio_list
+    nr = 0
+    addr = start
+    while addr < end:
+        next_ = pmd_addr_end(addr, end)
+        flush_tlb_batched_pending(current, mm, addr)
+        if m.probes:
+            m.probe("madvise_cold_or_pageout_pte_range:locked", current, mm=mm, start=addr,
+                    end=next_)
+        folio_list: list[Folio] = []
+        for a in range(addr, next_, PAGE_SIZE):
+            vpn = a >> PAGE_SHIFT
+            pte = pgd.get(vpn, 0)
+            if not pte_present(pte):
+                continue
+            cpu.charge("madvise_cold_or_pageout_pte_range", cost)
+            folio = mem_map[pte_pfn(pte)]
+            if not folio.lru or folio.mapcount != 1:
+                continue
+            if clear_young and pte_young(pte):
+                pgd[vpn] = pte_mkold(pgd.pop(vpn))     # ptep_get_and_clear_full + set_pte_at
+                tlb.tlb_remove_tlb_entry(a)
+            folio.referenced = False                   # folio_clear_referenced()
+            if folio_isolate_lru(current, folio):
+                folio_list.append(folio)
+        # pte_unmap_unlock(), then:
+        nr += reclaim_pages(current, folio_list)
+        addr = next_
+    return nr
 
 
 def madvise_pageout(current: TaskStruct, vma: VmAreaStruct, start: int, end: int) -> int:
-    """Models: madvise_pageout(): isolate, then reclaim_pages(); returns pages reclaimed."""
-    folio_list = madvise_cold_or_pageout_pte_range(current, vma, start, end)
-    return reclaim_pages(current, folio_list)
+    """Models: madvise_pageout(): tlb_gather_mmu, the PTE-table walk, tlb_finish_mmu.
+
+    Returns pages reclaimed.  Up to 6.8 the final tlb_finish_mmu() flushes
+    the young PTEs the walk made old (arm64: one TLBI per page and a DSB;
+    x86: past 33 pages a full flush and an IPI round); since 6.9 the
+    gather is empty and flushes nothing.
+    """
+    tlb = MmuGather(vma)
+    nr = madvise_cold_or_pageout_pte_range(current, tlb, start, end)
+    tlb_finish_mmu(current, tlb)
+    return nr
 
 
 def madvise_dontneed_single_vma(current: TaskStruct, vma: VmAreaStruct, start: int,

@@ -3,14 +3,16 @@
 Models: mm/memory.c (``handle_mm_fault``, ``do_anonymous_page``,
 ``do_read_fault``/``do_shared_fault`` with fault-around, ``do_swap_page``,
 ``do_wp_page``, ``zap_pte_range``, ``zap_page_range_single``), mm/filemap.c
-(``filemap_map_pages``), mm/mmu_gather.c (``tlb_finish_mmu``) and the user
+(``filemap_map_pages``), mm/mmu_gather.c (``tlb_flush_mmu``,
+``tlb_finish_mmu``) and the user
 fault entry of arch/*/mm/fault.c (``do_user_addr_fault``).
 
 Invariants this module owns:
   - A fault installs a PTE only; the TLB is filled by the retried access.
   - ``zap_pte_range`` calls ``flush_tlb_batched_pending`` under the PTE lock
     before it looks at PTEs, and frees the folios it unmapped only after
-    ``tlb_finish_mmu`` flushed the range.
+    the gather flushed the range (``tlb_flush_mmu`` / ``tlb_finish_mmu``);
+    a dirty shmem PTE is flushed before the PTE lock is dropped.
   - A private anonymous page shared after fork is mapped read-only in every
     process until a write copies it (or reuses it when it is the last one).
 
@@ -44,7 +46,7 @@ from minikernel.mm.mm_types import (
     VmAreaStruct,
 )
 from minikernel.mm.page_alloc import folio_put
-from minikernel.mm.pgtable_generic import ptep_clear_flush
+from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (
     flush_tlb_batched_pending,
     folio_add_anon_rmap_pte,
@@ -127,7 +129,8 @@ def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: 
     cpu.charge("do_anonymous_page", m.kernel_ns["do_anonymous_page"])
     folio = m.page_alloc.folio_alloc(cpu, zero=True)
     folio_add_new_anon_rmap(folio, vma, addr)
-    folio.dirty = True                 # no copy anywhere else
+    # Not marked dirty: a write dirties the PTE; add_to_swap() dirties the
+    # folio when reclaim first gives it a slot.
     vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE),
                                                dirty=write, young=True)
     folio_add_lru(current, folio)
@@ -191,14 +194,13 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
             and not (old.swapcache and swap.swap_count(old.swap) > 0)):
         if old.swapcache:
             swap.delete_from_swap_cache(old)
-        old.dirty = True
+            old.dirty = True                   # folio_free_swap(): the swap copy is gone
         mm.pgd[vpn] = mk_pte(old.pfn, True, dirty=True, young=True)
         return
     new = m.page_alloc.folio_alloc(cpu, zero=False)
     m.mem.data[new.pfn] = m.mem.data[old.pfn]
     ptep_clear_flush(cpu, vma, addr)
     folio_add_new_anon_rmap(new, vma, addr)
-    new.dirty = True
     mm.pgd[vpn] = mk_pte(new.pfn, True, dirty=True, young=True)
     folio_add_lru(current, new)
     folio_remove_rmap_pte(old)
@@ -283,23 +285,40 @@ class MmuGather:
 
 
 def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> None:
-    """Models: zap_pte_range(): clear every PTE in [start, end) of one VMA.
+    """Models: zap_pte_range(): clear every PTE in [start, end), which lies in one PTE table.
 
-    Present pages go into the gather (dirty bits moved to the folio); swap
-    entries release their slot.  Calls flush_tlb_batched_pending() first:
-    a PTE reclaim cleared here may still be cached, and the range flush below
-    would not cover a PTE this function never sees.
+    Under the table's lock: flush_tlb_batched_pending() first (a PTE reclaim
+    cleared here may still be cached, and the range flush below would not
+    cover a PTE this function never sees), then each present PTE is cleared
+    into the gather, which keeps a reference on its folio until it is freed
+    after the flush.  Swap entries release their slot.
+
+    A dirty PTE of a shmem folio marks the folio dirty and forces the TLB
+    flush before the lock is dropped: otherwise reclaim could write the
+    folio out while a stale dirty entry still stores to it.  Up to 6.1 the
+    folio's rmap is dropped at once, before that flush -- so reclaim no
+    longer sees the mapping, needs no page-table lock, and can start IO
+    in between; since 6.2 (5df397dec7c4, the baseline's ``zap_delay_rmap``)
+    the rmap of such folios is dropped only after the flush, still under
+    the lock (tlb_flush_rmaps).
+
+    Probes: ``zap_pte_range:cleared`` after each present PTE (lock held),
+    ``zap_pte_range:unlocked`` after the lock is dropped and before the
+    gather's remaining range is flushed.
     """
     m = current.machine
     cpu = current.cpu
     vma = tlb.vma
     mm = vma.vm_mm
     pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm)
+    flush_tlb_batched_pending(current, mm, start)
     if m.probes:
         m.probe("zap_pte_range:locked", current, mm=mm, start=start, end=end)
     cost = m.kernel_ns["zap_pte_range"]
     mem_map = m.page_alloc.mem_map
+    delay_rmap_ok = m.baseline.zap_delay_rmap
+    force_flush = False
+    delayed: list[Folio] = []
     for addr in range(start, end, PAGE_SIZE):
         pte = pgd.pop(addr >> PAGE_SHIFT, 0)
         if pte == 0:
@@ -307,22 +326,63 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
         cpu.charge("zap_pte_range", cost)
         if pte_present(pte):
             folio = mem_map[pte_pfn(pte)]
+            delay_rmap = False
             if pte_dirty(pte):
-                folio.dirty = True
-            folio_remove_rmap_pte(folio)
+                folio.dirty = True                  # folio_mark_dirty()
+                if not folio.anon:
+                    force_flush = True
+                    delay_rmap = delay_rmap_ok      # tlb_delay_rmap(): always, generic gather
             tlb.tlb_remove_tlb_entry(addr)
+            if delay_rmap:
+                delayed.append(folio)
+            else:
+                folio_remove_rmap_pte(folio)
+            folio.gathered = True                   # __tlb_remove_page() keeps a reference
             tlb.folios.append(folio)
+            if m.probes:
+                m.probe("zap_pte_range:cleared", current, mm=mm, start=start, end=end,
+                        addr=addr, folio=folio)
         elif is_swap_pte(pte):
             m.swap.swap_free(pte_to_swp_offset(pte))
+    if force_flush:
+        # "Do the actual TLB flush before dropping ptl"
+        tlb_flush_mmu_tlbonly(current, tlb)
+        for folio in delayed:                       # tlb_flush_rmaps()
+            folio_remove_rmap_pte(folio)
+    # pte_unmap_unlock()
+    if m.probes:
+        m.probe("zap_pte_range:unlocked", current, mm=mm, start=start, end=end)
+    if force_flush:
+        tlb_flush_mmu(current, tlb)
 
 
-def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
-    """Models: tlb_finish_mmu(): flush the gathered range, then release the gathered folios."""
+def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
+    """Models: tlb_flush_mmu_tlbonly(): flush the gathered span [start, end) and reset it.
+
+    The arch flush (arm64: a TLBI per page and one DSB, or ASIDE1IS past
+    MAX_TLBI_OPS; x86: INVLPGs or a full flush past 33 pages, plus an IPI
+    round to the mm's other CPUs) is inline below tlb_flush_mmu, which is
+    where perf puts its cycles.
+    """
+    if not tlb.end:
+        return
     m = current.machine
     cpu = current.cpu
-    if tlb.end:
-        m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+    saved = cpu.sym
+    cpu.sym = "tlb_flush_mmu"
+    cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
+    m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+    cpu.sym = saved
+    tlb.start = tlb.end = 0
+
+
+def tlb_flush_mmu(current: TaskStruct, tlb: MmuGather) -> None:
+    """Models: tlb_flush_mmu(): flush the gathered span, then release the gathered folios."""
+    m = current.machine
+    cpu = current.cpu
+    tlb_flush_mmu_tlbonly(current, tlb)
     for folio in tlb.folios:
+        folio.gathered = False
         if folio.anon and not folio.mapcount:
             # An anonymous folio nobody maps is garbage, swap copy included.
             if folio.swapcache and m.swap.swap_count(folio.swap) == 0:
@@ -331,8 +391,26 @@ def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
     tlb.folios.clear()
 
 
+def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
+    """Models: tlb_finish_mmu(): the last tlb_flush_mmu() of a gather."""
+    m = current.machine
+    current.cpu.charge("tlb_finish_mmu", m.kernel_ns["tlb_finish_mmu"])
+    tlb_flush_mmu(current, tlb)
+
+
 def zap_page_range_single(current: TaskStruct, vma: VmAreaStruct, start: int, end: int) -> None:
-    """Models: zap_page_range_single(): unmap a range of one VMA and flush it (MADV_DONTNEED, munmap)."""
+    """Models: zap_page_range_single(): unmap a range of one VMA and flush it (MADV_DONTNEED, munmap).
+
+    One zap_pte_range() per PTE table (zap_pmd_range), one gather for all.
+
+    # MODEL: page tables themselves are not pages here (the page table is a
+    # flat vpn -> pte map), so free_pgtables() and the flush it owes for
+    # freed tables (freed_tables) are not modelled.
+    """
     tlb = MmuGather(vma)
-    zap_pte_range(current, tlb, start, end)
+    addr = start
+    while addr < end:
+        next_ = pmd_addr_end(addr, end)
+        zap_pte_range(current, tlb, addr, next_)
+        addr = next_
     tlb_finish_mmu(current, tlb)

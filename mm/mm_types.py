@@ -35,10 +35,20 @@ VM_WRITE = 0x2
 VM_SHARED = 0x8
 VM_MAYWRITE = 0x20
 
-# mm->tlb_flush_batched layout (include/linux/mm_types.h)
+# mm->tlb_flush_batched layout (the defines live in mm/rmap.c; generations
+# since 5.17, "mm/rmap: fix potential batched TLB flush race"): pending in
+# bits 0-14, flushed in bits 16-30, pending restarted above 0x3fff.
 TLB_FLUSH_BATCH_FLUSHED_SHIFT = 16
-TLB_FLUSH_BATCH_PENDING_MASK = (1 << TLB_FLUSH_BATCH_FLUSHED_SHIFT) - 1
-TLB_FLUSH_BATCH_PENDING_LARGE = TLB_FLUSH_BATCH_PENDING_MASK // 2
+TLB_FLUSH_BATCH_PENDING_MASK = (1 << (TLB_FLUSH_BATCH_FLUSHED_SHIFT - 1)) - 1    # 0x7fff
+TLB_FLUSH_BATCH_PENDING_LARGE = TLB_FLUSH_BATCH_PENDING_MASK // 2                # 0x3fff
+
+
+class VmBug(AssertionError):
+    """Model-only: a VM_BUG_ON-style contract check failed (CONFIG_DEBUG_VM=y).
+
+    Raised, never caught: a broken contract is a bug in the model (or in a
+    deliberately broken variant), and the kernel would BUG() here.
+    """
 
 
 class FolioLocked(Exception):
@@ -96,6 +106,9 @@ PG_lru = 1 << 2
 PG_swapcache = 1 << 3
 PG_isolated = 1 << 4        # model-only: reclaim took it off the LRU and holds it
 PG_freed = 1 << 5           # model-only: back in the page allocator
+PG_active = 1 << 6
+PG_referenced = 1 << 7
+PG_gathered = 1 << 8        # model-only: an mmu_gather holds a reference until tlb_finish_mmu
 
 
 def _pg_flag(bit: int, doc: str) -> property:
@@ -128,6 +141,8 @@ class Folio:
     freed:     returned to the page allocator (model-only, for the sanitizer)
     locked:    PG_locked: reclaim holds the folio lock; a fault that needs
                the folio would sleep (see FolioLocked)
+    active, referenced: PG_active / PG_referenced, the LRU aging state
+    gathered:  an mmu_gather holds it (model-only stand-in for that reference)
 
     One exists per resident page, so it is kept small (the flags packed into
     one int as the kernel packs them; the LRU threaded through it): host
@@ -155,6 +170,10 @@ class Folio:
     swapcache = _pg_flag(PG_swapcache, "PG_swapcache")
     isolated = _pg_flag(PG_isolated, "model-only: isolated by reclaim")
     freed = _pg_flag(PG_freed, "model-only: freed")
+    active = _pg_flag(PG_active, "PG_active: on (or going back to) the active LRU list")
+    referenced = _pg_flag(PG_referenced, "PG_referenced: reclaim saw it referenced once")
+    gathered = _pg_flag(PG_gathered, "model-only: held by an mmu_gather (the reference "
+                                     "__tlb_remove_page keeps until tlb_finish_mmu)")
 
     @property
     def anon(self) -> bool:
@@ -164,7 +183,9 @@ class Folio:
     def __repr__(self) -> str:
         names = [n for n, b in (("locked", PG_locked), ("dirty", PG_dirty), ("lru", PG_lru),
                                 ("swapcache", PG_swapcache), ("isolated", PG_isolated),
-                                ("freed", PG_freed)) if self.flags & b]
+                                ("freed", PG_freed), ("active", PG_active),
+                                ("referenced", PG_referenced), ("gathered", PG_gathered))
+                 if self.flags & b]
         return (f"Folio(pfn={self.pfn}, index={self.index}, mapcount={self.mapcount}, "
                 f"swap={self.swap}, flags={'|'.join(names) or 0})")
 

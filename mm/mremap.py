@@ -25,12 +25,13 @@ from dataclasses import replace
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_present
 from minikernel.mm.mm_types import TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import get_unmapped_area, insert_vma, remove_vma, vmas_in_range
+from minikernel.mm.pgtable_generic import pmd_addr_end
 from minikernel.mm.rmap import flush_tlb_batched_pending
 
 
 def move_ptes(current: TaskStruct, vma: VmAreaStruct, old_addr: int, old_end: int,
               new_addr: int) -> None:
-    """Models: move_ptes(): move every PTE of [old_addr, old_end) to *new_addr* onwards.
+    """Models: move_ptes(): move every PTE of [old_addr, old_end), one PTE table, to *new_addr* on.
 
     Caller's contract: the new VMA is in place.  Flushes the old range if a
     present PTE moved (the kernel's ``force_flush``).
@@ -38,7 +39,7 @@ def move_ptes(current: TaskStruct, vma: VmAreaStruct, old_addr: int, old_end: in
     m = current.machine
     mm = vma.vm_mm
     pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm)
+    flush_tlb_batched_pending(current, mm, old_addr)
     if m.probes:
         m.probe("move_ptes:locked", current, mm=mm, start=old_addr, end=old_end)
     force_flush = False
@@ -69,6 +70,11 @@ def do_mremap(current: TaskStruct, addr: int, length: int) -> int:
     new_addr = get_unmapped_area(mm, end - addr)
     new = replace(vma, vm_start=new_addr, vm_end=new_addr + (end - addr))
     insert_vma(mm, new)
-    move_ptes(current, vma, addr, end, new_addr)
+    # move_page_tables(): one move_ptes() per PTE table of the old range.
+    old = addr
+    while old < end:
+        next_ = pmd_addr_end(old, end)
+        move_ptes(current, vma, old, next_, new_addr + (old - addr))
+        old = next_
     remove_vma(mm, vma)
     return new_addr

@@ -91,13 +91,13 @@ class PageAllocator:
 def folio_put(m: Machine, cpu: Cpu, folio: Folio) -> bool:
     """Models: folio_put() reaching zero: free the folio once nothing holds it.
 
-    Holders are PTEs (mapcount), the swap cache, a shmem page cache slot and
-    reclaim's isolation; a folio held by none of them leaves its LRU list and
+    Holders are PTEs (mapcount), the swap cache, a shmem page cache slot,
+    reclaim's isolation and an mmu_gather (``gathered``); a folio held by none of them leaves its LRU list and
     is freed.  Returns True if it was freed.
 
     # MODEL: the "references" are derived from those flags instead of a refcount.
     """
-    if folio.freed or folio.mapcount or folio.swapcache or folio.isolated:
+    if folio.freed or folio.mapcount or folio.swapcache or folio.isolated or folio.gathered:
         return False
     mapping = folio.mapping
     if mapping is not None and not folio.anon and mapping.i_pages.get(folio.index) is folio:

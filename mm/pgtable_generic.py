@@ -16,6 +16,24 @@ from typing import TYPE_CHECKING
 
 from minikernel.hw.mmu import PAGE_SHIFT, pte_accessible
 
+# One PTE table maps PTRS_PER_PTE pages (2 MiB with 4 KiB pages); each has its
+# own page-table lock on SMP (USE_SPLIT_PTE_PTLOCKS), and the PTE walks of
+# mprotect, munmap, madvise and mremap take them one table at a time.
+PTRS_PER_PTE = 512
+PMD_SHIFT = PAGE_SHIFT + 9
+PMD_SIZE = 1 << PMD_SHIFT
+
+
+def pmd_addr_end(addr: int, end: int) -> int:
+    """Models: pmd_addr_end(): the end of the PTE table holding *addr*, capped at *end*."""
+    boundary = (addr + PMD_SIZE) & ~(PMD_SIZE - 1)
+    return boundary if boundary < end else end
+
+
+def pte_table(addr: int) -> int:
+    """Model-only: which PTE table (and so which split page-table lock) maps *addr*."""
+    return addr >> PMD_SHIFT
+
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
     from minikernel.mm.mm_types import MmStruct, VmAreaStruct

@@ -34,6 +34,7 @@ import enum
 
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
+    PAGE_SIZE,
     pte_accessible,
     pte_dirty,
     pte_pfn,
@@ -146,8 +147,11 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
 def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: TtuFlags) -> bool:
     """Models: should_defer_flush(): may this unmap leave its TLB flush for later?
 
-    Only reclaim asks (TTU_BATCH_FLUSH), and then the arch decides whether
-    deferring pays on this machine for this mm.
+    Only callers passing TTU_BATCH_FLUSH may defer -- reclaim
+    (shrink_folio_list), and since 6.3 migration (migrate_folio_unmap ->
+    try_to_migrate) and since 6.7 THP splitting (unmap_folio); the model
+    has only reclaim -- and then the arch decides whether deferring pays on
+    this machine for this mm.
     """
     m = current.machine
     if not m.batched_unmap:
@@ -157,13 +161,24 @@ def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: TtuFlags) -> bo
     return m.arch.arch_tlbbatch_should_defer(current.cpu, mm)
 
 
-def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct) -> None:
+def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) -> None:
     """Models: flush_tlb_batched_pending(): flush what reclaim deferred for *mm*, if anything.
 
     Caller's contract: hold the page-table lock of the range it is about to
-    change.  Reclaim may have cleared a PTE there and deferred the flush; a
-    caller that saw "no PTE" would skip its own flush and return while a CPU
-    can still use the old translation (the 2017 race, fixed by 3ea277194daa).
+    change (*addr*, model-only: an address in that PTE table, for the probe).
+    Reclaim may have cleared a PTE there and deferred the flush; a caller
+    that saw "no PTE" would skip its own flush and return while a CPU can
+    still use the old translation (the 2017 race, fixed by 3ea277194daa).
+
+    The page-table locks are split per PTE table, so reclaim can defer a
+    flush for this mm under another table's lock while this runs.  Hence two
+    generations and a cmpxchg: if a deferral landed between the arch flush
+    and the update, ``pending`` moved on and the update is skipped, so the
+    next caller flushes again.  With a plain "flush batched" boolean the
+    update would clear that deferral (the race Huang Ying fixed in 5.17,
+    "mm/rmap: fix potential batched TLB flush race"); the probe
+    ``flush_tlb_batched_pending:flushed`` sits between the two steps so a
+    scenario can replay it.
     """
     m = current.machine
     if not m.batched_unmap:
@@ -190,8 +205,11 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct) -> None:
         m.arch.arch_flush_tlb_batched_pending(cpu, mm)
         cpu.sym = saved
         m.vmstat.tlb_batched_pending_flush += 1
-        # The kernel uses cmpxchg so a concurrent deferral is not lost; one
-        # step runs atomically in the model, so a plain store is equivalent.
+        if m.probes:
+            m.probe("flush_tlb_batched_pending:flushed", current, mm=mm, start=addr,
+                    end=addr + PAGE_SIZE)
+        # atomic_cmpxchg(&mm->tlb_flush_batched, batch, pending | pending << SHIFT):
+        # a deferral that arrived since the read above keeps pending != flushed.
         if mm.tlb_flush_batched == batch:
             mm.tlb_flush_batched = pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT)
 
@@ -221,6 +239,57 @@ def folio_add_file_rmap_pte(folio: Folio) -> None:
 def folio_remove_rmap_pte(folio: Folio) -> None:
     """Models: folio_remove_rmap_pte(): one PTE mapping *folio* is gone."""
     folio.mapcount -= 1
+
+
+# --- folio_referenced ---
+
+def _folio_vmas(folio: Folio) -> tuple:
+    """The VMAs rmap_walk() visits for *folio* (anon_vma chain or shmem i_mmap)."""
+    mapping = folio.mapping
+    if isinstance(mapping, AnonVma):
+        return tuple(mapping.vmas)
+    if isinstance(mapping, AddressSpace):
+        return tuple(mapping.i_mmap)
+    return ()
+
+
+def folio_referenced(current: TaskStruct, folio: Folio) -> int:
+    """Models: folio_referenced() -> rmap_walk() -> folio_referenced_one(): count young PTEs.
+
+    Every PTE mapping *folio* that is young is made old through the arch's
+    ptep_clear_flush_young() -- on arm64 a TLBI left outstanding for the
+    caller's next DSB, on x86 nothing -- and counted.  Returns the count
+    (``referenced_ptes``).  Reclaim's folio_check_references() decides on it.
+    """
+    m = current.machine
+    cpu = current.cpu
+    k = m.kernel_ns
+    saved = cpu.sym
+    cpu.sym = "folio_referenced"
+    cpu.charge("folio_referenced", k["folio_referenced"])
+    cpu.charge("rmap_walk", k["rmap_walk"])
+    arch = m.arch
+    referenced = 0
+    mapcount = folio.mapcount
+    index = folio.index
+    for vma in _folio_vmas(folio):
+        if not mapcount:
+            break
+        addr = vma.address_of(index)
+        if addr is None:
+            continue
+        pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
+        if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+            continue
+        cpu.sym = "folio_referenced_one"
+        cpu.charge("folio_referenced_one", k["folio_referenced_one"])
+        cpu.charge("page_vma_mapped_walk", k["page_vma_mapped_walk"])
+        mapcount -= 1
+        if arch.ptep_clear_flush_young(cpu, vma, addr):
+            referenced += 1
+        cpu.sym = "folio_referenced"
+    cpu.sym = saved
+    return referenced
 
 
 # --- try_to_unmap ---

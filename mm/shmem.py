@@ -12,8 +12,11 @@ Invariants this module owns:
     every reclaim pass writes it out anew -- why __zram_bvec_write appears
     in the benchmark profile on every iteration.
 
-# MODEL: a newly allocated shmem folio is marked dirty at once (it has no
-# copy anywhere else); the kernel reaches the same state by other routes.
+A newly allocated shmem folio is zeroed and clean, as upstream: it becomes
+dirty when a write fault marks it (do_shared_fault), or when reclaim or zap
+finds a PTE the hardware dirtied (try_to_unmap_one, zap_pte_range).  A clean
+one that reclaim unmaps is dropped: a later fault gets a new zeroed page,
+which is what it held.
 """
 
 from __future__ import annotations
@@ -70,7 +73,6 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
         folio = m.page_alloc.folio_alloc(current.cpu, zero=True)
         folio.mapping = mapping
         folio.index = index
-        folio.dirty = True
         mapping.i_pages[index] = folio
     folio_add_lru(current, folio)
     return folio

@@ -1,9 +1,11 @@
 """Page reclaim: isolate folios, unmap them, write them to swap, free them.
 
-Models: mm/vmscan.c (Linux 6.x): ``reclaim_pages``, ``shrink_folio_list``,
+Models: mm/vmscan.c (as the machine's baseline kernel has it):
+``reclaim_pages``, ``shrink_folio_list``, ``folio_check_references``,
 ``pageout``, ``__remove_mapping``, ``folio_isolate_lru``,
 ``folio_putback_lru`` and, for reclaim under memory pressure,
-``shrink_inactive_list`` driven by ``try_to_free_pages``.
+``shrink_active_list`` / ``shrink_inactive_list`` driven by
+``try_to_free_pages``.
 
 Invariants this module owns (the order the kernel keeps in shrink_folio_list):
   1. every folio is unmapped with TTU_BATCH_FLUSH, so its TLB flush may be
@@ -12,16 +14,19 @@ Invariants this module owns (the order the kernel keeps in shrink_folio_list):
      (pageout), so no CPU can still store to a page being written out;
   3. ``try_to_unmap_flush`` runs before any folio of the list is freed, so no
      CPU can still reach a page that gets reused.
-  A list handed to shrink_folio_list holds at most SWAP_CLUSTER_MAX folios.
+  When it frees (and so flushes) follows the baseline kernel: see
+  shrink_folio_list.  Direct reclaim hands it SWAP_CLUSTER_MAX folios at a
+  time; MADV_PAGEOUT one PTE table's worth.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.mm.mm_types import Folio, TaskStruct
+from minikernel.mm.mm_types import AddressSpace, Folio, TaskStruct, VmBug
 from minikernel.mm.rmap import (
     TTU_BATCH_FLUSH,
+    folio_referenced,
     try_to_unmap,
     try_to_unmap_flush,
     try_to_unmap_flush_dirty,
@@ -34,17 +39,13 @@ if TYPE_CHECKING:
 SWAP_CLUSTER_MAX = 32
 
 
-class Lruvec:
-    """struct lruvec (include/linux/mmzone.h), reduced to one list of evictable folios.
+class LruList:
+    """One LRU list (``lruvec->lists[lru]``), a doubly linked list threaded through the folios.
 
-    A doubly linked list threaded through the folios themselves (``lru_prev``
-    / ``lru_next``), as the kernel threads ``folio->lru``: no per-page
-    container entry, which matters for host memory per simulated page.
-    Iterating yields the folios oldest first (the tail the kernel scans from);
-    ``len()`` counts them.
-
-    # MODEL: no active/inactive split and no generations; reclaim scans oldest
-    # first and (like MADV_PAGEOUT) ignores references.
+    Threaded through ``lru_prev`` / ``lru_next`` as the kernel threads
+    ``folio->lru``: no per-page container entry, which matters for host
+    memory per simulated page.  Iterating yields the folios oldest first
+    (the tail the kernel scans from); ``len()`` counts them.
     """
 
     __slots__ = ("head", "tail", "nr")
@@ -54,8 +55,8 @@ class Lruvec:
         self.tail: Folio | None = None      # newest
         self.nr = 0
 
-    def add_folio(self, folio: Folio) -> None:
-        """Models: lruvec_add_folio(): append as the newest."""
+    def add(self, folio: Folio) -> None:
+        """Models: list_add_tail(&folio->lru, list): append as the newest."""
         folio.lru_prev = self.tail
         folio.lru_next = None
         if self.tail is None:
@@ -64,10 +65,9 @@ class Lruvec:
             self.tail.lru_next = folio
         self.tail = folio
         self.nr += 1
-        folio.lru = True
 
-    def del_folio(self, folio: Folio) -> None:
-        """Models: lruvec_del_folio()."""
+    def remove(self, folio: Folio) -> None:
+        """Models: list_del(&folio->lru)."""
         prev, nxt = folio.lru_prev, folio.lru_next
         if prev is None:
             self.head = nxt
@@ -79,7 +79,6 @@ class Lruvec:
             nxt.lru_prev = prev
         folio.lru_prev = folio.lru_next = None
         self.nr -= 1
-        folio.lru = False
 
     def __iter__(self):
         f = self.head
@@ -90,6 +89,41 @@ class Lruvec:
 
     def __len__(self) -> int:
         return self.nr
+
+
+class Lruvec:
+    """struct lruvec (include/linux/mmzone.h): an inactive and an active list of evictable folios.
+
+    Iterating yields the inactive list oldest first (what reclaim isolates
+    from); ``active`` is the active list; ``len()`` counts both.  A folio
+    goes to the list its PG_active bit names.
+
+    # MODEL: one anon/swap-backed pair of lists (every modelled folio is
+    # swap-backed: anon or shmem), no file LRU, no MGLRU generations, no
+    # memcg.
+    """
+
+    __slots__ = ("inactive", "active")
+
+    def __init__(self) -> None:
+        self.inactive = LruList()
+        self.active = LruList()
+
+    def add_folio(self, folio: Folio) -> None:
+        """Models: lruvec_add_folio(): append as the newest of its list."""
+        (self.active if folio.active else self.inactive).add(folio)
+        folio.lru = True
+
+    def del_folio(self, folio: Folio) -> None:
+        """Models: lruvec_del_folio()."""
+        (self.active if folio.active else self.inactive).remove(folio)
+        folio.lru = False
+
+    def __iter__(self):
+        return iter(self.inactive)
+
+    def __len__(self) -> int:
+        return self.inactive.nr + self.active.nr
 
 
 def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
@@ -157,6 +191,9 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
     Caller's contract: try_to_unmap_flush_dirty() has run.
     """
     m = current.machine
+    if m.debug_vm and current.tlb_ubc.writable and not m.revert_flush_dirty:
+        raise VmBug(f"pageout: pfn {folio.pfn} queued for IO with tlb_ubc.writable set: "
+                    "try_to_unmap_flush_dirty() did not run first")
     current.cpu.charge("pageout", m.kernel_ns["pageout"])
     if m.trace is not None:
         wb = "RECLAIM_WB_ANON" if folio.anon else "RECLAIM_WB_FILE"
@@ -173,7 +210,7 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
 
 
 def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
-    """Models: __remove_mapping(): drop a clean, unmapped folio from the swap cache.
+    """Models: __remove_mapping(): drop a clean, unmapped folio from the swap or page cache.
 
     Returns False if the folio cannot be freed yet.
     """
@@ -182,29 +219,98 @@ def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
     k = m.kernel_ns
     cpu.charge("__remove_mapping", k["__remove_mapping"])
     _lru_lock_irq(cpu, k)           # xa_lock_irq on the swap cache
-    if folio.mapcount or folio.dirty:
-        return False
+    if folio.mapcount or folio.dirty or folio.gathered:
+        return False                # still mapped, dirty, or referenced by an mmu_gather
     if folio.swapcache:
         m.swap.delete_from_swap_cache(folio)
+        return True
+    mapping = folio.mapping
+    if isinstance(mapping, AddressSpace) and mapping.i_pages.get(folio.index) is folio:
+        # A clean shmem folio was never written (a swapped-in one is dirty):
+        # it holds zeroes; drop it, and a later fault allocates a new zeroed page.
+        del mapping.i_pages[folio.index]     # __filemap_remove_folio()
         return True
     return False
 
 
+# folio_check_references() verdicts (enum folio_references in mm/vmscan.c)
+FOLIOREF_RECLAIM = 0
+FOLIOREF_KEEP = 1
+FOLIOREF_ACTIVATE = 2
+
+
+def folio_check_references(current: TaskStruct, folio: Folio) -> int:
+    """Models: folio_check_references(): reclaim this folio, keep it inactive, or activate it?
+
+    Looks at the young PTEs (folio_referenced, which also makes them old,
+    on arm64 with a TLBI each) and PG_referenced.  A folio referenced
+    through more than one PTE, or referenced again after a first trip round
+    the inactive list, is activated; referenced once, it is marked and kept.
+    Every modelled folio is swap-backed, so "referenced but clean file
+    folio" (FOLIOREF_RECLAIM_CLEAN) does not arise.
+    """
+    referenced_ptes = folio_referenced(current, folio)
+    referenced_folio = folio.referenced
+    folio.referenced = False            # folio_test_clear_referenced()
+    if referenced_ptes:
+        folio.referenced = True         # folio_set_referenced()
+        if referenced_folio or referenced_ptes > 1:
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    return FOLIOREF_RECLAIM
+
+
+def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: str) -> None:
+    """try_to_unmap_flush(), then free_unref_folios() / free_unref_page_list() of *folios*.
+
+    The flush comes first: a freed page must not be reachable through any
+    stale TLB entry (vmscan's contract with the batch).
+
+    # MODEL: the profile's free_unref_folios figure is per SWAP_CLUSTER_MAX
+    # folios (what it was fitted over); a call is charged pro rata to the
+    # folios it frees, so the per-page cost is the same whatever the cadence.
+    """
+    m = current.machine
+    cpu = current.cpu
+    if m.probes:
+        m.probe("shrink_folio_list:before_flush", current, folios=folios)
+    try_to_unmap_flush(current)
+    if not folios:
+        return
+    cpu.sym = "free_unref_folios"
+    cpu.charge("free_unref_folios",
+               m.kernel_ns["free_unref_folios"] * len(folios) / SWAP_CLUSTER_MAX)
+    alloc = m.page_alloc
+    for folio in folios:
+        if m.debug_vm and (folio.mapcount or folio.gathered):
+            raise VmBug(f"shrink_folio_list: freeing pfn {folio.pfn} still "
+                        f"{'mapped' if folio.mapcount else 'held by an mmu_gather'}")
+        folio.isolated = False
+        alloc.free_folio(cpu, folio)
+    cpu.sym = saved_sym
+
+
 def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
-                      ignore_references: bool = True) -> int:
+                      ignore_references: bool) -> int:
     """Models: shrink_folio_list(): try to free every folio of an isolated list.
 
-    Returns the number reclaimed; the others are put back on the LRU.  See the
-    module docstring for the ordering this function guarantees.
+    Returns the number reclaimed; the others are put back on the LRU (on the
+    active list when folio_check_references() said so).  See the module
+    docstring for the ordering this function guarantees.  When it frees is
+    the baseline's (``reclaim_free_batch``): up to 6.8 once, after the whole
+    list, behind one try_to_unmap_flush(); since 6.9 every time the
+    folio_batch of freed folios fills (15, then 31 from 6.10), each time
+    behind a try_to_unmap_flush(), and once more for the rest.
     """
     m = current.machine
     cpu = current.cpu
     k = m.kernel_ns
-    assert len(folio_list) <= SWAP_CLUSTER_MAX, "callers batch by SWAP_CLUSTER_MAX"
     swap = m.swap
     vs = m.vmstat
+    batch_size = m.baseline.reclaim_free_batch
     free_folios: list[Folio] = []
     ret_folios: list[Folio] = []
+    nr_reclaimed = 0
     saved = cpu.sym
     for folio in folio_list:
         cpu.sym = "shrink_folio_list"
@@ -212,7 +318,16 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
         folio.locked = True             # folio_trylock(); isolated folios are ours
         vs.pgscan_direct += 1
         if not ignore_references:
-            cpu.charge("folio_referenced", k["folio_referenced"])
+            ref = folio_check_references(current, folio)
+            cpu.sym = "shrink_folio_list"
+            if ref == FOLIOREF_ACTIVATE:
+                folio.active = True     # activate_locked: folio_set_active()
+                vs.pgactivate += 1
+                ret_folios.append(folio)
+                continue
+            if ref == FOLIOREF_KEEP:
+                ret_folios.append(folio)
+                continue
         if folio.anon and not folio.swapcache:
             if not swap.add_to_swap(cpu, folio):
                 ret_folios.append(folio)
@@ -233,70 +348,105 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
         if not __remove_mapping(current, folio):
             ret_folios.append(folio)
             continue
+        folio.locked = False            # __folio_clear_locked() before free_it:
+        nr_reclaimed += 1
+        vs.pgsteal_direct += 1
         free_folios.append(folio)
+        if batch_size and len(free_folios) == batch_size:
+            # 6.9+: folio_batch_add() returned 0 -- the batch is full.
+            _free_folio_batch(current, free_folios, "shrink_folio_list")
+            free_folios = []
     cpu.sym = saved
-    for folio in folio_list:
-        folio.locked = False            # folio_unlock() (keep_locked: / before free_it:)
-    vs.pgsteal_direct += len(free_folios)
-    if m.probes:
-        m.probe("shrink_folio_list:before_flush", current, folios=free_folios)
-    try_to_unmap_flush(current)
-    if free_folios:
-        cpu.sym = "free_unref_folios"
-        cpu.charge("free_unref_folios", k["free_unref_folios"])
-        alloc = m.page_alloc
-        for folio in free_folios:
-            folio.isolated = False
-            alloc.free_folio(cpu, folio)
-        cpu.sym = saved
+    for folio in ret_folios:
+        folio.locked = False            # folio_unlock() (keep_locked:)
+    _free_folio_batch(current, free_folios, saved)
+    cpu.sym = saved
     for folio in ret_folios:
         folio_putback_lru(current, folio)
-    return len(free_folios)
+    return nr_reclaimed
 
 
 def reclaim_pages(current: TaskStruct, folio_list: list[Folio]) -> int:
-    """Models: reclaim_pages(): reclaim an isolated list (MADV_PAGEOUT's path).
+    """Models: reclaim_pages() -> reclaim_folio_list(): reclaim an isolated list (MADV_PAGEOUT).
 
-    # MODEL: upstream hands shrink_folio_list() one node's whole list; the
-    # model cuts it into SWAP_CLUSTER_MAX pieces, as the LRU scanners
-    # (shrink_inactive_list) do, so a deferred flush covers at most 32 pages.
+    The whole list goes to one shrink_folio_list() call (one node here), as
+    upstream hands it over -- MADV_PAGEOUT calls this once per PTE table, so
+    up to 512 folios.  References are checked up to 6.8 and ignored since
+    2864f3d0f583 (6.9), the baseline's ``pageout_clears_young``.
     """
     m = current.machine
     current.cpu.charge("reclaim_pages", m.kernel_ns["reclaim_pages"])
-    nr = 0
-    for i in range(0, len(folio_list), SWAP_CLUSTER_MAX):
-        nr += shrink_folio_list(current, folio_list[i:i + SWAP_CLUSTER_MAX], True)
-    return nr
+    if not folio_list:
+        return 0
+    return shrink_folio_list(current, folio_list, not m.baseline.pageout_clears_young)
+
+
+def shrink_active_list(current: TaskStruct, nr_to_scan: int) -> None:
+    """Models: shrink_active_list(): move the oldest active folios to the inactive list.
+
+    Each is checked with folio_referenced() (which ages its PTEs, on arm64
+    with a TLBI each) but deactivated regardless: only executable file
+    folios stay active, and the model has none.
+    """
+    m = current.machine
+    cpu = current.cpu
+    k = m.kernel_ns
+    lru = m.lru
+    taken: list[Folio] = []
+    for folio in lru.active:
+        if len(taken) == nr_to_scan:
+            break
+        cpu.charge("folio_isolate_lru", k["folio_isolate_lru"])
+        lru.del_folio(folio)
+        taken.append(folio)
+    _lru_lock_irq(cpu, k)
+    for folio in taken:
+        cpu.charge("shrink_active_list", k["shrink_active_list"])
+        if folio.mapcount:
+            folio_referenced(current, folio)
+        folio.active = False            # folio_clear_active()
+        m.vmstat.pgdeactivate += 1
+    _lru_lock_irq(cpu, k)
+    for folio in taken:
+        lru.add_folio(folio)
 
 
 def try_to_free_pages(current: TaskStruct, nr_to_reclaim: int) -> int:
-    """Models: try_to_free_pages() -> shrink_lruvec() -> shrink_inactive_list(): direct reclaim.
+    """Models: try_to_free_pages() -> shrink_lruvec(): direct reclaim.
 
-    Isolates up to SWAP_CLUSTER_MAX of the oldest folios at a time and hands
-    them to shrink_folio_list() until *nr_to_reclaim* are freed or nothing
-    more can be.  Unlike MADV_PAGEOUT this path also takes folios mapped by
-    several processes, which is what exercises one flush per mapping.
+    Each round deactivates SWAP_CLUSTER_MAX folios when the inactive list is
+    smaller than the active one (inactive_is_low() at ratio 1, as for small
+    memory), then isolates up to SWAP_CLUSTER_MAX of the oldest inactive
+    folios and hands them to shrink_folio_list() with references checked
+    (shrink_inactive_list), until *nr_to_reclaim* are freed or nothing more
+    can be.  Unlike MADV_PAGEOUT this path also takes folios mapped by
+    several processes, which is what exercises one flush per mapping; a
+    folio every process just read (several young PTEs) is activated, not
+    reclaimed, and comes back to the inactive list old.
 
-    # MODEL: references are ignored here too (no second-chance aging).
+    # MODEL: no scan priorities, no anon/file balancing; the scan gives up
+    # after isolating three times the LRU's size without reaching the target.
     """
     m = current.machine
     if m.trace is not None:
         m.trace_event(current.cpu, "mm_vmscan_direct_reclaim_begin",
                       f"order=0 gfp_flags=GFP_HIGHUSER_MOVABLE nr_to_reclaim={nr_to_reclaim}")
+    lru = m.lru
     nr = 0
-    scanned_all = False
-    while nr < nr_to_reclaim and not scanned_all:
+    budget = 3 * len(lru)
+    while nr < nr_to_reclaim and budget > 0:
+        if len(lru.inactive) < len(lru.active):
+            shrink_active_list(current, SWAP_CLUSTER_MAX)
         batch: list[Folio] = []
-        for folio in m.lru:                 # oldest first; isolation unlinks behind us
+        for folio in lru:                   # oldest first; isolation unlinks behind us
             if len(batch) == SWAP_CLUSTER_MAX:
                 break
             if folio_isolate_lru(current, folio):
                 batch.append(folio)
         if not batch:
             break
-        got = shrink_folio_list(current, batch, True)
-        nr += got
-        scanned_all = got == 0
+        budget -= len(batch)
+        nr += shrink_folio_list(current, batch, False)
     if m.trace is not None:
         m.trace_event(current.cpu, "mm_vmscan_direct_reclaim_end", f"nr_reclaimed={nr}")
     return nr

@@ -19,7 +19,7 @@ from __future__ import annotations
 TLB_COUNTERS = ("nr_tlb_remote_flush", "nr_tlb_remote_flush_received",
                 "nr_tlb_local_flush_all", "nr_tlb_local_flush_one")
 EVENT_COUNTERS = ("pgfault", "pgmajfault", "pswpin", "pswpout", "pgsteal_direct",
-                  "pgscan_direct", "pgfree", "pgalloc")
+                  "pgscan_direct", "pgfree", "pgalloc", "pgactivate", "pgdeactivate")
 MODEL_COUNTERS = ("tlb_sync_flush", "tlb_deferred_pte", "tlb_batch_flush", "tlb_flush_dirty",
                   "tlb_batched_pending_flush")
 
@@ -42,6 +42,8 @@ class VmStat:
     pgscan_direct: int
     pgfree: int
     pgalloc: int
+    pgactivate: int
+    pgdeactivate: int
     tlb_sync_flush: int
     tlb_deferred_pte: int
     tlb_batch_flush: int

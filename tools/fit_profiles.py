@@ -105,7 +105,11 @@ NOTES = {
     "madvise_cold_or_pageout_pte_range": "per present PTE of the MADV_PAGEOUT walk",
     "folio_isolate_lru": "LRU isolation",
     "shrink_folio_list": "per folio of the reclaim list",
-    "folio_referenced": "not called by MADV_PAGEOUT (ignore_references): set like rmap_walk",
+    "folio_referenced": "once per folio reclaim checks (MADV_PAGEOUT up to 6.8, direct reclaim): set like rmap_walk",
+    "folio_referenced_one": "per mapping folio_referenced visits: set like page_vma_mapped_walk",
+    "shrink_active_list": "per folio deactivated by direct reclaim: set like shrink_folio_list",
+    "tlb_finish_mmu": "gather teardown, excluding the flush; assumption (set like try_to_unmap_flush)",
+    "tlb_flush_mmu": "per gather flush, excluding the TLBIs/DSB or IPIs; assumption (set like try_to_unmap_flush)",
     "pageout": "writeback dispatch",
     "add_to_swap": "not on the shmem path: set like shmem_writeout",
     "rmap_walk": "rmap_walk_file over i_mmap",
@@ -119,8 +123,8 @@ NOTES = {
     "shmem_writeout": "move to swap cache",
     "swap_writepage": "swap IO submission to zram",
     "__remove_mapping": "swap cache removal",
-    "free_unref_folios": "per batch of up to 32 folios",
-    "reclaim_pages": "once per MADV_PAGEOUT; assumption",
+    "free_unref_folios": "per 32 folios freed (charged pro rata since the free cadence follows the baseline)",
+    "reclaim_pages": "once per PTE table of a MADV_PAGEOUT; assumption",
     "el0_svc": "syscall entry/exit; assumption",
     "zap_pte_range": "per PTE; not on the seed path: set like the madvise walk",
     "change_pte_range": "per PTE; not on the seed path: set like the madvise walk",
@@ -190,7 +194,10 @@ def fit_snapdragon(base, iterations):
     k.update(do_anonymous_page=k["shmem_fault"], do_wp_page=k["shmem_fault"],
              do_swap_page=k["shmem_swapin_folio"], folio_referenced=k["rmap_walk"],
              add_to_swap=k["shmem_writeout"], zap_pte_range=k["madvise_cold_or_pageout_pte_range"],
-             change_pte_range=k["madvise_cold_or_pageout_pte_range"])
+             change_pte_range=k["madvise_cold_or_pageout_pte_range"],
+             folio_referenced_one=k["page_vma_mapped_walk"],
+             shrink_active_list=k["shrink_folio_list"],
+             tlb_finish_mmu=TRY_FLUSH_NS, tlb_flush_mmu=TRY_FLUSH_NS)
     dvm = split(latency, SD_T_RATIO * latency, base.cpus)
     return k, dvm, latency
 

@@ -32,12 +32,14 @@ cycles (the DSB stall above all) land on the calling symbol, e.g.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_VA, Dvm
-from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
+from minikernel.trace import TracingDvm
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
@@ -64,7 +66,9 @@ class TlbOps:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
-        self.dvm = Dvm(machine.nr_cpus, machine.tlbs,
+        # With tracing on, a Dvm that also writes model_arm64_* trace events.
+        self.dvm = (Dvm if machine.trace is None else partial(TracingDvm, machine))(
+                       machine.nr_cpus, machine.tlbs,
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns)
         self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
@@ -76,6 +80,9 @@ class TlbOps:
         self.threshold = (cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
                           if self.batching and self.variant == "v5" else None)
         self.repeat_tlbi = bool(cfg.ARM64_WORKAROUND_REPEAT_TLBI)
+        # MODEL: the model-only knob that makes should_defer say no (A/B "off"
+        # on the threshold-less variants).
+        self.never_defer = self.batching and bool(cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER)
         self.num_online_cpus = machine.nr_cpus
 
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
@@ -126,6 +133,31 @@ class TlbOps:
         self._tlbi(cpu, TLBI_ASID, mm.asid)
         self.dvm.dsb_ish(cpu)
 
+    def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
+        """Models: pte_needs_flush() on arm64: the generic default, always true.
+
+        So mprotect flushes every present PTE it visits, changed or not.
+        """
+        return True
+
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
+        """Models: arm64 ptep_clear_flush_young(): clear the access flag, TLBI without waiting.
+
+        Test-and-clear of AF, then, if it was set, ``flush_tlb_page_nosync``
+        (DSB ISHST; TLBI VALE1IS) with no DSB ISH: "it is safe to leave the
+        invalidation incomplete", a stale young entry only delays aging.  The
+        next DSB on this CPU (reclaim's own, or the context switch) completes
+        it.  Called by folio_referenced_one() for each mapping of a folio.
+        """
+        mm = vma.vm_mm
+        vpn = addr >> PAGE_SHIFT
+        pte = mm.pgd.get(vpn, 0)
+        if not pte_young(pte):
+            return False
+        mm.pgd[vpn] = pte_mkold(pte)
+        self.__flush_tlb_page_nosync(cpu, mm, addr)
+        return True
+
     def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: arch_tlbbatch_should_defer() as in v5.
 
@@ -135,7 +167,7 @@ class TlbOps:
         """
         if self.threshold is not None and self.num_online_cpus <= self.threshold:
             return False                  # v5 only; 6.6 dropped the threshold
-        if self.repeat_tlbi:
+        if self.repeat_tlbi or self.never_defer:
             return False
         return True
 
@@ -212,6 +244,11 @@ class TlbOps:
             return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround "
                                     "(CONFIG_ARM64_WORKAROUND_REPEAT_TLBI=y): the affected cores "
                                     "need every TLBI repeated and completed at once")
+        if self.never_defer:
+            return FlushPath(False, "configured but not deferring: the model-only knob "
+                                    "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
+                                    "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
+                                    "flushed synchronously (ptep_clear_flush: TLBI + DSB)")
         if self.threshold is None:
             return FlushPath(True, f"deferring ({self.variant} variant: no CPU threshold); "
                                    "TLBIs are issued without waiting and one DSB ISH completes "
@@ -233,22 +270,32 @@ ERRATA_REPEAT_TLBI = ("ARM64_ERRATUM_1286807", "ARM64_ERRATUM_2441007")
 def deferral_sets(cfg, cpus: int, on: bool) -> list[str]:
     """Model-only: assignments making arm64 reclaim defer (or not) on *cpus* CPUs.
 
-    On: EXPERT=y (v5 selects batching only then), a threshold below *cpus*,
-    and no erratum that forces REPEAT_TLBI.  Off: raise the threshold to
-    *cpus* (batching stays configured, arch_tlbbatch_should_defer() says no;
-    this keeps any user assignment to the threshold valid).
+    On: EXPERT=y (v5 selects batching only then), a threshold below *cpus*
+    (v5 only), the model-only never-defer knob off, and no erratum that
+    forces REPEAT_TLBI.  Off: on v5 raise the threshold to *cpus* (batching
+    stays configured, arch_tlbbatch_should_defer() says no; this keeps any
+    user assignment to the threshold valid); on the variants without a
+    threshold (6.6 and later) the threshold is ignored, so the model-only
+    knob MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes should_defer say no.
     """
+    threshold_less = bool(cfg.MODEL_ARM64_BATCHED_TLB_6_6 or cfg.MODEL_ARM64_BATCHED_TLB_FLUSH_MM)
     if not on:
         if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
             return []
-        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB or cfg.ARM64_WORKAROUND_REPEAT_TLBI:
+        if cfg.ARM64_WORKAROUND_REPEAT_TLBI or cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+            return []
+        if threshold_less:
+            return ["MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"]
+        if cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
             return []
         return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
     sets = [] if cfg.EXPERT else ["EXPERT=y"]
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+        sets.append("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n")
     threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
     if threshold is None:
         threshold = 8                   # the Kconfig default once EXPERT=y
-    if cpus <= threshold:
+    if cpus <= threshold and not threshold_less:
         sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
     sets += [f"{e}=n" for e in ERRATA_REPEAT_TLBI if cfg.IS_ENABLED(e)]
     return sets

@@ -34,7 +34,19 @@ from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
-from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
+from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
+    _PAGE_RW,
+    ASID_SHIFT,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    pte_mkold,
+    pte_pfn,
+    pte_young,
+)
 from minikernel.hw.x86 import Apic
 
 if TYPE_CHECKING:
@@ -167,6 +179,39 @@ class TlbOps:
     def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL)."""
         self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL)
+
+    def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
+        """Models: x86 pte_needs_flush() (6.0, with mprotect's mmu_gather): flush only what can matter.
+
+        A non-present old PTE was never cached; a new pfn, a cleared dirty or
+        present bit, or a change of write permission (or to PROT_NONE, which
+        x86 encodes in _PAGE_GLOBAL's bit) needs a flush; the accessed bit
+        is ignored.
+        """
+        if not oldpte & _PAGE_PRESENT:
+            return False
+        if pte_pfn(oldpte) != pte_pfn(newpte):
+            return True
+        diff = (oldpte ^ newpte) & ~_PAGE_ACCESSED
+        if diff & oldpte & (_PAGE_DIRTY | _PAGE_PRESENT):
+            return True
+        return bool(diff & (_PAGE_RW | _PAGE_PROTNONE))
+
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
+        """Models: x86 ptep_clear_flush_young(): clear the Accessed bit and flush nothing.
+
+        x86 deliberately skips the flush ("clearing the accessed bit without a
+        TLB flush doesn't cause data corruption"): a cached entry keeps the
+        page looking unused until it is evicted.  Called by
+        folio_referenced_one() for each mapping of a folio.
+        """
+        mm = vma.vm_mm
+        vpn = addr >> PAGE_SHIFT
+        pte = mm.pgd.get(vpn, 0)
+        if not pte_young(pte):
+            return False
+        mm.pgd[vpn] = pte_mkold(pte)
+        return True
 
     def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: x86 arch_tlbbatch_should_defer(): defer only if another CPU runs this mm.

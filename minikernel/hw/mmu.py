@@ -28,6 +28,7 @@ _PAGE_RW = 0x02
 _PAGE_DIRTY = 0x04
 _PAGE_ACCESSED = 0x08
 _PAGE_SWP = 0x10          # not present; the high bits hold a swap offset
+_PAGE_PROTNONE = 0x20     # PROT_NONE: mapped (pte_present) but the walker faults on it
 PTE_PFN_SHIFT = 8
 
 # TLB entries are keyed by (ASID, virtual page number) packed into one int.
@@ -51,8 +52,23 @@ def mk_pte(pfn: int, writable: bool, dirty: bool = False, young: bool = False) -
 
 
 def pte_present(pte: int) -> bool:
-    """Models: pte_present(): the walker may use this entry."""
-    return bool(pte & _PAGE_PRESENT)
+    """Models: pte_present(): a page is mapped here (the walker may use it unless PROT_NONE)."""
+    return bool(pte & (_PAGE_PRESENT | _PAGE_PROTNONE))
+
+
+def pte_protnone(pte: int) -> bool:
+    """Models: pte_protnone(): mapped, but PROT_NONE -- no access through it."""
+    return bool(pte & _PAGE_PROTNONE)
+
+
+def pte_mknone(pte: int) -> int:
+    """Models: pte_modify() to PAGE_NONE: keep the pfn and A/D bits, forbid every access."""
+    return (pte & ~(_PAGE_PRESENT | _PAGE_RW)) | _PAGE_PROTNONE
+
+
+def pte_mkpresent(pte: int) -> int:
+    """Models: pte_modify() from PAGE_NONE to a read-only protection."""
+    return (pte & ~_PAGE_PROTNONE) | _PAGE_PRESENT
 
 
 def pte_none(pte: int) -> bool:
@@ -103,8 +119,8 @@ def pte_mkold(pte: int) -> int:
 def pte_accessible(pte: int) -> bool:
     """Models: pte_accessible(): could any TLB hold a translation made from this PTE?
 
-    Simplification: the kernel also consults mm_tlb_flush_pending() and NUMA
-    protection bits; here a present PTE is accessible and nothing else is.
+    Simplification: the kernel also consults mm_tlb_flush_pending() for
+    PROT_NONE/NUMA PTEs; here only a PTE the walker can use is accessible.
     """
     return bool(pte & _PAGE_PRESENT)
 

@@ -44,7 +44,12 @@ def test_contract_check_catches_a_backend_that_skips_its_flush(make_machine, arc
 
 @pytest.mark.parametrize("arch,sets", [
     ("arm64", ()), ("arm64", ("EXPERT=y",)), ("arm64", ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4")),
-    ("arm64", ("EXPERT=y", "ARM64_ERRATUM_1286807=y")), ("x86", ()),
+    ("arm64", ("EXPERT=y", "ARM64_ERRATUM_1286807=y")),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y")),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y")),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=2")),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y")),
+    ("x86", ()),
     ("x86", ("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y")),
 ])
 @pytest.mark.parametrize("cpus", [1, 2, 8, 96])

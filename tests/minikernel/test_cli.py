@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -273,3 +274,95 @@ def test_makefile_verbs(tmp_path, cli_env):
     make("olddefconfig")
     make("savedefconfig")
     assert (tmp_path / "defconfig").read_bytes() == (REPO / "arch/arm64/configs/defconfig").read_bytes()
+
+
+# --- issue 13: user files, small semantics ------------------------------------------
+
+def test_defconfig_never_renames_a_directory_at_kconfig_config(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "mine").write_text("keep\n")
+    monkeypatch.setenv("KCONFIG_CONFIG", "d")
+    r = run_cli("defconfig", "arm64")
+    assert r.rc == 2 and "is a directory" in r.err
+    assert (tmp_path / "d" / "mine").read_text() == "keep\n"
+    assert not (tmp_path / "d.old").exists()
+
+
+@pytest.mark.parametrize("verb", [("defconfig", "arm64"), ("config", "--enable", "EXPERT")])
+def test_config_write_without_a_backup_is_refused(run_cli, tmp_path, monkeypatch, verb):
+    # A build directory where .config.old cannot be made (as root, chmod does not stop
+    # writes, so the failing copy is injected): refuse, and leave .config as it was.
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "x86").rc == 0
+    before = (tmp_path / ".config").read_bytes()
+
+    def no_backup(src, dst, **kw):
+        raise PermissionError(13, "Permission denied", dst)
+
+    monkeypatch.setattr(shutil, "copyfile", no_backup)
+    r = run_cli(*verb)
+    assert r.rc == 2 and "cannot write" in r.err and r.err.count("\n") == 1
+    assert (tmp_path / ".config").read_bytes() == before
+    assert not (tmp_path / ".config.old").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_config_write_in_a_read_only_directory_is_refused(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "x86").rc == 0
+    before = (tmp_path / ".config").read_bytes()
+    tmp_path.chmod(0o555)
+    try:
+        r = run_cli("config", "--enable", "EXPERT")
+    finally:
+        tmp_path.chmod(0o755)
+    assert r.rc == 2 and "not writable" in r.err
+    assert (tmp_path / ".config").read_bytes() == before
+
+
+def test_config_state_of_an_unknown_symbol_is_undef(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "arm64").rc == 0
+    r = run_cli("config", "--state", "FOO", "--state", "EXPERT")
+    assert r.rc == 0 and r.out == "undef\nn\n"
+
+
+def test_duplicate_config_line_is_logged_as_an_override(run_cli, tmp_path):
+    cfg = tmp_path / "dup.config"
+    cfg.write_text("CONFIG_ARM64=y\nCONFIG_EXPERT=y\nCONFIG_EXPERT=n\n")
+    r = run_cli("--config", str(cfg), "--iterations", "1", "--json")
+    assert r.rc == 0
+    assert "override: symbol set more than once" in r.err and "dup.config:3" in r.err
+    assert json.loads(r.out)["config"]["EXPERT"] == "n"
+
+
+def test_arch_env_that_loses_to_the_file_is_logged(run_cli, tmp_path, monkeypatch):
+    cfg = tmp_path / "a.config"
+    cfg.write_text("CONFIG_ARM64=y\n")
+    monkeypatch.setenv("ARCH", "x86")
+    r = run_cli("--config", str(cfg), "--iterations", "1", "--json")
+    assert r.rc == 0 and json.loads(r.out)["arch"] == "arm64"
+    assert "ARCH=x86 ignored" in r.err and "the file's arch wins" in r.err
+
+
+def test_arch_option_for_a_config_without_an_arch_line(run_cli, tmp_path):
+    cfg = tmp_path / "defconfig"
+    cfg.write_text("CONFIG_EXPERT=y\n")
+    r = run_cli("--config", str(cfg), "--arch", "x86", "--iterations", "1", "--json")
+    assert r.rc == 0 and json.loads(r.out)["arch"] == "x86"
+
+
+def test_version(run_cli):
+    r = run_cli("--version")
+    assert r.rc == 0 and r.out.startswith("minikernel ")
+
+
+def test_iterations_above_the_bound_need_force(run_cli):
+    r = run_cli("--defconfig", "arm64", "--iterations", "1001")
+    assert r.rc == 2 and "--force" in r.err
+    from minikernel.cli import _check_iterations
+
+    _check_iterations(1001, True)               # --force lets it through (not run: minutes)

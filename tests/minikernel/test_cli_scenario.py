@@ -42,7 +42,7 @@ def test_explore_finds_the_race_saves_it_and_the_saved_file_replays(run_cli, tmp
                 "--save", str(tmp_path))
     assert r.rc == 1
     d = json.loads(r.out)
-    assert d["runs"] == 16 and not d["truncated"]
+    assert d["runs"] == 19 and not d["truncated"]
     assert d["findings"][0]["kinds"] == ["stale-after-syscall"]
     assert d["sanitizer"]["enabled"] and d["sanitizer"]["violations"][0]["kind"] == \
         "stale-after-syscall"
@@ -55,7 +55,7 @@ def test_explore_clean_exits_0(run_cli):
     r = run_cli("explore", str(SCENARIOS / "explore-2017-mprotect.toml"),
                 "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n")
     assert r.rc == 0
-    assert "16 runs (0 infeasible), 0 violating, 0 distinct" in r.out
+    assert "19 runs (0 infeasible), 0 violating, 0 distinct" in r.out
 
 
 @pytest.mark.parametrize("text,msg", [
@@ -78,3 +78,14 @@ def test_malformed_file_is_one_line_and_exit_2_without_traceback(run_cli_proc, t
 def test_explore_without_an_explore_table_is_exit_2(run_cli):
     r = run_cli("explore", str(SCENARIOS / "race-2017-mprotect.toml"))
     assert r.rc == 2 and "explore: no [explore] table" in r.err
+
+
+def test_set_that_changes_the_verdict_says_expect_may_not_apply(run_cli):
+    path = str(Path(__file__).resolve().parents[2] / "scenarios" / "race-2017-mprotect.toml")
+    r = run_cli("scenario", path, "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y")
+    assert r.rc == 1 and "expectation may no longer apply" in r.out and "--expect" in r.out
+    r = run_cli("scenario", path, "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y",
+                "--expect", "stale-after-syscall", "--json")
+    d = json.loads(r.out)
+    assert r.rc == 0 and d["expect_from"] == "--expect" and "note" not in d
+    assert run_cli("scenario", path, "--expect", "clean").rc == 0

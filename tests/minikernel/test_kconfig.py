@@ -69,7 +69,7 @@ def test_values_are_every_symbol_with_a_value_as_in_dot_config():
     cfg = load_kernel_config("arm64", sets=["EXPERT=y"])
     assert cfg.values == {
         "EXPERT": "y", "ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH": "y", "ARM64": "y",
-        "NR_CPUS": "256", "ARM64_NR_CPUS_FOR_BATCHED_TLB": "8",
+        "NR_CPUS": "256", "ARM64_NR_CPUS_FOR_BATCHED_TLB": "8", "MODEL_ARM64_TLBBATCH_NEVER_DEFER": "n",
         "ARM64_WORKAROUND_REPEAT_TLBI": "n", "ARM64_ERRATUM_1286807": "n",
         "ARM64_ERRATUM_2441007": "n", "SWAP": "y", "ZRAM": "y", "MIGRATION": "y",
         "DEBUG_KERNEL": "y", "DEBUG_VM": "n", "DEBUG_TLBFLUSH": "y",

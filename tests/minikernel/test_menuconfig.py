@@ -91,3 +91,18 @@ def test_menuconfig_toggles_expert_and_saves(tmux, tmp_path, run_cli, monkeypatc
     assert (tmp_path / ".config.old").read_text() == before
     # and the saved configuration boots with batching configured
     assert run_cli("config", "--state", "ARM64_NR_CPUS_FOR_BATCHED_TLB").out == "8\n"
+
+
+def test_menuconfig_writes_nothing_until_saved(tmux, tmp_path, cli_env):
+    # No .config: menuconfig starts from $ARCH's defconfig; quitting without
+    # saving must leave the build directory as it was (issue 13: it wrote .config on start).
+    env = {k: v for k, v in cli_env(TERM="xterm-256color", ARCH="arm64").items()
+           if k in ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL", "ARCH")}
+    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+    tmux.wait_for("minikernel/arm64 Configuration")
+    assert not (tmp_path / ".config").exists()
+    tmux.keys("Q")
+    tmux.wait_for("Save configuration?")
+    tmux.keys("n")
+    assert "EXIT=0" in tmux.wait_for("EXIT=")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import re
 
 import pytest
 
@@ -31,7 +33,7 @@ def test_arm64_benefit_grows_with_cpus_and_the_crossover_is_found():
     speedups = [r["speedup"] for r in rows]
     assert speedups == sorted(speedups) and speedups[0] > 1.0
     assert all(r["configured_defers"] and r["batched_defers"] for r in rows)
-    assert crossovers(rows) == {("arm64", rows[0]["machine"], "seed", " ".join(SETS)): 2}
+    assert crossovers(rows) == {("arm64", rows[0]["machine"], "seed", " ".join(SETS), 1): 2}
 
 
 def test_x86_seed_never_defers_but_threads_do():
@@ -52,14 +54,14 @@ def test_outputs(tmp_path):
 
 
 def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (in the test extra: never skipped)
     rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
     assert (tmp_path / "sweep.png") in write_outputs(rows, tmp_path)
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_dask_executor_gives_the_same_rows():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra: never skipped
     pts = build_grid(["arm64"], [2, 8], [""], ["seed"], SETS, 1)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
         assert run_sweep(pts, executor="dask", scheduler=c.scheduler_address) == \
@@ -98,3 +100,128 @@ def test_machine_profiles_in_the_grid(run_cli, tmp_path):
     r = run_cli("sweep", "--arch", "arm64", "--machine", "x86-2s", "--cpus", "8",
                 "--out", str(tmp_path))
     assert r.rc == 2 and "x86" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_threshold_less_variant_is_swept_against_a_kernel_that_does_not_defer():
+    sets = ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"]
+    rows = run_sweep(build_grid(["arm64"], [4, 96], [""], ["seed"], sets, 1), jobs=1)
+    assert all(r["speedup"] > 1.0 and r["sync_flushes_unbatched"] > 0 for r in rows)
+
+
+def test_sweep_refuses_an_erratum_flip():
+    with pytest.raises(UserError, match="REPEAT_TLBI"):
+        build_grid(["arm64"], [96], [""], ["seed"], ["EXPERT=y", "ARM64_ERRATUM_1286807=y"], 1)
+
+
+def test_the_test_extra_installs_the_plot_and_dask_extras():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                           .read_text())["project"]["optional-dependencies"]
+    for extra in ("plot", "dask"):
+        assert set(extras[extra]) <= set(extras["test"]), extra
+
+
+def test_width_is_a_sweep_axis():
+    pts = build_grid(["x86"], [4, 8], [""], ["seed", "threads"], [], 1, width=[2, 4])
+    assert [(p.cpus, p.workload, p.width) for p in pts] == [
+        (4, "seed", 2), (4, "threads", 2), (4, "threads", 4),
+        (8, "seed", 2), (8, "threads", 2), (8, "threads", 4)]
+    rows = run_sweep(pts, jobs=1)
+    assert [r["width"] for r in rows] == [1, 2, 4, 1, 2, 4]
+    # more threads, more IPI targets per remote flush
+    assert rows[2]["dsb_or_ipi_unbatched"] > rows[1]["dsb_or_ipi_unbatched"]
+
+
+def test_figure_is_fit_to_mail():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minikernel.sweep import _figure
+
+    rows = run_sweep(build_grid(["arm64", "x86"], [4, 8, 96], [""], ["seed", "threads"],
+                                ["EXPERT=y"], 1), jobs=1)
+    fig = _figure(rows)
+    (a_speed, a_share), (x_speed, x_share) = [fig.axes[i:i + 2] for i in (0, 2)]
+    for ax in fig.axes:                                  # ticks at the grid's CPU counts
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "8", "96"]
+    assert "ptep_clear_flush" in a_share.get_title() and "remote flush" in x_share.get_title()
+    caption = " ".join(t.get_text() for t in fig.texts)
+    assert "kunpeng920" in caption and "x86-2s" in caption and "EXPERT=y" in caption
+    assert "1 measured iteration after 1 warm-up" in caption
+    # arm64 seed and threads:4 give identical results: one line, one merged legend entry
+    labels = [t.get_text() for t in a_speed.get_legend().get_texts()]
+    assert labels == ["kunpeng920, seed = kunpeng920, threads:4: pays everywhere in this grid"]
+    x86 = [t.get_text() for t in x_speed.get_legend().get_texts()]
+    assert x86 == ["x86-2s, seed: pays nowhere in this grid",
+                   "x86-2s, threads:4: pays everywhere in this grid"]
+    lines = x_speed.get_lines()
+    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines
+                if ln.get_marker() not in (None, "None", "")}) == 2
+    # no crossover line where the sign never changes inside the grid
+    assert not any(t.get_text().startswith("crossover") for t in x_speed.texts + a_speed.texts)
+
+
+def test_table_says_where_deferring_pays():
+    from minikernel.sweep import render_table
+
+    rows = run_sweep(build_grid(["x86"], [4], [""], ["seed", "threads"], [], 1), jobs=1)
+    out = render_table(rows)
+    assert "(x86, x86-2s, seed): nowhere in this grid" in out
+    assert "(x86, x86-2s, threads:4): everywhere in this grid" in out
+
+
+def test_ctrl_c_keeps_and_writes_the_points_that_finished(run_cli, tmp_path, monkeypatch):
+    import minikernel.sweep as sw
+
+    real, calls = sw.run_point, []
+
+    def interrupted_second_point(point):
+        calls.append(point)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(point)
+
+    monkeypatch.setattr(sw, "run_point", interrupted_second_point)
+    r = run_cli("sweep", "--arch", "arm64", "--cpus", "4,8,16", "--iterations", "1",
+                "--jobs", "1", "--no-plot", "--out", str(tmp_path / "o"))
+    assert r.rc == 130 and r.err.count("\n") == 1
+    assert "interrupted: 1 of 3 points done; wrote" in r.err
+    rows = list(csv.DictReader(open(tmp_path / "o" / "sweep.csv")))
+    assert [row["cpus"] for row in rows] == ["4"]
+
+
+def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
+    # Real SIGINT to the whole process group, as a terminal sends it: the workers
+    # ignore it, the parent terminates them and reports what finished.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "minikernel", "sweep", "--arch", "arm64",
+                          "--cpus", "2..256", "--iterations", "200", "--jobs", "2", "--no-plot",
+                          "--out", str(tmp_path / "o")], env=cli_env(), cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    time.sleep(2.5)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and "Traceback" not in err
+    assert re.fullmatch(r"interrupted: \d+ of 8 points done; (wrote .*|nothing written)\n", err)
+
+
+def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minikernel.sweep import _figure, render_table
+
+    rows = run_sweep(build_grid(["arm64"], [4, 64, 256], [""], ["seed"], [], 1), jobs=1)
+    assert {r["profile_cpus"] for r in rows} == {96}
+    assert ("note: kunpeng920 was measured or fitted at 96 CPUs; the points at 4, 256 CPUs "
+            "extrapolate") in render_table(rows)
+    caption = " ".join(t.get_text() for t in _figure(rows).texts)
+    assert "kunpeng920 measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate" \
+        in caption

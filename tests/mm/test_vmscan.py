@@ -1,5 +1,7 @@
 """mm/vmscan.py: shrink_folio_list's ordering, SWAP_CLUSTER_MAX batches, direct reclaim."""
 
+import pytest
+
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.vmscan import SWAP_CLUSTER_MAX
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
@@ -31,18 +33,45 @@ def test_dirty_pte_flushed_before_pageout_and_all_flushed_before_free(make_machi
     assert all(e[2] is False for e in log if e[0] == "free")    # nothing owed when freeing
 
 
-def test_madvise_pageout_batches_by_swap_cluster_max(make_machine):
-    m = make_machine("arm64", "EXPERT=y", cpus=16)
+@pytest.mark.parametrize("variant, sizes", [
+    # up to 6.8: reclaim_pages hands shrink_folio_list one PTE table's folios,
+    # freed after one try_to_unmap_flush (here 100, then a second table's 30)
+    ("MODEL_ARM64_BATCHED_TLB_V5=y", [100, 30]),
+    ("MODEL_ARM64_BATCHED_TLB_6_6=y", [100, 30]),
+    # 6.10+: a folio_batch of PAGEVEC_SIZE = 31, flushed and freed when full
+    ("MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y", [31, 31, 31, 7, 30]),
+])
+def test_madvise_pageout_free_cadence_follows_the_baseline(make_machine, variant, sizes):
+    m = make_machine("arm64", "EXPERT=y", variant, cpus=16)
+    p = Process.spawn(m, cpu=0)
+    n = 130
+    buf = p.mmap(512 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    start = buf + (512 - 100) * PAGE_SIZE    # 100 pages in the first PTE table, 30 in the next
+    p2 = p.mmap(512 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    assert p2 == buf + 512 * PAGE_SIZE
+    for i in range(n):
+        p.write(start + i * PAGE_SIZE, i + 1)
+    seen = []
+    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: seen.append(len(folios))
+    assert p.madvise(start, n * PAGE_SIZE, MADV_PAGEOUT) == n
+    assert seen == sizes
+    for i in range(n):
+        assert p.read(start + i * PAGE_SIZE) == i + 1
+
+
+def test_direct_reclaim_still_isolates_swap_cluster_max(make_machine):
+    m = make_machine("arm64", "EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", cpus=16)
     p = Process.spawn(m, cpu=0)
     n = 100
     buf = p.mmap(n * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
     for i in range(n):
-        p.read(buf + i * PAGE_SIZE)
-    sizes = []
-    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: sizes.append(len(folios))
-    assert p.madvise(buf, n * PAGE_SIZE, MADV_PAGEOUT) == n
-    assert sizes == [32, 32, 32, 4]
-    assert max(sizes) <= SWAP_CLUSTER_MAX
+        p.write(buf + i * PAGE_SIZE, i)
+    seen = []
+    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: seen.append(len(folios))
+    # every page was touched once (one young PTE): the first pass keeps them
+    # (PG_referenced set), the second reclaims them
+    assert p.reclaim(n) == n
+    assert max(seen) == SWAP_CLUSTER_MAX
 
 
 def test_madvise_pageout_skips_folios_mapped_twice(make_machine):
@@ -80,36 +109,35 @@ def test_no_swap_means_nothing_reclaimed_and_folios_go_back(make_machine):
     assert [p.read(buf + i * PAGE_SIZE) for i in range(4)] == [0, 1, 2, 3]
 
 
-def test_direct_reclaim_isolates_swap_cluster_max_folios_at_a_time(make_machine):
+def _isolated_batches(monkeypatch):
+    """Spy on the lists direct reclaim hands to shrink_folio_list()."""
+    import minikernel.mm.vmscan as vmscan
+    sizes = []
+    real = vmscan.shrink_folio_list
+
+    def spy(current, folio_list, *args, **kw):
+        sizes.append(len(folio_list))
+        return real(current, folio_list, *args, **kw)
+
+    monkeypatch.setattr(vmscan, "shrink_folio_list", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("n", [33, 65])
+def test_direct_reclaim_isolates_swap_cluster_max_folios_at_a_time(make_machine, monkeypatch, n):
     """shrink_inactive_list() isolates at most SWAP_CLUSTER_MAX (32) folios per pass.
 
-    65 folios on the LRU: two full passes and one of a single folio, each
-    handed to shrink_folio_list() on its own (so a deferred flush never
-    covers more than one pass).
+    With more than 32 folios on the inactive list, the first pass takes
+    exactly 32, and no pass takes more.
     """
     m = make_machine("arm64", "EXPERT=y", cpus=16)
     p = Process.spawn(m, cpu=0)
-    n = 2 * 32 + 1
     buf = p.mmap(n * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
     for i in range(n):
         p.write(buf + i * PAGE_SIZE, i + 1)
-    sizes = []
-    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: sizes.append(len(folios))
+    sizes = _isolated_batches(monkeypatch)
     assert p.reclaim(n) == n
-    assert sizes == [32, 32, 1]
-    m.probes.clear()
+    assert sizes[0] == 32 and max(sizes) == 32, sizes
     assert [p.read(buf + i * PAGE_SIZE) for i in range(n)] == list(range(1, n + 1))
 
 
-def test_direct_reclaim_of_fewer_than_a_cluster_is_one_pass(make_machine):
-    m = make_machine("arm64", "EXPERT=y", cpus=16)
-    p = Process.spawn(m, cpu=0)
-    n = 32
-    buf = p.mmap((n + 1) * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
-    for i in range(n + 1):
-        p.write(buf + i * PAGE_SIZE, i + 1)
-    sizes = []
-    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: sizes.append(len(folios))
-    assert p.reclaim(n) == n                   # the 33rd, newest folio stays resident
-    assert sizes == [32]
-    assert len(m.lru) == 1

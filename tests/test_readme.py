@@ -1,0 +1,175 @@
+"""Every command in README.md is run, and every Python block runs as written.
+
+Commands come from the README's ```sh blocks, from ``$ `` lines of any
+block, and from inline `minikernel ...` spans.  Each one is run from a
+scratch build directory (with ``scenarios/``, ``benchmarks/``,
+``minikernel/`` and ``tools/`` linked in, so the README's relative paths
+work) unless a table below says otherwise:
+
+  SMALLER    commands that take more than a few seconds: the test runs the
+             smaller equivalent given (same options, fewer points or
+             iterations) -- README readers run the full one.
+  ELSEWHERE  commands another test runs (the test suite itself, a terminal
+             program, the wheel install); the test named there does.
+  EXPECT     commands whose documented outcome is not exit status 0.
+
+A README command that is in none of these and fails, or one that was
+removed from the README but is still listed here, fails this test: add
+new commands to a table only when running them as written is not possible.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+#: placeholder -> what the test substitutes (README synopses)
+PLACEHOLDERS = {"ARCH": "arm64", "FILE": "scenarios/race-2017-mprotect.toml"}
+
+SMALLER = {
+    "minikernel sweep --arch arm64 --cpus 2,4,8,16,32,64,96 --set EXPERT=y --set "
+    "ARM64_NR_CPUS_FOR_BATCHED_TLB=1":
+        "minikernel sweep --arch arm64 --cpus 2,96 --set EXPERT=y --set "
+        "ARM64_NR_CPUS_FOR_BATCHED_TLB=1 --iterations 1 --no-plot",
+    "minikernel sweep --arch arm64,x86 --cpus 4..256 --workload seed,threads --jobs 2 --out results/":
+        "minikernel sweep --arch arm64,x86 --cpus 4..8 --workload seed,threads --jobs 2 "
+        "--out results/ --iterations 1 --no-plot",
+    "minikernel sweep --arch arm64 --machine ./mybox.toml --cpus 2..128 --set EXPERT=y --set "
+    "ARM64_NR_CPUS_FOR_BATCHED_TLB=1":
+        "minikernel sweep --arch arm64 --machine ./mybox.toml --cpus 2,128 --set EXPERT=y --set "
+        "ARM64_NR_CPUS_FOR_BATCHED_TLB=1 --iterations 1 --no-plot",
+    ".venv/bin/python benchmarks/bench.py --iterations 40 --resident-pages 262144 --json bench.json":
+        "python benchmarks/bench.py --quick --json bench.json",
+}
+
+ELSEWHERE = {
+    # the suite itself, run by .ci/run in a fresh clone
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && "
+    ".venv/bin/python -m pytest": ".ci/run (a fresh clone)",
+    "make test": ".ci/run (it is `python -m pytest`)",
+    # the static checks, run by .ci/run before the tests
+    ".venv/bin/ruff check .": ".ci/run",
+    ".venv/bin/python tools/mypy_check.py": ".ci/run",
+    ".venv/bin/python tools/lint_imports.py": ".ci/run and tests/test_layering.py",
+    # a curses program: needs a terminal
+    "make menuconfig": "tests/minikernel/test_menuconfig.py (tmux)",
+}
+
+#: the install step of the first set-up command is the wheel build of
+#: test_packaging.py; its last step, the main job, runs here
+SETUP_MAIN = ("python3 -m venv .venv && .venv/bin/pip install . && "
+              ".venv/bin/python -m minikernel --defconfig arm64")
+
+EXPECT = {
+    # the README shows this error on purpose
+    "minikernel --defconfig arm64 --set ARM64_NR_CPUS_FOR_BATCHED_TLB=4": 2,
+}
+
+
+def readme_commands() -> list[str]:
+    """Commands of ```sh blocks, ``$ `` lines, and inline `minikernel ...` spans."""
+    cmds: list[str] = []
+    for lang, body in re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S):
+        lines = body.replace("\\\n", " ").splitlines()
+        for line in lines:
+            if line.strip().startswith("$ "):
+                cmds.append(line.strip()[2:].strip())
+            elif lang == "sh" and line.strip() and not line.lstrip().startswith("#"):
+                cmds.append(re.sub(r"\s+#.*$", "", line).strip())
+    for span in re.findall(r"`(minikernel [^`]+)`", README.replace("\n", " ")):
+        if "--" in span or " " in span.split(" ", 1)[1].strip():
+            cmds.append(re.sub(r"\s+", " ", span))
+    seen: dict[str, None] = {}
+    for c in cmds:
+        seen.setdefault(_concrete(c))
+    return list(seen)
+
+
+def _concrete(cmd: str) -> str:
+    """A synopsis made runnable: [optional ...] groups dropped, placeholders filled."""
+    cmd = re.sub(r"\s+\[-[^\]]*\]", "", cmd)
+    words = [PLACEHOLDERS.get(w, w) for w in cmd.split()]
+    return " ".join(words)
+
+
+def _workdir(tmp_path: Path) -> Path:
+    for name in ("scenarios", "benchmarks", "tools", "minikernel"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    mine = 'inherit = "kunpeng920"\n[machine]\nname = "mine"\ncpus = 64\n'
+    (tmp_path / "mine.toml").write_text(mine)
+    (tmp_path / "mybox.toml").write_text(mine.replace('"mine"', '"mybox"'))
+    return tmp_path
+
+
+def _argv(cmd: str) -> list[str]:
+    argv = shlex.split(cmd)
+    if argv[0] == "minikernel":
+        return [sys.executable, "-m", "minikernel", *argv[1:]]
+    if argv[0] in ("python", "python3", ".venv/bin/python"):
+        return [sys.executable, *argv[1:]]
+    if argv[0] == "make":
+        return ["make", "-f", str(ROOT / "Makefile"), f"PYTHON={sys.executable}", *argv[1:]]
+    raise AssertionError(f"README command {cmd!r}: add it to a table of tests/test_readme.py")
+
+
+COMMANDS = readme_commands()
+
+
+def test_the_tables_name_only_readme_commands():
+    listed = set(SMALLER) | set(ELSEWHERE) | set(EXPECT) | {SETUP_MAIN}
+    stale = sorted(c for c in listed if c not in COMMANDS)
+    assert not stale, f"no longer in README.md: {stale}"
+
+
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c not in ELSEWHERE], ids=str)
+def test_readme_command_runs(cmd, tmp_path, cli_env):
+    run = SMALLER.get(cmd, cmd)
+    if cmd == SETUP_MAIN:
+        run = "minikernel --defconfig arm64"
+    work = _workdir(tmp_path)
+    if run.startswith("minikernel explore"):       # FILE: an explorer input (finds the race)
+        run = run.replace("race-2017-mprotect.toml", "explore-2017-mprotect.toml")
+    if run.split()[:2] in (["minikernel", "olddefconfig"], ["minikernel", "savedefconfig"],
+                           ["minikernel", "config"], ["make", "olddefconfig"],
+                           ["make", "savedefconfig"]):
+        subprocess.run(_argv("minikernel defconfig arm64"), cwd=work, env=cli_env(),
+                       check=True, capture_output=True, timeout=60)
+    p = subprocess.run(_argv(run), cwd=work, env=cli_env(), capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    expected = EXPECT.get(cmd, 1 if run.startswith("minikernel explore") else 0)
+    assert p.returncode == expected, f"{run}: exit {p.returncode}\n{p.stderr[-2000:]}"
+    assert "Traceback" not in p.stderr
+
+
+def test_the_documented_error_is_what_the_program_prints(run_cli):
+    block = re.search(r"\$ (minikernel --defconfig arm64 --set "
+                      r"ARM64_NR_CPUS_FOR_BATCHED_TLB=4)\n\s*(.*?)\n\s*```", README, flags=re.S)
+    r = run_cli(*shlex.split(block.group(1))[1:])
+    assert r.rc == 2 and r.err.strip() == block.group(2).strip()
+
+
+PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("i", range(len(PY_BLOCKS)))
+def test_python_block_runs_as_written(i, tmp_path, cli_env):
+    script = tmp_path / f"block{i}.py"
+    script.write_text(PY_BLOCKS[i])
+    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=cli_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"README python block {i}:\n{PY_BLOCKS[i]}\n{p.stderr[-2000:]}"
+
+
+def test_every_readme_command_is_found():
+    # the extraction itself: a few known commands of different shapes
+    assert "minikernel defconfig arm64" in COMMANDS or "make ARCH=arm64 defconfig" in COMMANDS
+    assert any(c.startswith("minikernel sweep --arch arm64,x86") for c in COMMANDS)
+    assert any(c.startswith("minikernel scenario scenarios/") for c in COMMANDS)
