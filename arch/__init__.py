@@ -60,32 +60,32 @@ class ArchTlbOps(Protocol):
     for every CPU, before it returns.
     """
 
-    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+    def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: arch_tlbbatch_should_defer(): is deferring this mm's flushes worth it?"""
         ...
 
-    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: Any, mm: "MmStruct",
+    def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: Any, mm: MmStruct,
                                   uaddr: int) -> None:
         """Models: arch_tlbbatch_add_pending() (v5: arch_tlbbatch_add_mm()): note a PTE cleared without a flush."""
         ...
 
-    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: Any) -> None:
+    def arch_tlbbatch_flush(self, cpu: Cpu, batch: Any) -> None:
         """Models: arch_tlbbatch_flush(): complete every invalidation noted in *batch*."""
         ...
 
-    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: arch_flush_tlb_batched_pending(): called by flush_tlb_batched_pending()."""
         ...
 
-    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+    def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page()."""
         ...
 
-    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+    def flush_tlb_range(self, cpu: Cpu, vma: VmAreaStruct, start: int, end: int) -> None:
         """Models: flush_tlb_range()."""
         ...
 
-    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm()."""
         ...
 
@@ -97,7 +97,7 @@ class ArchTlbOps(Protocol):
         """
         ...
 
-    def ptep_clear_flush_young(self, cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> bool:
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
         """Models: ptep_clear_flush_young(): test and clear the PTE's young bit, flushing as the arch does.
 
         Returns whether it was young.  arm64 issues a TLBI and does not wait
@@ -134,7 +134,7 @@ class ArchTlbOps(Protocol):
         ...
 
 
-def tlb_ops_for(machine: "Machine") -> ArchTlbOps:
+def tlb_ops_for(machine: Machine) -> ArchTlbOps:
     """Model-only: construct the backend for ``machine.cfg.arch`` (the one dispatch point)."""
     arch = machine.cfg.arch
     try:

@@ -100,7 +100,7 @@ class KernelBaseline:
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
-        return {"name": self.name, "version": "%d.%d" % self.version,
+        return {"name": self.name, "version": "{}.{}".format(*self.version),
                 "variant": self.variant, "symbol": self.symbol}
 
 
@@ -121,7 +121,7 @@ def baseline_for(cfg: Any) -> KernelBaseline:
 
 def _make(version: tuple[int, int], variant: str | None, symbol: str | None) -> KernelBaseline:
     assert version in RELEASES, version
-    return KernelBaseline(version=version, name="Linux %d.%d" % version, variant=variant,
+    return KernelBaseline(version=version, name="Linux {}.{}".format(*version), variant=variant,
                           symbol=symbol, **_behaviour(version))
 
 

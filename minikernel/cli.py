@@ -56,14 +56,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from minikernel import kconfig
 from minikernel import report as ab_report
 from minikernel.boot import boot
-from minikernel.machine import Machine
-from minikernel.mm.page_alloc import OutOfMemory
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
 from minikernel.parallel import check_jobs
@@ -541,11 +540,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     """minikernel scenario FILE: run it; 0 if its expectations hold, 1 if not."""
-    from minikernel.scenario import Infeasible, load_scenario, override_config, run_scenario
-
     from dataclasses import replace
 
     from minikernel.sanitizer import KINDS
+    from minikernel.scenario import Infeasible, load_scenario, override_config, run_scenario
 
     expect = None
     if args.expect is not None:
@@ -746,7 +744,7 @@ def _reject_boot_options(args: argparse.Namespace) -> None:
 def _add_log_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     # The same options work before and after a subcommand; SUPPRESS keeps a
     # subparser from overwriting a value given before the subcommand.
-    kw = {} if defaults else {"default": argparse.SUPPRESS}
+    kw: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     p.add_argument("--log-format", choices=LOG_FORMATS,
                    help="stderr log format (default: console)",
                    **({"default": "console"} if defaults else kw))
@@ -774,8 +772,10 @@ def _load_build_config(*, allow_defconfig: bool):
             f"{path}: no such file: expected a configured build directory "
             "(run `minikernel defconfig ARCH` first)"
         )
-    srcarch = kconfig.infer_arch(path)
-    if srcarch is None:
+    inferred = kconfig.infer_arch(path)
+    if inferred is not None:
+        srcarch = inferred
+    else:
         if env_arch is None:
             raise UserError(
                 f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line, "

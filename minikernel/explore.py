@@ -51,15 +51,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from minikernel.errors import UserError
 from minikernel.mm.mm_types import FolioLocked
 from minikernel.sanitizer import distinct_kinds
 from minikernel.parallel import check_jobs, fork_map
 from minikernel.scenario import (
-    PAUSABLE, PROBE_POINTS, Infeasible, Scenario, ScenarioResult, ScenarioRun,
-    Step, machine_config, to_toml,
+    PAUSABLE,
+    PROBE_POINTS,
+    Infeasible,
+    Scenario,
+    ScenarioResult,
+    ScenarioRun,
+    Step,
+    machine_config,
+    to_toml,
 )
 
 DEFAULT_MAX_HITS = 2
@@ -376,8 +383,8 @@ class _Explorer:
         for task, prog in self.progs.items():
             for i, p in enumerate(prog):
                 if p.op in PAUSABLE:
-                    cands.append((p, [q if t != task else q[:i] + [_Mark("begin", p),
-                                                                   _Mark("end", p)] + q[i + 1:]
+                    cands.append((p, [q if t != task else
+                                      [*q[:i], _Mark("begin", p), _Mark("end", p), *q[i + 1:]]
                                       for t, q in self.progs.items()]))
         others = len(self.sc.explore_steps) - 1
         if self.max_nested is not None:

@@ -218,7 +218,7 @@ class KernelConfig:
     def notes(self) -> list[str]:
         return list(self._notes)
 
-    def IS_ENABLED(self, name: str) -> bool:  # noqa: N802 - the kernel's spelling
+    def IS_ENABLED(self, name: str) -> bool:
         """Cold-path check of a bool symbol, "CONFIG_FOO" or "FOO".
 
         Unlike the C macro, an unknown symbol raises ConfigError, and so does
@@ -255,11 +255,13 @@ def load_kernel_config(arch: str | None = None, *, config: str | os.PathLike | N
             raise ConfigError("no arch given: expected an arch (arm64, x86) or a .config file")
         srcarch = srcarch_of(arch)
         path = defconfig_path(srcarch)
-        source = None
+        source: Path | None = None
     else:
         path = Path(config)
         source = path
-        srcarch = _resolve_arch(arch, path, _scan_config(path))
+        resolved = _resolve_arch(arch, path, _scan_config(path))
+        assert resolved is not None           # required=True: it raised otherwise
+        srcarch = resolved
     kconf = parse_tree(srcarch)
     notes = load_config_file(kconf, path)
     apply_sets(kconf, sets, notes=notes)
@@ -775,7 +777,7 @@ def _false_chain(expr, hints: list[str], seen: set) -> str:
         if op is OR:
             # Alternatives: any one branch would do, so their hints are too.
             branch_hints: list[list[str]] = [[], []]
-            parts = [_false_chain(e, h, seen) for e, h in zip(expr[1:], branch_hints)]
+            parts = [_false_chain(e, h, seen) for e, h in zip(expr[1:], branch_hints, strict=True)]
             if all(branch_hints):
                 hints.append(" or ".join(" and ".join(h) for h in branch_hints))
             return "(" + " or ".join(parts) + ")"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
@@ -31,7 +31,7 @@ def configure_logging(fmt: str = "console", level: str = "info",
     stream = sys.stderr if stream is None else stream
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
-        processors = [
+        processors: list[Any] = [
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.format_exc_info,

@@ -17,7 +17,8 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -82,7 +83,7 @@ class Machine:
         self.page_alloc = PageAllocator(self)
         self.swap = SwapInfo(self)
         self.lru = Lruvec()
-        self.tasks: list["TaskStruct"] = []
+        self.tasks: list[TaskStruct] = []
         self._next_pid = 1
         self._next_asid = 1
         self.arch = tlb_ops_for(self)
@@ -92,7 +93,7 @@ class Machine:
 
     # Public interface
 
-    def probe(self, name: str, current: "TaskStruct", **ctx: Any) -> None:
+    def probe(self, name: str, current: TaskStruct, **ctx: Any) -> None:
         """Model-only: a named point where a scenario may pause this operation.
 
         Call sites guard with ``if machine.probes:`` so an unprobed run pays

@@ -77,7 +77,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from minikernel.compat import SLOTS, tomllib
 from minikernel.errors import UserError
@@ -193,16 +193,20 @@ class MachineProfile:
     cpus_measured: int | None = None
     kernel_scale: float = 1.0
 
-    def with_cpus(self, cpus: int) -> "MachineProfile":
+    def with_cpus(self, cpus: int) -> MachineProfile:
         """The same machine with a different number of online CPUs (``--smp``)."""
         return replace(self, cpus=cpus)
 
     def dvm_latency_ns(self) -> float:
         """Issue-to-complete time of one broadcast TLBI on this many CPUs (ns)."""
+        # An arm64 profile has its [arm64] figures (checked at load and by check_arch).
+        assert self.dvm_latency_base_ns is not None and self.dvm_latency_per_cpu_ns is not None
         return self.dvm_latency_base_ns + self.dvm_latency_per_cpu_ns * self.cpus
 
     def dvm_throughput_ns(self) -> float:
         """How long one broadcast TLBI occupies its issuer's DVM slot (ns)."""
+        assert (self.dvm_throughput_base_ns is not None
+                and self.dvm_throughput_per_cpu_ns is not None)
         return self.dvm_throughput_base_ns + self.dvm_throughput_per_cpu_ns * self.cpus
 
     def check_arch(self, arch: str) -> None:
@@ -308,7 +312,7 @@ FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
               "batched_cpu_time")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _profiles_dir() -> Path:
     return Path(str(resources.files("minikernel") / "profiles"))
 

@@ -331,7 +331,7 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
              f"# model-only events (no upstream tracepoint): {', '.join(MODEL_EVENTS)}",
              "# lines between '# warm-up iteration' and '# measured iterations' are the "
              "unmeasured warm-up", "#"]
-    for m, label in zip(machines, labels):
+    for m, label in zip(machines, labels, strict=True):
         lines.append(f"# {label}")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
         lines.extend(m.trace or ())

@@ -1,7 +1,7 @@
 """The TLB sanitizer: checks the deferred-flush invariants on a running machine.
 
 Model-only (CONFIG_DEBUG_TLB_SANITIZER; think KASAN for TLB shootdown).  It
-checks the four invariants of DESIGN.md section 6 against the real TLB state
+checks the four invariants of docs/design.md §4.3 against the real TLB state
 of the simulated CPUs and reports each violation the way KASAN reports a bad
 access: kind, CPU, task, mm, address, page, the stale TLB entry, and the
 trail of recent events that produced it.
@@ -58,7 +58,12 @@ from typing import TYPE_CHECKING, Any
 
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.mmu import (
-    ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, PTE_PFN_SHIFT, _PAGE_PRESENT, _PAGE_RW,
+    _PAGE_PRESENT,
+    _PAGE_RW,
+    ASID_SHIFT,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PTE_PFN_SHIFT,
 )
 from minikernel.mm.mm_types import VM_SHARED
 
@@ -185,7 +190,7 @@ class TlbSanitizer:
                 (shmem object, index) for shared memory -> value
     """
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         self.m = machine
         self.violations: list[Violation] = []
         self.shadow: dict[tuple, int] = {}
@@ -215,7 +220,7 @@ class TlbSanitizer:
         return {"enabled": True, "violations": [v.as_dict() for v in self.violations]}
 
     def event(self, cpu: Cpu, text: str, *args: Any, pfn: int | None = None,
-              key: int | None = None, mm: "MmStruct | None" = None) -> None:
+              key: int | None = None, mm: MmStruct | None = None) -> None:
         """Record one event in the ring (tags say which reports it belongs to).
 
         *text* is a ``str.format`` template for *args*, rendered only if a
@@ -227,7 +232,7 @@ class TlbSanitizer:
 
     # Hooks called by the kernel model and the user layer
 
-    def pte_cleared(self, cpu: Cpu, mm: "MmStruct", addr: int, pfn: int, pteval: int,
+    def pte_cleared(self, cpu: Cpu, mm: MmStruct, addr: int, pfn: int, pteval: int,
                     deferred: bool) -> None:
         """try_to_unmap_one() cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
@@ -236,7 +241,7 @@ class TlbSanitizer:
                    "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)",
                    pfn=pfn, key=key)
 
-    def before_io(self, cpu: Cpu, folio: "Folio") -> None:
+    def before_io(self, cpu: Cpu, folio: Folio) -> None:
         """Invariant 2: pageout() is about to write *folio*; nobody may still store to it."""
         self.event(cpu, "pageout: pfn {} queued for IO", folio.pfn, pfn=folio.pfn)
         cpus = self.m.cpus
@@ -253,7 +258,7 @@ class TlbSanitizer:
                          f"can still store to it through a writable dirty TLB entry "
                          f"(a store now is lost when the page is freed)")
 
-    def on_free(self, cpu: Cpu, folio: "Folio") -> None:
+    def on_free(self, cpu: Cpu, folio: Folio) -> None:
         """Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
         self.event(cpu, "free: pfn {} returned to the page allocator", folio.pfn, pfn=folio.pfn)
         cpus = self.m.cpus
@@ -264,7 +269,7 @@ class TlbSanitizer:
                              f"pfn {folio.pfn} freed by CPU{cpu.id} while CPU{e.cpu}, running "
                              f"asid {e.key >> ASID_SHIFT}, still holds a TLB entry for it")
 
-    def syscall_entered(self, task: "TaskStruct", name: str, start: int, length: int) -> None:
+    def syscall_entered(self, task: TaskStruct, name: str, start: int, length: int) -> None:
         """A syscall begins: remember its range for the check at return."""
         self._calls[task] = (name, start, length)
         label = _RANGE_CALLS.get(name) or _LABELS.get(name, name)
@@ -274,7 +279,7 @@ class TlbSanitizer:
         else:
             self.event(task.cpu, "syscall {} entered", label, mm=task.mm)
 
-    def syscall_returned(self, task: "TaskStruct") -> None:
+    def syscall_returned(self, task: TaskStruct) -> None:
         """Invariant 3: mark every TLB entry this call removed or write-protected."""
         call = self._calls.pop(task, None)
         if call is None:
@@ -292,7 +297,7 @@ class TlbSanitizer:
             ranges = [(start, end)]
         self._mark_stale(task, mm, ranges, label)
 
-    def stale_hit(self, cpu: Cpu, e: "TlbEntry", write: bool) -> None:
+    def stale_hit(self, cpu: Cpu, e: TlbEntry, write: bool) -> None:
         """CheckingCpu is about to use entry *e*, which the sanitizer marked stale."""
         task = cpu.current
         mm = task.mm
@@ -308,24 +313,26 @@ class TlbSanitizer:
             return
         if not write and same:
             return                         # only write permission was removed
-        kind = e.stale[0]
+        stale = e.stale
+        assert stale is not None              # CheckingCpu calls this for marked entries only
+        kind = stale[0]
         addr = vpn << PAGE_SHIFT
         op = "store" if write else "load"
         if kind == "io-while-writable":
             if not write:
                 return
             what = (f"store at {addr:#x} on CPU{cpu.id} through a writable entry for pfn {e.pfn}, "
-                    f"which CPU{e.stale[2]} started writing out while this entry was cached")
+                    f"which CPU{stale[2]} started writing out while this entry was cached")
         elif kind == "use-after-free-tlb":
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry for pfn {e.pfn}, "
-                    f"which CPU{e.stale[2]} freed while this entry was cached")
+                    f"which CPU{stale[2]} freed while this entry was cached")
         else:
             what = (f"{op} at {addr:#x} on CPU{cpu.id} through a TLB entry that "
-                    f"{e.stale[1]} by {e.stale[2]} removed or write-protected before returning")
+                    f"{stale[1]} by {stale[2]} removed or write-protected before returning")
         self._report(kind, cpu.id, e, task, what,
-                     syscall=e.stale[1] if kind == "stale-after-syscall" else None)
+                     syscall=stale[1] if kind == "stale-after-syscall" else None)
 
-    def user_wrote(self, task: "TaskStruct", addr: int, value: int) -> None:
+    def user_wrote(self, task: TaskStruct, addr: int, value: int) -> None:
         """Invariant 4: remember what *task* wrote at *addr*."""
         k = self._shadow_key(task, addr)
         if k is not None:
@@ -334,7 +341,7 @@ class TlbSanitizer:
                        pfn=self._pfn_of(task, addr),
                        key=task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT)
 
-    def user_read(self, task: "TaskStruct", addr: int, value: int) -> None:
+    def user_read(self, task: TaskStruct, addr: int, value: int) -> None:
         """Invariant 4: a read must return what was last written there."""
         k = self._shadow_key(task, addr)
         if k is None:
@@ -350,14 +357,14 @@ class TlbSanitizer:
                      f"load at {addr:#x} returned {value:#x}, but {want:#x} was the last value "
                      f"written there", addr=addr, pfn=pfn, asid=task.mm.asid, key=key)
 
-    def forked(self, parent: "TaskStruct", child: "TaskStruct") -> None:
+    def forked(self, parent: TaskStruct, child: TaskStruct) -> None:
         """The child's private memory starts as a copy of the parent's."""
         pm, cm = parent.mm, child.mm
         for k, v in list(self.shadow.items()):
             if k[0] is pm:
                 self.shadow[(cm, k[1])] = v
 
-    def mremapped(self, task: "TaskStruct", old: int, length: int, new: int) -> None:
+    def mremapped(self, task: TaskStruct, old: int, length: int, new: int) -> None:
         """Private contents move with the mapping (shared ones are keyed by object)."""
         mm = task.mm
         delta = (new - old) >> PAGE_SHIFT
@@ -369,7 +376,7 @@ class TlbSanitizer:
         for (m_, vpn), v in moved.items():
             self.shadow[(m_, vpn + delta)] = v
 
-    def dropped(self, task: "TaskStruct", start: int, length: int, zero: bool) -> None:
+    def dropped(self, task: TaskStruct, start: int, length: int, zero: bool) -> None:
         """munmap (forget) or MADV_DONTNEED (private pages read back as zero)."""
         mm = task.mm
         first, last = start >> PAGE_SHIFT, (start + length + PAGE_SIZE - 1) >> PAGE_SHIFT
@@ -383,7 +390,7 @@ class TlbSanitizer:
 
     # Private helpers
 
-    def _mark_stale(self, task: "TaskStruct", mm: "MmStruct", ranges, label: str) -> None:
+    def _mark_stale(self, task: TaskStruct, mm: MmStruct, ranges, label: str) -> None:
         by_key = self.m.tlbs.by_key
         base = mm.asid << ASID_SHIFT
         pgd = mm.pgd
@@ -403,7 +410,7 @@ class TlbSanitizer:
                                          "still cached", label, e.cpu, vpn << PAGE_SHIFT, e.pfn,
                                pfn=e.pfn, key=e.key)
 
-    def _shadow_key(self, task: "TaskStruct", addr: int):
+    def _shadow_key(self, task: TaskStruct, addr: int):
         vma = task.mm.find_vma(addr)
         if vma is None:
             return None
@@ -411,11 +418,11 @@ class TlbSanitizer:
             return (vma.vm_file, vma.linear_page_index(addr))
         return (task.mm, addr >> PAGE_SHIFT)
 
-    def _pfn_of(self, task: "TaskStruct", addr: int) -> int | None:
+    def _pfn_of(self, task: TaskStruct, addr: int) -> int | None:
         e = task.cpu.tlb.get(task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT)
         return e.pfn if e is not None else None
 
-    def _on_fill(self, e: "TlbEntry") -> None:
+    def _on_fill(self, e: TlbEntry) -> None:
         self._seq += 1
         self._ring.append((self._seq, e.cpu, self.m.cpus[e.cpu].current, _FILL, (e,), e.pfn,
                            e.key, e.key >> ASID_SHIFT))
@@ -448,7 +455,7 @@ class TlbSanitizer:
             lines.append(f"#{seq:<4} CPU{cpu} {who:<10} {body}")
         return lines
 
-    def _report(self, kind: str, cpu: int, e: "TlbEntry | None", task, what: str, *,
+    def _report(self, kind: str, cpu: int, e: TlbEntry | None, task, what: str, *,
                 addr: int | None = None, pfn: int | None = None, asid: int | None = None,
                 key: int | None = None, syscall: str | None = None) -> None:
         if e is not None:
@@ -456,7 +463,7 @@ class TlbSanitizer:
             pfn = e.pfn
             asid = e.key >> ASID_SHIFT
             addr = (e.key & _VPN_MASK) << PAGE_SHIFT
-            dedup = (kind, e.cpu, e)
+            dedup: tuple[Any, ...] = (kind, e.cpu, e)
             entry = {"cpu": e.cpu, "asid": asid, "va": addr, "pfn": e.pfn,
                      "writable": e.writable, "dirty": e.dirty, "filled_at": e.filled_at}
         else:

@@ -48,9 +48,9 @@ from minikernel.compat import tomllib
 from minikernel.errors import UserError
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
+from minikernel.mm.mm_types import FolioLocked
 from minikernel.mm.pgtable_generic import pte_table
 from minikernel.sanitizer import distinct_kinds
-from minikernel.mm.mm_types import FolioLocked
 
 #
 # Public interface
@@ -144,7 +144,7 @@ class Step:
     where: str = ""
     pause_at: str | None = None
     hit: int = 1
-    during: list["Step"] = field(default_factory=list)
+    during: list[Step] = field(default_factory=list)
 
     def describe(self) -> str:
         a = " ".join(f"{k}={_fmt(v)}" for k, v in self.args.items())
@@ -336,7 +336,6 @@ class ScenarioRun:
 
     def __init__(self, sc: Scenario, cfg: Any, mem_pages: int | None) -> None:
         from minikernel.machine import Machine
-        from minikernel.profile import default_profile
         self.sc = sc
         cfg = cfg if cfg is not None else machine_config(sc)
         profile = _profile(sc)
@@ -379,16 +378,19 @@ class ScenarioRun:
             out = self._do(p, st)
             self.log.append(f"{'    ' if nested else ''}{st.describe()} -> {out}")
             return
-        fired = []
+        fired: list[bool] = []
         deferred: list[Step] = []
         me = p.task
         mode = _MMAP_LOCK.get((st.op, st.args.get("advice")), _MMAP_LOCK.get(st.op))
 
+        hits = 0
+
         def at_probe(current, **ctx):
+            nonlocal hits
             if current is not me or fired:
                 return
-            at_probe.hits += 1
-            if at_probe.hits != st.hit:
+            hits += 1
+            if hits != st.hit:
                 return
             fired.append(True)
             self.log.append(f"{st.describe()} -- paused")
@@ -419,7 +421,6 @@ class ScenarioRun:
                 self.paused.discard(me.cpu.id)
                 self.held = None
 
-        at_probe.hits = 0
         probes = self.m.probes
         saved = probes.get(st.pause_at)
         probes[st.pause_at] = at_probe
@@ -517,8 +518,13 @@ class ScenarioRun:
 
     # One operation; returns its outcome as text.
     def _do(self, p, st: Step) -> str:
-        from minikernel.user import (MADV_DONTNEED, MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE,
-                                     MAP_SHARED)
+        from minikernel.user import (
+            MADV_DONTNEED,
+            MADV_PAGEOUT,
+            MAP_ANONYMOUS,
+            MAP_PRIVATE,
+            MAP_SHARED,
+        )
         a = st.args
         op = st.op
         try:
@@ -701,7 +707,7 @@ class _Parser:
     def tasks(self, lst: Any, ncpu: int) -> list[TaskDecl]:
         if not isinstance(lst, list) or not lst:
             raise self.err("task", lst, "at least one [[task]] with name, cpu, process")
-        out = []
+        out: list[TaskDecl] = []
         for i, t in enumerate(lst):
             w = f"task[{i}]"
             if not isinstance(t, dict):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from minikernel.machine import Machine
 
 
-def _new_task(m: "Machine", comm: str, mm: MmStruct, cpu: int) -> TaskStruct:
+def _new_task(m: Machine, comm: str, mm: MmStruct, cpu: int) -> TaskStruct:
     if not 0 <= cpu < m.nr_cpus:
         raise ValueError(f"CPU {cpu} is not online (0..{m.nr_cpus - 1})")
     t = TaskStruct(m.alloc_pid(), comm, mm, m, TlbflushUnmapBatch(m.arch.new_batch()),
@@ -37,7 +37,7 @@ def _new_task(m: "Machine", comm: str, mm: MmStruct, cpu: int) -> TaskStruct:
     return t
 
 
-def create_process(m: "Machine", comm: str, cpu: int = 0) -> TaskStruct:
+def create_process(m: Machine, comm: str, cpu: int = 0) -> TaskStruct:
     """A new single-threaded process with an empty mm, running on *cpu*."""
     t = _new_task(m, comm, MmStruct(m, m.alloc_asid()), cpu)
     run_on(t)
@@ -61,7 +61,7 @@ def do_fork(parent: TaskStruct, comm: str, cpu: int) -> TaskStruct:
     return child
 
 
-def context_switch(cpu: "Cpu", next: TaskStruct | None) -> None:
+def context_switch(cpu: Cpu, next: TaskStruct | None) -> None:
     """Models: context_switch(): make *next* current on *cpu* (None: go idle)."""
     prev = cpu.current
     if prev is next:
@@ -75,7 +75,7 @@ def context_switch(cpu: "Cpu", next: TaskStruct | None) -> None:
     m.arch.switch_to(cpu, prev, next)
 
 
-def run_on(task: TaskStruct) -> "Cpu":
+def run_on(task: TaskStruct) -> Cpu:
     """Make *task* the current task of its CPU; returns that CPU."""
     cpu = task.cpu
     if cpu.current is not task:

@@ -26,10 +26,11 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from minikernel.compat import SLOTS
 from minikernel.errors import UserError
@@ -559,7 +560,7 @@ def _figure(rows: Sequence[dict[str, Any]]):
                         for r in rs)
             merged.setdefault(sig, []).append(key)
         cross = crossovers(rs_arch)
-        for i, (sig, keys) in enumerate(merged.items()):
+        for i, keys in enumerate(merged.values()):
             rs = series[keys[0]]
             xs = [r["cpus"] for r in rs]
             # the config is in the caption; a legend names it only when series differ in it

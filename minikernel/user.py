@@ -14,8 +14,15 @@ from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.madvise import MADV_DONTNEED, MADV_PAGEOUT, do_madvise
 from minikernel.mm.memory import access_user
 from minikernel.mm.mm_types import TaskStruct
-from minikernel.mm.mmap import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, \
-    do_mmap, do_munmap
+from minikernel.mm.mmap import (
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_READ,
+    PROT_WRITE,
+    do_mmap,
+    do_munmap,
+)
 from minikernel.mm.mprotect import do_mprotect_pkey
 from minikernel.mm.mremap import do_mremap
 from minikernel.mm.vmscan import try_to_free_pages
@@ -39,7 +46,7 @@ class Process:
         self.task = task
 
     @classmethod
-    def spawn(cls, machine: "Machine", comm: str = "a.out", cpu: int = 0) -> "Process":
+    def spawn(cls, machine: Machine, comm: str = "a.out", cpu: int = 0) -> Process:
         """A new process on *cpu*."""
         return cls(sched.create_process(machine, comm, cpu))
 
@@ -129,7 +136,7 @@ class Process:
         finally:
             self._leave(cpu)
 
-    def fork(self, cpu: int, comm: str | None = None) -> "Process":
+    def fork(self, cpu: int, comm: str | None = None) -> Process:
         c = self._enter("kernel_clone", call="fork")
         child = None
         try:
@@ -141,7 +148,7 @@ class Process:
                 san.forked(self.task, child)
             self._leave(c)
 
-    def clone_thread(self, cpu: int, comm: str | None = None) -> "Process":
+    def clone_thread(self, cpu: int, comm: str | None = None) -> Process:
         c = self._enter("kernel_clone")
         try:
             return Process(sched.clone_thread(self.task, comm or self.task.comm, cpu))

@@ -20,8 +20,8 @@ lost or leaked write fails the run instead of skewing a number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from minikernel.compat import SLOTS
 from minikernel.hw.mmu import PAGE_SIZE

@@ -19,8 +19,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from minikernel.hw.mmu import PAGE_SHIFT, is_swap_pte, pte_pfn, pte_present, pte_to_swp_offset, \
-    pte_write, pte_wrprotect
+from minikernel.hw.mmu import (
+    PAGE_SHIFT,
+    is_swap_pte,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_offset,
+    pte_write,
+    pte_wrprotect,
+)
 from minikernel.mm.mm_types import VM_SHARED, MmStruct, TaskStruct
 from minikernel.mm.mmap import insert_vma
 

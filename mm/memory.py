@@ -27,16 +27,33 @@ from dataclasses import dataclass, field
 from minikernel.compat import SLOTS
 from minikernel.hw.cpu import FAULT
 from minikernel.hw.mmu import (
-    PAGE_SHIFT, PAGE_SIZE, is_swap_pte, mk_pte, pte_dirty, pte_pfn, pte_present,
-    pte_to_swp_offset, pte_write,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    is_swap_pte,
+    mk_pte,
+    pte_dirty,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_offset,
+    pte_write,
 )
-from minikernel.mm.mm_types import VM_READ, VM_SHARED, VM_WRITE, Folio, FolioLocked, TaskStruct, \
-    VmAreaStruct
+from minikernel.mm.mm_types import (
+    VM_READ,
+    VM_SHARED,
+    VM_WRITE,
+    Folio,
+    FolioLocked,
+    TaskStruct,
+    VmAreaStruct,
+)
 from minikernel.mm.page_alloc import folio_put
 from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (
-    flush_tlb_batched_pending, folio_add_anon_rmap_pte, folio_add_file_rmap_pte,
-    folio_add_new_anon_rmap, folio_remove_rmap_pte,
+    flush_tlb_batched_pending,
+    folio_add_anon_rmap_pte,
+    folio_add_file_rmap_pte,
+    folio_add_new_anon_rmap,
+    folio_remove_rmap_pte,
 )
 from minikernel.mm.shmem import shmem_fault
 from minikernel.mm.vmscan import folio_add_lru

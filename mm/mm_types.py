@@ -66,7 +66,7 @@ class FolioLocked(Exception):
     # (folio_trylock), and do_wp_page() copies instead of reusing it.
     """
 
-    def __init__(self, folio: "Folio") -> None:
+    def __init__(self, folio: Folio) -> None:
         super().__init__(f"pfn {folio.pfn} is locked by reclaim")
         self.folio = folio
 
@@ -82,7 +82,7 @@ class AnonVma:
     # a VMA that maps nothing, exactly as the kernel's walk can.
     """
 
-    vmas: list["VmAreaStruct"] = field(default_factory=list)
+    vmas: list[VmAreaStruct] = field(default_factory=list)
 
 
 @dataclass(eq=False, **SLOTS)
@@ -97,7 +97,7 @@ class AddressSpace:
 
     nr_pages: int
     i_pages: dict[int, Any] = field(default_factory=dict)
-    i_mmap: list["VmAreaStruct"] = field(default_factory=list)
+    i_mmap: list[VmAreaStruct] = field(default_factory=list)
 
 
 # folio->flags bits (include/linux/page-flags.h names; the last two are model-only)
@@ -114,10 +114,10 @@ PG_gathered = 1 << 8        # model-only: an mmu_gather holds a reference until 
 
 def _pg_flag(bit: int, doc: str) -> property:
     """One folio->flags bit as a bool attribute (folio_test_X / folio_set_X / folio_clear_X)."""
-    def _test(self: "Folio") -> bool:
+    def _test(self: Folio) -> bool:
         return bool(self.flags & bit)
 
-    def _set(self: "Folio", value: bool) -> None:
+    def _set(self: Folio, value: bool) -> None:
         if value:
             self.flags |= bit
         else:
@@ -204,7 +204,7 @@ class VmAreaStruct:
     vm_file:   the shmem AddressSpace for MAP_SHARED|MAP_ANONYMOUS
     """
 
-    vm_mm: "MmStruct"
+    vm_mm: MmStruct
     vm_start: int
     vm_end: int
     vm_flags: int
@@ -240,7 +240,7 @@ class MmStruct:
     machine:     the machine it lives on
     """
 
-    machine: "Machine"
+    machine: Machine
     asid: int
     pgd: dict[int, int] = field(default_factory=dict)
     mm_cpumask: int = 0
@@ -287,6 +287,6 @@ class TaskStruct:
     pid: int
     comm: str
     mm: MmStruct
-    machine: "Machine"
+    machine: Machine
     tlb_ubc: TlbflushUnmapBatch
-    cpu: "Cpu | None" = None
+    cpu: Cpu

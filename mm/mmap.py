@@ -16,8 +16,16 @@ from dataclasses import replace
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import zap_page_range_single
-from minikernel.mm.mm_types import VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE, AnonVma, \
-    MmStruct, TaskStruct, VmAreaStruct
+from minikernel.mm.mm_types import (
+    VM_MAYWRITE,
+    VM_READ,
+    VM_SHARED,
+    VM_WRITE,
+    AnonVma,
+    MmStruct,
+    TaskStruct,
+    VmAreaStruct,
+)
 from minikernel.mm.shmem import shmem_zero_setup
 
 PROT_NONE = 0x0

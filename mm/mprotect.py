@@ -30,8 +30,16 @@ PTE_PROT_NONE).
 
 from __future__ import annotations
 
-from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_mknone, pte_mkpresent, pte_present, \
-    pte_protnone, pte_write, pte_wrprotect
+from minikernel.hw.mmu import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    pte_mknone,
+    pte_mkpresent,
+    pte_present,
+    pte_protnone,
+    pte_write,
+    pte_wrprotect,
+)
 from minikernel.mm.memory import MmuGather, tlb_flush_mmu_tlbonly
 from minikernel.mm.mm_types import VM_READ, VM_WRITE, TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import PROT_READ, PROT_WRITE, vmas_in_range

@@ -15,7 +15,8 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.mm.mm_types import Folio
@@ -40,14 +41,14 @@ class PageAllocator:
 
     __slots__ = ("machine", "free_list", "mem_map", "on_free")
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         self.machine = machine
         # pfn 0 is never handed out, so a zero pfn is always a bug.
         self.free_list = list(range(machine.mem.nr_pages - 1, 0, -1))
         self.mem_map: list[Folio | None] = [None] * machine.mem.nr_pages
         self.on_free: Callable[[Any, Folio], None] | None = None
 
-    def __alloc_pages(self, cpu: "Cpu") -> Folio:
+    def __alloc_pages(self, cpu: Cpu) -> Folio:
         """Models: __alloc_pages() for one order-0 page: a new, unmapped folio."""
         m = self.machine
         cpu.charge("__alloc_pages", m.kernel_ns["__alloc_pages"])
@@ -58,7 +59,7 @@ class PageAllocator:
         self.mem_map[folio.pfn] = folio
         return folio
 
-    def folio_alloc(self, cpu: "Cpu", zero: bool = True) -> Folio:
+    def folio_alloc(self, cpu: Cpu, zero: bool = True) -> Folio:
         """Models: folio_alloc() (+ clear_page when the caller wants a zeroed page)."""
         folio = self.__alloc_pages(cpu)
         # MODEL: init_on_alloc=1 (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, a boot
@@ -70,7 +71,7 @@ class PageAllocator:
             self.machine.mem.data[folio.pfn] = 0
         return folio
 
-    def free_folio(self, cpu: "Cpu", folio: Folio) -> None:
+    def free_folio(self, cpu: Cpu, folio: Folio) -> None:
         """Models: free_unref_folios() for one folio: poison and return the frame.
 
         Caller's contract: no PTE maps the folio and every TLB flush owed for
@@ -87,7 +88,7 @@ class PageAllocator:
         self.free_list.append(folio.pfn)
 
 
-def folio_put(m: "Machine", cpu: "Cpu", folio: Folio) -> bool:
+def folio_put(m: Machine, cpu: Cpu, folio: Folio) -> bool:
     """Models: folio_put() reaching zero: free the folio once nothing holds it.
 
     Holders are PTEs (mapcount), the swap cache, a shmem page cache slot,

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from minikernel.mm.mm_types import MmStruct, VmAreaStruct
 
 
-def ptep_get_and_clear(cpu: "Cpu", mm: "MmStruct", addr: int) -> int:
+def ptep_get_and_clear(cpu: Cpu, mm: MmStruct, addr: int) -> int:
     """Models: ptep_get_and_clear(): atomically read and clear one PTE; no flush.
 
     Caller's contract: flush the TLB for *addr* (now or through the batch)
@@ -49,7 +49,7 @@ def ptep_get_and_clear(cpu: "Cpu", mm: "MmStruct", addr: int) -> int:
     return mm.pgd.pop(addr >> PAGE_SHIFT, 0)
 
 
-def ptep_clear_flush(cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> int:
+def ptep_clear_flush(cpu: Cpu, vma: VmAreaStruct, addr: int) -> int:
     """Models: ptep_clear_flush(): clear one PTE and flush it from every TLB before returning.
 
     On arm64 the inlined flush_tlb_page() stalls in DSB ISH for the broadcast

@@ -31,13 +31,26 @@ Invariants this module owns:
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
-from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_accessible, pte_dirty, pte_pfn, \
-    pte_present, swp_entry_to_pte
+from minikernel.hw.mmu import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    pte_accessible,
+    pte_dirty,
+    pte_pfn,
+    pte_present,
+    swp_entry_to_pte,
+)
 from minikernel.mm.mm_types import (
-    TLB_FLUSH_BATCH_FLUSHED_SHIFT, TLB_FLUSH_BATCH_PENDING_LARGE, TLB_FLUSH_BATCH_PENDING_MASK,
-    AddressSpace, AnonVma, Folio, MmStruct, TaskStruct, VmAreaStruct,
+    TLB_FLUSH_BATCH_FLUSHED_SHIFT,
+    TLB_FLUSH_BATCH_PENDING_LARGE,
+    TLB_FLUSH_BATCH_PENDING_MASK,
+    AddressSpace,
+    AnonVma,
+    Folio,
+    MmStruct,
+    TaskStruct,
+    VmAreaStruct,
 )
 from minikernel.mm.pgtable_generic import ptep_clear_flush, ptep_get_and_clear
 

@@ -82,7 +82,9 @@ def shmem_fault(current: TaskStruct, vma: VmAreaStruct, addr: int) -> Folio:
     """Models: shmem_fault(): the ->fault of a shmem VMA."""
     m = current.machine
     current.cpu.charge("shmem_fault", m.kernel_ns["shmem_fault"])
-    return shmem_get_folio(current, vma.vm_file, vma.linear_page_index(addr))
+    mapping = vma.vm_file
+    assert mapping is not None                # a shmem VMA always has its object
+    return shmem_get_folio(current, mapping, vma.linear_page_index(addr))
 
 
 def shmem_writeout(current: TaskStruct, folio: Folio) -> None:

@@ -38,7 +38,7 @@ class SwapInfo:
     __slots__ = ("machine", "swap_map", "swap_cache", "zram", "free_slots", "next_slot",
                  "enabled")
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.swap_map: dict[int, int] = {}
         self.swap_cache: dict[int, Folio] = {}
@@ -78,7 +78,7 @@ class SwapInfo:
 
     # mm/swap_state.c
 
-    def add_to_swap(self, cpu: "Cpu", folio: Folio) -> bool:
+    def add_to_swap(self, cpu: Cpu, folio: Folio) -> bool:
         """Models: add_to_swap(): give an anonymous folio a slot and put it in the swap cache.
 
         The folio is marked dirty: the slot holds nothing yet.
@@ -93,7 +93,7 @@ class SwapInfo:
         folio.dirty = True
         return True
 
-    def swap_cache_get_folio(self, cpu: "Cpu", off: int) -> Folio | None:
+    def swap_cache_get_folio(self, cpu: Cpu, off: int) -> Folio | None:
         """Models: swap_cache_get_folio()."""
         cpu.charge("swap_cache_lookup", self.machine.kernel_ns["swap_cache_lookup"])
         return self.swap_cache.get(off)
@@ -114,7 +114,7 @@ class SwapInfo:
 
     # mm/page_io.c
 
-    def swap_writepage(self, cpu: "Cpu", folio: Folio) -> None:
+    def swap_writepage(self, cpu: Cpu, folio: Folio) -> None:
         """Models: swap_writepage(): write the folio to its slot; synchronous on zram."""
         m = self.machine
         cpu.charge("swap_writepage", m.kernel_ns["swap_writepage"])
@@ -122,7 +122,7 @@ class SwapInfo:
         folio.dirty = False
         m.vmstat.pswpout += 1
 
-    def swap_read_folio(self, cpu: "Cpu", folio: Folio, off: int) -> None:
+    def swap_read_folio(self, cpu: Cpu, folio: Folio, off: int) -> None:
         """Models: swap_read_folio(): fill *folio* from slot *off*."""
         cpu.charge("swap_read_folio", self.machine.kernel_ns["swap_read_folio"])
         self.zram.zram_bvec_read(cpu, off, folio.pfn)

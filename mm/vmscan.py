@@ -24,8 +24,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minikernel.mm.mm_types import AddressSpace, Folio, TaskStruct, VmBug
-from minikernel.mm.rmap import TTU_BATCH_FLUSH, folio_referenced, try_to_unmap, \
-    try_to_unmap_flush, try_to_unmap_flush_dirty
+from minikernel.mm.rmap import (
+    TTU_BATCH_FLUSH,
+    folio_referenced,
+    try_to_unmap,
+    try_to_unmap_flush,
+    try_to_unmap_flush_dirty,
+)
 from minikernel.mm.shmem import shmem_writeout
 
 if TYPE_CHECKING:
@@ -121,7 +126,7 @@ class Lruvec:
         return self.inactive.nr + self.active.nr
 
 
-def _lru_lock_irq(cpu: "Cpu", k: dict[str, float]) -> None:
+def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
     """lruvec->lru_lock taken and released with interrupts off.
 
     With IRQs masked, perf's sampling interrupt is held back until
@@ -132,7 +137,7 @@ def _lru_lock_irq(cpu: "Cpu", k: dict[str, float]) -> None:
     cpu.charge("_raw_spin_unlock_irq", k["_raw_spin_unlock_irq"])
 
 
-def _lru_lock_irqsave(cpu: "Cpu", k: dict[str, float]) -> None:
+def _lru_lock_irqsave(cpu: Cpu, k: dict[str, float]) -> None:
     """lruvec->lru_lock taken with spin_lock_irqsave, as the LRU-add batch drain takes it.
 
     Same perf effect as :func:`_lru_lock_irq`: the hold time lands at the

@@ -28,6 +28,27 @@ class VmStat:
     """Counters, one int attribute per name above."""
 
     __slots__ = TLB_COUNTERS + EVENT_COUNTERS + MODEL_COUNTERS
+    # The same names, declared for type checkers (tests/mm/test_vmstat.py
+    # keeps the two lists equal).
+    nr_tlb_remote_flush: int
+    nr_tlb_remote_flush_received: int
+    nr_tlb_local_flush_all: int
+    nr_tlb_local_flush_one: int
+    pgfault: int
+    pgmajfault: int
+    pswpin: int
+    pswpout: int
+    pgsteal_direct: int
+    pgscan_direct: int
+    pgfree: int
+    pgalloc: int
+    pgactivate: int
+    pgdeactivate: int
+    tlb_sync_flush: int
+    tlb_deferred_pte: int
+    tlb_batch_flush: int
+    tlb_flush_dirty: int
+    tlb_batched_pending_flush: int
 
     def __init__(self) -> None:
         for name in self.__slots__:

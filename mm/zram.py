@@ -29,11 +29,11 @@ class Zram:
 
     __slots__ = ("machine", "table")
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.table: dict[int, int] = {}
 
-    def __zram_bvec_write(self, cpu: "Cpu", index: int, pfn: int) -> None:
+    def __zram_bvec_write(self, cpu: Cpu, index: int, pfn: int) -> None:
         """Models: __zram_bvec_write() (zram_write_page() in 6.x): store one page.
 
         The cost is the scan that finds the page same-filled.
@@ -43,7 +43,7 @@ class Zram:
         cpu.charge("__zram_bvec_write", m.kernel_ns["__zram_bvec_write"])
         self.table[index] = m.mem.data[pfn]
 
-    def zram_bvec_read(self, cpu: "Cpu", index: int, pfn: int) -> None:
+    def zram_bvec_read(self, cpu: Cpu, index: int, pfn: int) -> None:
         """Models: zram_bvec_read() -> zram_read_page(): refill the page with memset64()."""
         m = self.machine
         k = m.kernel_ns

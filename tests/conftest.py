@@ -5,7 +5,7 @@
   run_cli         in-process main() with captured stdout/stderr
   run_cli_proc    `python -m minikernel` in a subprocess (for "no traceback")
   cli_env         environment for such subprocesses
-  --run-slow      runs tests marked @pytest.mark.slow
+  report_line     a line for the terminal summary (e.g. how many property examples paused)
 """
 
 from __future__ import annotations
@@ -44,22 +44,26 @@ KERNEL_CONFIGS = [
 ]
 
 
-def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow")
+_REPORT = pytest.StashKey[list]()
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running; skipped without --run-slow")
+    config.stash[_REPORT] = []
     _add_sanitizer_marker(config)
 
 
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="slow: use --run-slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+def pytest_terminal_summary(terminalreporter, config):
+    lines = config.stash.get(_REPORT, [])
+    if lines:
+        terminalreporter.section("minikernel")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def report_line(request):
+    """report_line(text): print *text* in the terminal summary (figures a test measured)."""
+    return request.config.stash[_REPORT].append
 
 
 def fragment_sets(name: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import kconfiglib
 import pytest
 from kconfiglib import BOOL, expr_str
 

@@ -55,6 +55,10 @@ ELSEWHERE = {
     "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && "
     ".venv/bin/python -m pytest": ".ci/run (a fresh clone)",
     "make test": ".ci/run (it is `python -m pytest`)",
+    # the static checks, run by .ci/run before the tests
+    ".venv/bin/ruff check .": ".ci/run",
+    ".venv/bin/python tools/mypy_check.py": ".ci/run",
+    ".venv/bin/python tools/lint_imports.py": ".ci/run and tests/test_layering.py",
     # a curses program: needs a terminal
     "make menuconfig": "tests/minikernel/test_menuconfig.py (tmux)",
     # the optional PyPy route: .ci/run installs pypy3 and runs the suite and the

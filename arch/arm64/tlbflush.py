@@ -84,7 +84,7 @@ class TlbOps:
                Kconfig choice MODEL_ARM64_BATCHED_TLB_*)
     """
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
@@ -135,7 +135,7 @@ class TlbOps:
 
     # Public interface
 
-    def __flush_tlb_page_nosync(self, cpu: "Cpu", mm: "MmStruct", uaddr: int) -> None:
+    def __flush_tlb_page_nosync(self, cpu: Cpu, mm: MmStruct, uaddr: int) -> None:
         """Models: __flush_tlb_page_nosync(): DSB ISHST, then TLBI VALE1IS -- issued, not complete.
 
         The DSB ISHST makes the cleared PTE visible to other walkers before
@@ -144,12 +144,12 @@ class TlbOps:
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_VA, mm.asid << ASID_SHIFT | uaddr >> PAGE_SHIFT)
 
-    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+    def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page(): the nosync TLBI followed by DSB ISH, which stalls for its completion."""
         self.__flush_tlb_page_nosync(cpu, vma.vm_mm, uaddr)
         self.dvm.dsb_ish(cpu)
 
-    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+    def flush_tlb_range(self, cpu: Cpu, vma: VmAreaStruct, start: int, end: int) -> None:
         """Models: flush_tlb_range() -> __flush_tlb_range(): one TLBI per page, one DSB.
 
         From MAX_TLBI_OPS (MAX_DVM_OPS) pages on -- the kernel's test is
@@ -167,7 +167,7 @@ class TlbOps:
             self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
         self.dvm.dsb_ish(cpu)
 
-    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm(): DSB ISHST; TLBI ASIDE1IS; DSB ISH."""
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_ASID, mm.asid)
@@ -180,7 +180,7 @@ class TlbOps:
         """
         return True
 
-    def ptep_clear_flush_young(self, cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> bool:
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
         """Models: arm64 ptep_clear_flush_young(): clear the access flag, TLBI without waiting.
 
         Test-and-clear of AF, then, if it was set, ``flush_tlb_page_nosync``
@@ -215,8 +215,8 @@ class TlbOps:
             return not self.repeat_tlbi_mask >> cpu.id & 1
         return not self.repeat_tlbi
 
-    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
-                                  mm: "MmStruct", uaddr: int) -> None:
+    def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
+                                  mm: MmStruct, uaddr: int) -> None:
         """Models: arch_tlbbatch_add_pending() (v5 called it arch_tlbbatch_add_mm()).
 
         Issues the TLBI now and leaves it outstanding on this CPU; the batch
@@ -224,7 +224,7 @@ class TlbOps:
         """
         self.__flush_tlb_page_nosync(cpu, mm, uaddr)
 
-    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+    def arch_tlbbatch_flush(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch) -> None:
         """Models: arch_tlbbatch_flush(): one DSB ISH completes every TLBI this CPU issued.
 
         Caller's contract: run it on the CPU that added the pages -- a DSB
@@ -232,7 +232,7 @@ class TlbOps:
         """
         self.dvm.dsb_ish(cpu)
 
-    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: the flush flush_tlb_batched_pending() does: flush_tlb_mm().
 
         v5 predates the arch hook (the generic code called flush_tlb_mm());
@@ -241,7 +241,7 @@ class TlbOps:
         """
         self.flush_tlb_mm(cpu, mm)
 
-    def _arch_flush_tlb_batched_pending_6_6(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def _arch_flush_tlb_batched_pending_6_6(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: arch_flush_tlb_batched_pending() in Linux 6.6: ``dsb(ish)`` only.
 
         Waits for the TLBIs *this* CPU issued.  When reclaim deferred the

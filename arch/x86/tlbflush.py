@@ -59,8 +59,17 @@ from typing import TYPE_CHECKING
 from minikernel.arch import FlushPath, nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.mmu import (
-    _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, ASID_SHIFT, PAGE_SHIFT,
-    PAGE_SIZE, pte_mkold, pte_pfn, pte_young,
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
+    _PAGE_RW,
+    ASID_SHIFT,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    pte_mkold,
+    pte_pfn,
+    pte_young,
 )
 from minikernel.hw.x86 import Apic
 
@@ -96,7 +105,7 @@ class TlbOps:
                  reflect (``cpu_tlbstate.ctxs[].tlb_gen``)
     """
 
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: Machine) -> None:
         p = machine.profile
         self.machine = machine
         self.vmstat = machine.vmstat
@@ -112,7 +121,7 @@ class TlbOps:
 
     # arch/x86/mm/tlb.c
 
-    def flush_tlb_func(self, cpu: "Cpu", mm: "MmStruct | None", start: int, end: int,
+    def flush_tlb_func(self, cpu: Cpu, mm: MmStruct | None, start: int, end: int,
                        new_tlb_gen: int, local: bool) -> None:
         """Models: flush_tlb_func(): bring this CPU's TLB up to *mm*'s tlb_gen.
 
@@ -224,11 +233,11 @@ class TlbOps:
 
     # asm/tlbflush.h verbs
 
-    def flush_tlb_page(self, cpu: "Cpu", vma: "VmAreaStruct", uaddr: int) -> None:
+    def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page() = flush_tlb_mm_range() of one page."""
         self.flush_tlb_mm_range(cpu, vma.vm_mm, uaddr, uaddr + PAGE_SIZE)
 
-    def flush_tlb_range(self, cpu: "Cpu", vma: "VmAreaStruct", start: int, end: int) -> None:
+    def flush_tlb_range(self, cpu: Cpu, vma: VmAreaStruct, start: int, end: int) -> None:
         """Models: flush_tlb_range()."""
         self.flush_tlb_mm_range(cpu, vma.vm_mm, start, end)
 
@@ -256,7 +265,7 @@ class TlbOps:
             return True
         return bool(diff & (_PAGE_RW | _PAGE_PROTNONE))
 
-    def ptep_clear_flush_young(self, cpu: "Cpu", vma: "VmAreaStruct", addr: int) -> bool:
+    def ptep_clear_flush_young(self, cpu: Cpu, vma: VmAreaStruct, addr: int) -> bool:
         """Models: x86 ptep_clear_flush_young(): clear the Accessed bit and flush nothing.
 
         x86 deliberately skips the flush ("clearing the accessed bit without a
@@ -281,8 +290,8 @@ class TlbOps:
         """
         return bool(mm.mm_cpumask & ~(1 << cpu.id))
 
-    def arch_tlbbatch_add_pending(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch,
-                                  mm: "MmStruct", uaddr: int) -> None:
+    def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
+                                  mm: MmStruct, uaddr: int) -> None:
         """Models: arch_tlbbatch_add_pending(): remember the mm's CPUs; bump its tlb_gen.
 
         The bump makes a CPU that leaves and later re-enters the mm flush on
@@ -291,7 +300,7 @@ class TlbOps:
         mm.tlb_gen += 1
         batch.cpumask |= mm.mm_cpumask
 
-    def arch_tlbbatch_flush(self, cpu: "Cpu", batch: ArchTlbflushUnmapBatch) -> None:
+    def arch_tlbbatch_flush(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch) -> None:
         """Models: arch_tlbbatch_flush(): one IPI round, a full flush on every CPU in the mask."""
         saved = cpu.sym
         cpu.sym = "arch_tlbbatch_flush"
@@ -303,7 +312,7 @@ class TlbOps:
         batch.cpumask = 0
         cpu.sym = saved
 
-    def arch_flush_tlb_batched_pending(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: x86 arch_flush_tlb_batched_pending() = flush_tlb_mm()."""
         self.flush_tlb_mm(cpu, mm)
 

@@ -24,13 +24,19 @@ Invariants this module owns:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from minikernel.hw.mmu import (
-    ASID_SHIFT, PTE_PFN_SHIFT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW,
-)
 from minikernel.hw.memory import PhysMem
-from minikernel.hw.tlb import TlbArray
+from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_RW,
+    ASID_SHIFT,
+    PTE_PFN_SHIFT,
+)
+from minikernel.hw.tlb import TlbArray, TlbEntry
 
 FAULT: Any = object()
 """Returned by :meth:`Cpu.access` when the hardware raises a page fault."""
@@ -72,7 +78,8 @@ class Cpu:
         self._tlbs = tlbs
         self._mem = mem
         self._walk_ns = walk_ns
-        self.on_fill = None     # optional observer (sanitizer) called with the new entry
+        # optional observer (sanitizer) called with the new entry
+        self.on_fill: Callable[[TlbEntry], None] | None = None
 
     # Public interface
 

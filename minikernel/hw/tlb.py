@@ -22,6 +22,7 @@ Invariants this module owns:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from minikernel.compat import SLOTS
 from minikernel.hw.mmu import ASID_SHIFT
@@ -50,7 +51,7 @@ class TlbEntry:
     writable: bool
     dirty: bool
     filled_at: float
-    stale: object = None
+    stale: tuple[Any, ...] | None = None
 
     @property
     def asid(self) -> int:

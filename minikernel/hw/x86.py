@@ -18,7 +18,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.tlb import TlbArray

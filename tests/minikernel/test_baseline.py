@@ -7,7 +7,6 @@ import json
 import pytest
 
 from minikernel.baseline import BASELINE_CHOICES, RELEASES, baseline_for
-from minikernel.boot import boot
 from minikernel.kconfig import RENAMED_SYMBOLS, load_kernel_config, parse_tree
 
 
@@ -23,7 +22,7 @@ from minikernel.kconfig import RENAMED_SYMBOLS, load_kernel_config, parse_tree
 def test_each_choice_names_one_release(arch, sets, version, variant):
     b = baseline_for(load_kernel_config(arch, sets=sets))
     assert (b.version, b.variant) == (version, variant)
-    assert b.name == "Linux %d.%d" % version
+    assert b.name == "Linux {}.{}".format(*version)
 
 
 @pytest.mark.parametrize("arch", sorted(BASELINE_CHOICES))

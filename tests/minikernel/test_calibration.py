@@ -12,7 +12,7 @@ published kernels had (minikernel.fit.PUBLISHED_KERNEL).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -29,7 +29,7 @@ UNBATCHED = [*PUBLISHED_KERNEL, *_UNBATCHED]
 BATCHED = [*PUBLISHED_KERNEL, *_BATCHED]
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(machine: str, sets: tuple[str, ...], cpus: int | None = None, threads: int = 1,
         iterations: int = ITERATIONS):
     prof = load_profile(machine)

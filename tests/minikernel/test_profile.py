@@ -9,7 +9,11 @@ import pytest
 
 from minikernel.errors import UserError
 from minikernel.profile import (
-    KERNEL_SYMBOLS, builtin_profiles, default_profile, default_profile_name, find_profile,
+    KERNEL_SYMBOLS,
+    builtin_profiles,
+    default_profile,
+    default_profile_name,
+    find_profile,
     load_profile,
 )
 
@@ -132,7 +136,7 @@ def test_wrong_type_names_key_and_expected_type(tmp_path, old, new, expect):
     ("memset64 = ", "kernel_ns.memset64: missing: expected a number >= 0 (ns per call)"),
 ])
 def test_missing_key_is_named(tmp_path, line, expect):
-    text = "\n".join(l for l in SNAPDRAGON.splitlines() if not l.startswith(line))
+    text = "\n".join(ln for ln in SNAPDRAGON.splitlines() if not ln.startswith(line))
     assert expect in error_of(write(tmp_path, text))
 
 

@@ -233,7 +233,7 @@ def test_bad_profile_exits_2_with_one_line(run_cli_proc, tmp_path, case):
     if expected is None:          # a complete file minus one key
         from minikernel.profile import find_profile
         full = find_profile("snapdragon888").read_text()
-        text = "\n".join(l for l in full.splitlines() if not l.startswith("walk_ns"))
+        text = "\n".join(ln for ln in full.splitlines() if not ln.startswith("walk_ns"))
         expected = "tlb.walk_ns: missing: expected a number >= 0 (ns)"
     (tmp_path / "bad.toml").write_text(text)
     r = run_cli_proc("--defconfig", "arm64", "--machine", "bad.toml")

@@ -8,8 +8,13 @@ import pytest
 
 from minikernel.compat import tomllib
 from minikernel.errors import UserError
-from minikernel.scenario import load_scenario, override_config, parse_scenario, run_scenario, \
-    to_toml
+from minikernel.scenario import (
+    load_scenario,
+    override_config,
+    parse_scenario,
+    run_scenario,
+    to_toml,
+)
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))

@@ -61,7 +61,7 @@ def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
 
 
 def test_dask_executor_gives_the_same_rows():
-    import distributed          # in the test extra: never skipped
+    import distributed  # in the test extra: never skipped
     pts = build_grid(["arm64"], [2, 8], [""], ["seed"], SETS, 1)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
         assert run_sweep(pts, executor="dask", scheduler=c.scheduler_address) == \

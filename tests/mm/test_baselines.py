@@ -8,12 +8,14 @@ from minikernel import sched
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_dirty
 from minikernel.mm import madvise, memory, mprotect, mremap, rmap, vmscan
 from minikernel.mm.mm_types import (
-    TLB_FLUSH_BATCH_FLUSHED_SHIFT, TLB_FLUSH_BATCH_PENDING_LARGE, TLB_FLUSH_BATCH_PENDING_MASK,
+    TLB_FLUSH_BATCH_FLUSHED_SHIFT,
+    TLB_FLUSH_BATCH_PENDING_LARGE,
+    TLB_FLUSH_BATCH_PENDING_MASK,
     VmBug,
 )
+from minikernel.mm.mmap import PROT_NONE
 from minikernel.mm.pgtable_generic import PTRS_PER_PTE, pte_table
 from minikernel.scenario import load_scenario, override_config, run_scenario
-from minikernel.mm.mmap import PROT_NONE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

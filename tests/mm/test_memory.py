@@ -4,8 +4,7 @@ import pytest
 
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, \
-    Process
+from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
 
 
 @pytest.mark.parametrize("arch,sets", [("arm64", ()), ("arm64", ("EXPERT=y",)), ("x86", ())])
@@ -58,3 +57,59 @@ def test_access_after_munmap_is_sigsegv_and_frees_pages(make_machine):
     assert len(m.page_alloc.free_list) == free_before + 4
     with pytest.raises(SegmentationFault):
         p.read(buf)
+
+
+# --- zap_pte_range against a flush reclaim deferred (3ea277194daa, correct kernels) ---
+
+ZAP_KERNELS = {
+    "arm64-v5": ("arm64", ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1"]),
+    "arm64-flush-mm": ("arm64", ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]),
+    "x86": ("x86", []),
+}
+
+
+def _zap_during_deferred_flush(arch, sets, zap):
+    """Reclaim on CPU0 clears the PTE of a page CPU1 caches dirty and defers the flush;
+    while it is paused there, the thread on CPU1 zaps the range and then loads from it.
+
+    zap_pte_range() finds no present PTE (reclaim made it a swap entry), so
+    the range flush of tlb_finish_mmu() would not cover the page: only
+    flush_tlb_batched_pending() removes CPU1's entry before the call returns.
+    """
+    from minikernel.scenario import parse_scenario, run_scenario
+    doc = {"expect": "clean",
+           "machine": {"arch": arch, "cpus": 2, "config": sets},
+           "task": [{"name": "main", "cpu": 0, "process": "p"},
+                    {"name": "t1", "cpu": 1, "process": "p"}],
+           "step": [{"task": "main", "op": "mmap", "as": "buf"},
+                    {"task": "t1", "op": "write", "addr": "buf", "value": 5},
+                    {"task": "main", "op": "reclaim", "pages": 1,
+                     "pause_at": "try_to_unmap_one:cleared",
+                     "during": [zap, {"task": "t1", "op": "read", "addr": "buf"}]}]}
+    return run_scenario(parse_scenario(doc, "<zap>"))
+
+
+ZAPS = {"munmap": {"task": "t1", "op": "munmap", "addr": "buf"},
+        "dontneed": {"task": "t1", "op": "madvise", "addr": "buf", "advice": "dontneed"}}
+ZAP_LOAD = {"munmap": "SIGSEGV", "dontneed": "0x0"}      # unmapped / a fresh zero page
+
+
+@pytest.mark.parametrize("zap", sorted(ZAPS))
+@pytest.mark.parametrize("kernel", sorted(ZAP_KERNELS))
+def test_zap_flushes_what_reclaim_deferred_before_returning(kernel, zap):
+    arch, sets = ZAP_KERNELS[kernel]
+    r = _zap_during_deferred_flush(arch, sets, ZAPS[zap])
+    assert r.failures == []                                   # the pause point was reached
+    assert r.violations == [], r.render_text()
+    # the load after the zap did not use the old translation
+    read = [line for line in r.log if "t1: read" in line]
+    assert read == ["    t1: read addr='buf' -> " + ZAP_LOAD[zap]], r.log
+
+
+@pytest.mark.parametrize("zap", sorted(ZAPS))
+def test_zap_without_flush_tlb_batched_pending_leaves_the_entry(zap):
+    """The same program with 3ea277194daa reverted: the zap returns, CPU1 still loads the old page."""
+    r = _zap_during_deferred_flush("arm64", ZAP_KERNELS["arm64-v5"][1] +
+                                   ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=y"], ZAPS[zap])
+    assert r.failures == []
+    assert "stale-after-syscall" in r.kinds

@@ -4,7 +4,15 @@ import pytest
 
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, is_swap_pte
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
+from minikernel.user import (
+    MADV_PAGEOUT,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_READ,
+    PROT_WRITE,
+    Process,
+)
 
 NPAGES = 256
 SIZE = NPAGES * PAGE_SIZE
@@ -71,7 +79,7 @@ def test_no_page_freed_before_the_flush_covering_it(make_machine):
             t.read(buf + i * PAGE_SIZE)          # CPU 5 caches every page too
         freed = []
 
-        def on_free(cpu, folio):
+        def on_free(cpu, folio, m=m, arch=arch, freed=freed):
             assert not m.tlbs.entries_for_pfn(folio.pfn), f"{arch}: pfn {folio.pfn} still cached"
             freed.append(folio.pfn)
 
@@ -167,3 +175,31 @@ def test_skipped_flush_leaves_a_stale_entry_another_cpu_reads(make_machine):
     other.write(vbuf, 0xC0FFEE)
     assert t.read(buf) == 0xC0FFEE
     assert "use-after-free-tlb" in m.sanitizer.kinds    # and the sanitizer saw it happen
+
+
+@pytest.mark.parametrize("arch,sets", [("arm64", ("EXPERT=y",)), ("x86", ())])
+def test_flush_tlb_batched_pending_records_the_generation_it_flushed(make_machine, arch, sets):
+    """mm->tlb_flush_batched: once flushed, the same deferral is not flushed again.
+
+    flush_tlb_batched_pending() copies the pending count into the flushed
+    half; a later PTE-lock holder then sees nothing owed (no second
+    flush_tlb_mm) until reclaim defers another PTE of the mm.
+    """
+    m = make_machine(arch, *sets, cpus=16)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(2 * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(buf, 1)
+    p.write(buf + PAGE_SIZE, 2)
+    t = p.clone_thread(cpu=1)                    # the mm is live on two CPUs (x86 defers)
+    vs = m.vmstat
+    assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
+    assert vs.tlb_deferred_pte == 1 and vs.tlb_batched_pending_flush == 0
+    t.mprotect(buf, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE)
+    assert vs.tlb_batched_pending_flush == 1     # the deferred flush is owed: flushed
+    t.mprotect(buf, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE)
+    assert vs.tlb_batched_pending_flush == 1     # nothing new deferred: nothing flushed
+    assert p.madvise(buf + PAGE_SIZE, PAGE_SIZE, MADV_PAGEOUT) == 1
+    assert vs.tlb_deferred_pte == 2
+    t.mprotect(buf, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE)
+    assert vs.tlb_batched_pending_flush == 2     # a new deferral: owed again
+    assert (t.read(buf), t.read(buf + PAGE_SIZE)) == (1, 2)

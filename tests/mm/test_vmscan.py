@@ -1,6 +1,7 @@
 """mm/vmscan.py: shrink_folio_list's ordering, SWAP_CLUSTER_MAX batches, direct reclaim."""
 
 import pytest
+
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.vmscan import SWAP_CLUSTER_MAX
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
@@ -106,3 +107,37 @@ def test_no_swap_means_nothing_reclaimed_and_folios_go_back(make_machine):
     assert p.madvise(buf, 4 * PAGE_SIZE, MADV_PAGEOUT) == 0
     assert len(m.lru) == 4
     assert [p.read(buf + i * PAGE_SIZE) for i in range(4)] == [0, 1, 2, 3]
+
+
+def _isolated_batches(monkeypatch):
+    """Spy on the lists direct reclaim hands to shrink_folio_list()."""
+    import minikernel.mm.vmscan as vmscan
+    sizes = []
+    real = vmscan.shrink_folio_list
+
+    def spy(current, folio_list, *args, **kw):
+        sizes.append(len(folio_list))
+        return real(current, folio_list, *args, **kw)
+
+    monkeypatch.setattr(vmscan, "shrink_folio_list", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("n", [33, 65])
+def test_direct_reclaim_isolates_swap_cluster_max_folios_at_a_time(make_machine, monkeypatch, n):
+    """shrink_inactive_list() isolates at most SWAP_CLUSTER_MAX (32) folios per pass.
+
+    With more than 32 folios on the inactive list, the first pass takes
+    exactly 32, and no pass takes more.
+    """
+    m = make_machine("arm64", "EXPERT=y", cpus=16)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(n * PAGE_SIZE, flags=MAP_PRIVATE | MAP_ANONYMOUS)
+    for i in range(n):
+        p.write(buf + i * PAGE_SIZE, i + 1)
+    sizes = _isolated_batches(monkeypatch)
+    assert p.reclaim(n) == n
+    assert sizes[0] == 32 and max(sizes) == 32, sizes
+    assert [p.read(buf + i * PAGE_SIZE) for i in range(n)] == list(range(1, n + 1))
+
+

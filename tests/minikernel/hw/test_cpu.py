@@ -50,3 +50,33 @@ def test_stall_is_charged_and_annotated():
     assert cpu.wait_until("ptep_clear_flush", "dsb ish", 50.0) == 0.0
     assert cpu.stalls == {("ptep_clear_flush", "dsb ish"): 100.0}
     assert cpu.now == 100.0
+
+
+def test_store_through_a_clean_entry_rewalks_and_traps_if_the_pte_is_gone():
+    cpu, tlbs, mem = _cpu()
+    cpu.pgd[5] = mk_pte(3, writable=True)
+    mem.data[3] = 1
+    assert cpu.access(5, False) == 1                  # writable, clean entry
+    del cpu.pgd[5]                                    # cleared, not flushed
+    assert cpu.access(5, True, 2) is FAULT            # must re-walk: no PTE, a fault
+    assert mem.data[3] == 1                           # the old page is untouched
+    assert tlbs.lookup(0, 1, 5) is None               # the faulting CPU dropped its entry
+
+
+def test_store_through_a_clean_entry_traps_if_the_pte_now_maps_another_page():
+    cpu, tlbs, mem = _cpu()
+    cpu.pgd[5] = mk_pte(3, writable=True)
+    mem.data[3], mem.data[4] = 1, 1
+    cpu.access(5, False)
+    cpu.pgd[5] = mk_pte(4, writable=True)             # remapped, not flushed
+    assert cpu.access(5, True, 2) is FAULT
+    assert mem.data[3] == 1 and mem.data[4] == 1
+
+
+def test_store_through_a_clean_entry_sets_the_dirty_bit_in_the_pte():
+    cpu, tlbs, mem = _cpu()
+    cpu.pgd[5] = mk_pte(3, writable=True)
+    cpu.access(5, False)
+    assert not pte_dirty(cpu.pgd[5])
+    assert cpu.access(5, True, 2) == 2 and mem.data[3] == 2
+    assert pte_dirty(cpu.pgd[5]) and tlbs.lookup(0, 1, 5).dirty

@@ -1,6 +1,7 @@
 """minikernel/hw/tlb.py: the reverse indexes always match the per-CPU TLBs."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minikernel.hw.tlb import TlbArray
 
