@@ -106,12 +106,12 @@ class ArchTlbOps(Protocol):
         """
         ...
 
-    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+    def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: switch_mm(): load *next*'s page table on *cpu* (None: idle or a kthread,
         which keeps the previous mm lazily where the arch does: x86 enter_lazy_tlb())."""
         ...
 
-    def switch_to(self, cpu: "Cpu", prev: Any, next: Any) -> None:
+    def switch_to(self, cpu: Cpu, prev: Any, next: Any) -> None:
         """Models: the arch half of switch_to() (__switch_to), on every task switch."""
         ...
 

@@ -65,6 +65,8 @@ from minikernel import report as ab_report
 from minikernel.boot import boot
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+from minikernel.machine import Machine
+from minikernel.mm.page_alloc import OutOfMemory
 from minikernel.parallel import check_jobs
 from minikernel.profile import default_profile, load_profile
 from minikernel.report import DEFAULT_COUNT

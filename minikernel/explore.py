@@ -49,14 +49,15 @@ Invariants this module owns:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from minikernel.errors import UserError
 from minikernel.mm.mm_types import FolioLocked
-from minikernel.sanitizer import distinct_kinds
 from minikernel.parallel import check_jobs, fork_map
+from minikernel.sanitizer import distinct_kinds
 from minikernel.scenario import (
     PAUSABLE,
     PROBE_POINTS,

@@ -335,7 +335,7 @@ def call_counts(prof: MachineProfile, kernel: tuple[str, ...] = ()) -> dict[str,
     return {k: v / FIT_ITERATIONS for k, v in r.profile.items()}
 
 
-def skeleton_profile(meas: "Measurements") -> MachineProfile:
+def skeleton_profile(meas: Measurements) -> MachineProfile:
     """A complete arm64 profile built in code (every kernel figure 1 ns, assumed
     hardware figures): the starting point of a fit that reads no profile file,
     so a re-fit works even when the shipped files lack a newly charged symbol."""
@@ -708,7 +708,7 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("fit_inputs = [" + ", ".join(f'"{x}"' for x in inputs) + "]")
     w(f"dvm_fixed_share = [{FIXED_SHARE[1][0]}, {FIXED_SHARE[1][1]}]".ljust(40)
       + "# assumption: fixed part of the latency")
-    for key, val, (lo, hi), _ in ASSUMED_ARM64:
+    for key, _val, (lo, hi), _ in ASSUMED_ARM64:
         if key == "tlbi_issue_ns" and fit_issue:
             continue
         w(f'"arm64.{key}" = [{lo}, {hi}]')

@@ -24,7 +24,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable
 
 from minikernel.errors import UserError
 from minikernel.workload import RunResult, run_seed_benchmark
@@ -118,7 +119,7 @@ def _ignore_sigint() -> None:
 
 
 def _call(item: Any) -> Any:
-    fn, context = _PENDING  # type: ignore[misc]
+    fn, context = _PENDING
     return fn(context, item)
 
 

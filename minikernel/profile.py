@@ -72,8 +72,9 @@ exc_page_fault / do_syscall_64 on x86 and the asm stubs cost 0, with a note.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType

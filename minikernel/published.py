@@ -7,11 +7,12 @@ the project holds one copy of each, next to its source.
 
 from __future__ import annotations
 
-from minikernel.compat import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from minikernel.compat import tomllib
 
 
 @lru_cache(maxsize=1)

@@ -66,6 +66,9 @@ def flip_deferral(cfg, cpus: int, profile=None) -> Flip:
     x86, is configured to) and B is the kernel without; otherwise B is the
     kernel with.  ``why`` explains each assignment.
     """
+    if profile is None:
+        from minikernel.profile import default_profile
+        profile = default_profile(cfg.arch)
     off = deferral_sets(cfg, cpus, False, profile)
     sets = off or deferral_sets(cfg, cpus, True, profile)
     if not sets:

@@ -244,8 +244,8 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
            "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
     if not point.ranges or uncertainty.needs_range(profile) is None:
         return out
-    on = cfg.with_sets(deferral_sets(cfg, point.cpus, True))
-    off = cfg.with_sets(deferral_sets(cfg, point.cpus, False))
+    on = cfg.with_sets(deferral_sets(cfg, point.cpus, True, profile))
+    off = cfg.with_sets(deferral_sets(cfg, point.cpus, False, profile))
 
     def saving(p) -> float:
         rb = run_seed_benchmark(Machine(on, p), 1, warmup=1, **kw)

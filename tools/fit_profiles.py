@@ -62,9 +62,10 @@ def validation_rows() -> list[tuple[str, str, float | None, float]]:
 
 def ranges_rows() -> list[tuple[str, float, float, float, str]]:
     """(command, saving, low, high, moved most by) for the README's range table."""
-    import json
     import contextlib
     import io
+    import json
+
     from minikernel.cli import main as cli
     out = []
     for argv in (["--machine", "kunpeng920", "--smp", "32"],

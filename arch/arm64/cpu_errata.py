@@ -25,9 +25,9 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from minikernel.compat import SLOTS
 from dataclasses import dataclass
 
+from minikernel.compat import SLOTS
 from minikernel.hw.cputype import Core
 
 

@@ -45,7 +45,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from minikernel.arch import FlushPath, nr_pages
-from minikernel.arch.arm64.cpu_errata import ERRATA_REPEAT_TLBI, errata_matching, repeat_tlbi_affected
+from minikernel.arch.arm64.cpu_errata import (
+    ERRATA_REPEAT_TLBI,
+    errata_matching,
+    repeat_tlbi_affected,
+)
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_USER, TLBI_VA, Dvm
 from minikernel.hw.cputype import cores_for_cpus
@@ -118,7 +122,7 @@ class TlbOps:
 
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
 
-    def _tlbi(self, cpu: "Cpu", kind: int, arg: int) -> None:
+    def _tlbi(self, cpu: Cpu, kind: int, arg: int) -> None:
         """Models: __tlbi(op, arg) followed by __tlbi_user(op, arg)."""
         dvm = self.dvm
         dvm.tlbi_is(cpu, kind, arg)
@@ -198,7 +202,7 @@ class TlbOps:
         self.__flush_tlb_page_nosync(cpu, mm, addr)
         return True
 
-    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+    def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: arch_tlbbatch_should_defer() (v5, and 6.6 as merged).
 
         Small systems broadcast cheaply, so v5 only defers above a CPU-count
@@ -256,7 +260,7 @@ class TlbOps:
                            f"{elsewhere} TLBI(s) issued by other CPUs stay outstanding", mm=mm)
         self.dvm.dsb_ish(cpu)
 
-    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+    def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: arm64 switch_mm(): the TTBR0 switch (the DSB is __switch_to's).
 
         Entries of *prev* stay cached, ASID-tagged.
@@ -266,7 +270,7 @@ class TlbOps:
         else:
             cpu.switch_pgd(next.pgd, next.asid)
 
-    def switch_to(self, cpu: "Cpu", prev, next) -> None:
+    def switch_to(self, cpu: Cpu, prev, next) -> None:
         """Models: arm64 __switch_to(): ``dsb(ish)`` on every task switch.
 
         Completes any TLB maintenance this CPU left outstanding, in case the
@@ -400,10 +404,13 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
 
 
 def _cores(profile, cpus: int):
-    if profile is None:
-        from minikernel.profile import default_profile
-        profile = default_profile("arm64")
-    return None if profile.cores is None else cores_for_cpus(profile.cores, cpus)
+    """The cores of *profile*'s first *cpus* CPUs; None when unknown (no profile, or a
+    profile without ``cores``): then no core is assumed affected by any erratum.
+    Callers above the arch layer pass the machine's profile (report.flip_deferral
+    defaults it to the arch's default profile)."""
+    if profile is None or profile.cores is None:
+        return None
+    return cores_for_cpus(profile.cores, cpus)
 
 
 def _batched(cfg, cpus: int, cores) -> bool:

@@ -114,7 +114,7 @@ class TlbOps:
                          flush_ns=p.flush_tlb_ns)
         self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
         self.cpus = machine.cpus
-        self.loaded_mm: list["MmStruct | None"] = [None] * machine.nr_cpus
+        self.loaded_mm: list[MmStruct | None] = [None] * machine.nr_cpus
         self.is_lazy: list[bool] = [False] * machine.nr_cpus
         self.lazy_cpumask = machine.baseline.x86_mm_cpumask_lazy
         self.cpu_tlb_gen: list[dict[int, int]] = [{} for _ in range(machine.nr_cpus)]
@@ -178,7 +178,7 @@ class TlbOps:
         mine[loaded.asid] = mm_gen
         self.machine.trace_tlb_flush(cpu, reason, pages)
 
-    def flush_tlb_multi(self, cpu: "Cpu", cpumask: int, mm: "MmStruct | None", start: int,
+    def flush_tlb_multi(self, cpu: Cpu, cpumask: int, mm: MmStruct | None, start: int,
                         end: int, new_tlb_gen: int, freed_tables: bool = False) -> None:
         """Models: native_flush_tlb_multi(): IPI the other CPUs in *cpumask*, flush locally if in it.
 
@@ -218,7 +218,7 @@ class TlbOps:
                             local_sym=saved)
         cpu.sym = saved
 
-    def flush_tlb_mm_range(self, cpu: "Cpu", mm: "MmStruct", start: int, end: int,
+    def flush_tlb_mm_range(self, cpu: Cpu, mm: MmStruct, start: int, end: int,
                            freed_tables: bool = False) -> None:
         """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
         saved = cpu.sym
@@ -241,7 +241,7 @@ class TlbOps:
         """Models: flush_tlb_range()."""
         self.flush_tlb_mm_range(cpu, vma.vm_mm, start, end)
 
-    def flush_tlb_mm(self, cpu: "Cpu", mm: "MmStruct") -> None:
+    def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm() = flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0, freed_tables=true).
 
         freed_tables makes it interrupt lazy CPUs too.
@@ -281,7 +281,7 @@ class TlbOps:
         mm.pgd[vpn] = pte_mkold(pte)
         return True
 
-    def arch_tlbbatch_should_defer(self, cpu: "Cpu", mm: "MmStruct") -> bool:
+    def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
         """Models: x86 arch_tlbbatch_should_defer(): defer if ``mm_cpumask`` has another CPU.
 
         A local flush is one INVLPG; batching only pays when it saves IPIs.
@@ -316,7 +316,7 @@ class TlbOps:
         """Models: x86 arch_flush_tlb_batched_pending() = flush_tlb_mm()."""
         self.flush_tlb_mm(cpu, mm)
 
-    def switch_mm(self, cpu: "Cpu", prev: "MmStruct | None", next: "MmStruct | None") -> None:
+    def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: switch_mm_irqs_off(), and enter_lazy_tlb() when *next* is None (idle).
 
         Going idle keeps the mm loaded and its cpumask bit, and marks the CPU
@@ -355,7 +355,7 @@ class TlbOps:
             self.machine.trace_tlb_flush(cpu, TLB_FLUSH_ON_TASK_SWITCH, 0)
         mine[next.asid] = next.tlb_gen
 
-    def _switch_to_init_mm(self, cpu: "Cpu") -> None:
+    def _switch_to_init_mm(self, cpu: Cpu) -> None:
         """Models: switch_mm_irqs_off(NULL, &init_mm, NULL) from a lazy CPU's flush_tlb_func()."""
         me = cpu.id
         prev = self.loaded_mm[me]
@@ -365,7 +365,7 @@ class TlbOps:
         self.is_lazy[me] = False
         cpu.switch_pgd(None, 0)
 
-    def switch_to(self, cpu: "Cpu", prev, next) -> None:
+    def switch_to(self, cpu: Cpu, prev, next) -> None:
         """Models: x86 __switch_to(): nothing TLB-related."""
 
     #: Entry symbols charged by generic code: the idtentry stub and its C

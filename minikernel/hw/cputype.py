@@ -22,8 +22,9 @@ Invariants this module owns:
 from __future__ import annotations
 
 import re
-from minikernel.compat import SLOTS
 from dataclasses import dataclass
+
+from minikernel.compat import SLOTS
 
 #: Parts a profile may name, with the vendor's name for messages.  Only the
 #: name matters to the model (the errata lists match on it); MIDR part numbers

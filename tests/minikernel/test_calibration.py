@@ -16,7 +16,9 @@ from functools import cache
 
 import pytest
 
-from minikernel.fit import BATCHED as _BATCHED, PUBLISHED_KERNEL, UNBATCHED as _UNBATCHED
+from minikernel.fit import BATCHED as _BATCHED
+from minikernel.fit import PUBLISHED_KERNEL
+from minikernel.fit import UNBATCHED as _UNBATCHED
 from minikernel.kconfig import load_kernel_config
 from minikernel.machine import Machine
 from minikernel.profile import load_profile

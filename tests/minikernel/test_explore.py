@@ -92,9 +92,9 @@ def test_save_to_a_file_fails_before_exploring(run_cli, tmp_path, monkeypatch):
 
 # --- partial-order reduction and worker processes (issue 16) -----------------------------
 
-from minikernel.explore import DEFAULT_MAX_RUNS, footprint, independent  # noqa: E402
-
 import pytest  # noqa: E402
+
+from minikernel.explore import DEFAULT_MAX_RUNS, footprint, independent  # noqa: E402
 
 #: Every shipped explorer input, with the --set variants the README discusses.
 SHIPPED = [
@@ -249,7 +249,7 @@ def test_independence_is_conservative():
 def test_the_independence_relation_knows_every_scenario_op():
     """A new scenario op must be given a footprint on purpose (until then it commutes with
     nothing, which is safe)."""
-    from minikernel.explore import FOOTPRINT_OPS, EVERYTHING
+    from minikernel.explore import EVERYTHING, FOOTPRINT_OPS
     from minikernel.scenario import OPS, Step
 
     assert FOOTPRINT_OPS == set(OPS)

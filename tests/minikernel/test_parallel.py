@@ -10,8 +10,8 @@ import multiprocessing
 
 import pytest
 
-from minikernel.parallel import check_jobs, default_jobs, run_benchmarks, usable_cores
 from minikernel.errors import UserError
+from minikernel.parallel import check_jobs, default_jobs, run_benchmarks, usable_cores
 
 needs_fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                                 reason="no fork on this host: parallel runs fall back to sequential")

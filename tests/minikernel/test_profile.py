@@ -234,7 +234,7 @@ def test_bad_cores_name_the_entry(tmp_path, cores, expect):
 
 def test_profile_without_cores_keeps_loading(tmp_path):
     """A profile written before cores existed: no core is assumed affected by any erratum."""
-    text = "\n".join(l for l in SNAPDRAGON.splitlines() if not l.startswith("cores = "))
+    text = "\n".join(ln for ln in SNAPDRAGON.splitlines() if not ln.startswith("cores = "))
     p = load_profile(write(tmp_path, text))
     assert p.cores is None
     from minikernel.boot import boot

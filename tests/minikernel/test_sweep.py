@@ -115,8 +115,9 @@ def test_sweep_refuses_an_erratum_flip():
 
 
 def test_the_test_extra_installs_the_plot_and_dask_extras():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
                            .read_text())["project"]["optional-dependencies"]

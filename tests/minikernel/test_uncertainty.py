@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from minikernel import sweep
 from minikernel.profile import load_profile
 from minikernel.uncertainty import needs_range, saving_range, variant
-from minikernel import sweep
 
 
 def test_needs_a_range_only_away_from_the_fit_or_without_one():

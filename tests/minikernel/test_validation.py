@@ -10,7 +10,7 @@ error, so it fails loudly the day the model starts to meet it.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -27,7 +27,7 @@ TAIL = ["_raw_spin_unlock", "xas_load", "clear_page", "zram_slot_lock"]
 DSB = "share of ptep_clear_flush in its DSB (%)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def unbatched_only(machine: str):
     """*machine* fitted from its unbatched measurements alone (perf report, user+sys)."""
     like = load_profile("snapdragon888") if machine == "kunpeng920" else None
@@ -82,7 +82,7 @@ def test_kunpeng_unbatched_fit_overpredicts_by_the_flush_share():
 # one, let the rest fix the parameter it fixed, predict it.
 
 
-@lru_cache(maxsize=None)
+@cache
 def loo(machine: str) -> dict[str, tuple[float, float]]:
     rows = leave_one_out(machine, symbols=TAIL if machine == "snapdragon888" else False)
     return {name: (pub, model) for name, pub, model in rows}

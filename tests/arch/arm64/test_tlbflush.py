@@ -171,10 +171,10 @@ def test_switch_between_threads_of_one_mm_executes_the_dsb(make_machine):
 
 
 def test_back_to_back_range_flush_fills_the_dvm_queue():
+    from minikernel.fit import PUBLISHED_KERNEL  # no A55 REPEAT_TLBI workaround
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
     from minikernel.profile import load_profile
-    from minikernel.fit import PUBLISHED_KERNEL          # no A55 REPEAT_TLBI workaround
     m = Machine(load_kernel_config("arm64", sets=list(PUBLISHED_KERNEL)),
                 load_profile("snapdragon888"))
     p = Process.spawn(m, cpu=0)

@@ -4,7 +4,7 @@ import pytest
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault  # noqa: F401  (documents the trap type)
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
+from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
 
 NPAGES = 256
 
