@@ -40,7 +40,7 @@ BAD_TOML = {"bad.toml": "this is = = not toml\n"}
 CASES: dict[str, Case] = {
     # --- the main job -------------------------------------------------------------
     "no source": Case((), "nothing to boot"),
-    "--defconfig unknown arch": Case(("--defconfig", "riscv"), "unknown arch 'riscv'"),
+    "--defconfig unknown arch": Case(("--defconfig", "mips"), "unknown arch 'mips'"),
     "--config missing": Case(("--config", "nope"), "nope: no such file"),
     "--jobs zero": Case(("--defconfig", "arm64", "--jobs", "0"), "--jobs 0"),
     "--jobs not a number": Case(("--defconfig", "arm64", "--jobs", "x"), "--jobs"),
@@ -137,7 +137,7 @@ CASES: dict[str, Case] = {
                                         "decimal integer", files=ARM64_CONFIG),
     "config --state without .config": Case(("config", "--state", "EXPERT"), "no such file"),
     # --- sweep ------------------------------------------------------------------------
-    "sweep --arch unknown": Case(("sweep", "--arch", "riscv", "--cpus", "4"), "unknown arch"),
+    "sweep --arch unknown": Case(("sweep", "--arch", "mips", "--cpus", "4"), "unknown arch"),
     "sweep --cpus bad": Case(("sweep", "--cpus", "4..2"), "--cpus '4..2'"),
     "sweep --cpus above NR_CPUS": Case(("sweep", "--arch", "x86", "--cpus", "1024"),
                                        "above CONFIG_NR_CPUS"),
