@@ -420,7 +420,7 @@ def _why(assignment: str, cpus: int) -> str:
                 "threshold)")
     if sym == "EXPERT":
         return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
-                "EXPERT; on x86 and riscv it only makes the model-only knob visible)")
+                "EXPERT; on x86 it only makes the model-only knob visible)")
     if sym == "ARM64_NR_CPUS_FOR_BATCHED_TLB":
         if int(val) < cpus:
             return f"the deferral threshold drops to {val}, below the {cpus} online CPUs"

@@ -72,6 +72,15 @@ CASES: dict[str, Case] = {
                                   "machine.mem_pages = 10",
                                   files={"tiny.toml": 'inherit = "kunpeng920"\n[machine]\n'
                                                       "mem_pages = 10\n"}),
+    # riscv (issue 17): an arm64 machine for a riscv kernel, a bad [riscv] figure
+    "--machine wrong arch riscv": Case(("--defconfig", "riscv", "--machine", "kunpeng920"),
+                                       "expected an arm64 kernel, found riscv"),
+    "--machine riscv bad asid": Case(("--defconfig", "riscv", "--machine", "rv.toml"),
+                                     "riscv.asid: expected true or false",
+                                     files={"rv.toml": 'inherit = "visionfive2"\n[riscv]\n'
+                                                       'asid = 3\n'}),
+    "sweep --arch riscv NR_CPUS": Case(("sweep", "--arch", "riscv", "--cpus", "1024"),
+                                       "above CONFIG_NR_CPUS=512 for riscv"),
     "--machine not toml": Case(("--defconfig", "arm64", "--machine", "bad.toml"), "bad.toml",
                                files=BAD_TOML),
     "--smp zero": Case(("--defconfig", "x86", "--smp", "0"), "CPU count 0 out of range"),
