@@ -100,11 +100,13 @@ class TlbOps:
     def __init__(self, machine: Machine) -> None:
         p = machine.profile
         self.machine = machine
-        self.hw = RiscvTlb(machine.tlbs, sfence_ns=p.riscv_sfence_vma_ns,
-                           sfence_all_ns=p.riscv_sfence_vma_all_ns,
-                           ecall_ns=p.riscv_sbi_ecall_ns, mtrap_ns=p.riscv_sbi_mtrap_ns,
-                           send_ns=p.riscv_ipi_send_ns, latency_ns=p.riscv_ipi_latency_ns,
-                           entry_ns=p.riscv_ipi_entry_ns)
+        self.hw = RiscvTlb(machine.tlbs, sfence_ns=_fig(p.riscv_sfence_vma_ns),
+                           sfence_all_ns=_fig(p.riscv_sfence_vma_all_ns),
+                           ecall_ns=_fig(p.riscv_sbi_ecall_ns),
+                           mtrap_ns=_fig(p.riscv_sbi_mtrap_ns),
+                           send_ns=_fig(p.riscv_ipi_send_ns),
+                           latency_ns=_fig(p.riscv_ipi_latency_ns),
+                           entry_ns=_fig(p.riscv_ipi_entry_ns))
         self.use_ipi_for_rfence = bool(p.riscv_ipi_for_rfence)
         self.use_asid_allocator = bool(p.riscv_asid)
         self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
@@ -318,6 +320,13 @@ class TlbOps:
         hw = self.hw
         return {"sfence_vma": hw.sfence_vma, "sfence_vma_all": hw.sfence_vma_all,
                 "sbi_rfence": hw.sbi_rfence, "ipis_sent": hw.ipis_sent}
+
+
+def _fig(v: float | None) -> float:
+    """A [riscv] profile figure: present on every profile that can run riscv (check_arch)."""
+    if v is None:
+        raise ValueError("a riscv machine needs the profile's [riscv] figures")
+    return v
 
 
 def _bits(mask: int):
