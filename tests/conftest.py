@@ -44,6 +44,8 @@ KERNEL_CONFIGS = [
     ("arm64", "arm64_erratum"),
     ("x86", None),
     ("x86", "x86_nobatch"),
+    ("riscv", None),
+    ("riscv", "riscv_nobatch"),
 ]
 
 
