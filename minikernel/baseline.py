@@ -97,6 +97,13 @@ class KernelBaseline:
     #: cleared at a switch, only by a flush IPI reaching a CPU that runs
     #: another mm (flush_tlb_func), so the mask is a superset.
     x86_mm_cpumask_lazy: bool = False
+    #: mm/migrate.c: folios migrate_pages() hands to one migrate_pages_batch(),
+    #: which unmaps them all with try_to_migrate(TTU_BATCH_FLUSH), flushes once
+    #: and then moves them: NR_MAX_BATCHED_MIGRATION = HPAGE_PMD_NR = 512 since
+    #: 7e12beb8ca2a ("migrate_pages: batch flushing TLB", Linux 6.3).  0: up to
+    #: 6.2, unmap_and_move() one folio at a time, each PTE flushed as it is
+    #: cleared (try_to_migrate(folio, 0) -> ptep_clear_flush).
+    migrate_batch: int = 512
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -140,4 +147,5 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
         "arm64_repeat_tlbi_scope": "this_cpu" if version < (6, 6) else "system",
         "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 7) else "MAX_DVM_OPS",
         "x86_mm_cpumask_lazy": version >= (6, 14),
+        "migrate_batch": 512 if version >= (6, 3) else 0,
     }
