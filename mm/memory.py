@@ -38,6 +38,7 @@ from minikernel.hw.mmu import (
     pte_to_swp_offset,
     pte_write,
 )
+from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import (
     VM_READ,
     VM_SHARED,
@@ -47,7 +48,6 @@ from minikernel.mm.mm_types import (
     TaskStruct,
     VmAreaStruct,
 )
-from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.page_alloc import folio_put
 from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (

@@ -535,7 +535,7 @@ def do_pages_move(current: TaskStruct, target: TaskStruct, addrs: list[int],
         if numa.pfn_to_nid(folio.pfn) != nid and all(f is not folio for f, _ in moves):
             moves.append((folio, nid))
     migrate_pages_to_nodes(current, moves, MIGRATE_SYNC, MR_SYSCALL)
-    for i, folio in where:
+    for i, _folio in where:
         addr = addrs[i]
         pte = mm.pgd.get(addr >> PAGE_SHIFT, 0)
         status[i] = numa.pfn_to_nid(pte_pfn(pte)) if pte_present(pte) else ENOENT
