@@ -250,6 +250,10 @@ def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dic
     on, off = (a, b) if a_defers else (b, a)
     pct = (1 - on["elapsed_s"] / off["elapsed_s"]) * 100 if off["elapsed_s"] else 0.0
     why = uncertainty.needs_range(profile)
+    if why is None and workload.startswith("migrate") and any(
+            k.startswith("numa.") for k in profile.ranges):
+        why = (f"the migration benchmark was never measured on {profile.name}: its page-copy "
+               "figures ([numa]) are assumptions")
     out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile),
            # the fits consumed the seed benchmark's figures, never the migration one's
            "fit_input": (None if workload.startswith("migrate")
