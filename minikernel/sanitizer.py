@@ -243,10 +243,10 @@ class TlbSanitizer:
     # Hooks called by the kernel model and the user layer
 
     def pte_cleared(self, cpu: Cpu, mm: MmStruct, addr: int, pfn: int, pteval: int,
-                    deferred: bool) -> None:
-        """try_to_unmap_one() cleared a PTE, flushing it or deferring the flush."""
+                    deferred: bool, fn: str = "try_to_unmap_one") -> None:
+        """try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
-        self.event(cpu, "try_to_unmap_one: PTE {:#x} -> pfn {}{} cleared, {}", addr, pfn,
+        self.event(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}", fn, addr, pfn,
                    " (dirty)" if pteval & 0x04 else "",
                    "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)",
                    pfn=pfn, key=key)

@@ -197,9 +197,9 @@ def kernel_migrate_pages(current: TaskStruct, target: TaskStruct, old_nodes: int
     from minikernel.mm.migrate import MIGRATE_SYNC, MR_SYSCALL, migrate_pages_to_nodes
     m = current.machine
     for mask, what in ((old_nodes, "old_nodes"), (new_nodes, "new_nodes")):
-        check_policy(m, MPOL_BIND, mask) if mask else None
         if not mask:
             raise ValueError(f"{what}: needs a non-empty nodemask")
+        check_policy(m, MPOL_BIND, mask)
     src = [n for n in range(old_nodes.bit_length()) if old_nodes >> n & 1]
     dst = [n for n in range(new_nodes.bit_length()) if new_nodes >> n & 1]
     to = {s: dst[min(i, len(dst) - 1)] for i, s in enumerate(src)}

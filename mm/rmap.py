@@ -409,7 +409,8 @@ def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, add
         pteval = ptep_clear_flush(cpu, vma, address)
         m.vmstat.tlb_sync_flush += 1
     if m.sanitizer is not None:
-        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred)
+        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred,
+                                "try_to_migrate_one")
     if pte_dirty(pteval):
         folio.dirty = True
     mm.pgd[vpn] = make_migration_entry(folio.pfn, pteval)
