@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "arm64": "minikernel.arch.arm64.tlbflush",
     "x86": "minikernel.arch.x86.tlbflush",
+    "riscv": "minikernel.arch.riscv.tlbflush",
 }
 
 

@@ -1,8 +1,9 @@
 """Kernel baselines: which Linux release a booted machine runs.
 
 Model-only.  Every behaviour the model replays belongs to a named kernel
-release.  The arm64 variant choice (``MODEL_ARM64_BATCHED_TLB_*``) and the x86
-baseline choice (``MODEL_X86_KERNEL_*``) each name one; boot resolves the
+release.  The arm64 variant choice (``MODEL_ARM64_BATCHED_TLB_*``), the x86
+baseline choice (``MODEL_X86_KERNEL_*``) and the riscv one
+(``MODEL_RISCV_KERNEL_*``) each name one; boot resolves the
 choice once into a :class:`KernelBaseline`, ``machine.baseline``, and the
 generic mm and arch code read its attributes.
 
@@ -13,7 +14,8 @@ Invariants this module owns:
     code on the per-page path reads the attribute and never compares
     versions itself.
   - The releases are the ones the variants name: Linux 6.1 (the v5 series'
-    base, 6.1-rc), Linux 6.6 (the series as merged) and Linux 6.16 (the
+    base, 6.1-rc), Linux 6.6 (the series as merged), Linux 6.8 (riscv's
+    first batched release, 54d7431af73e; riscv only) and Linux 6.16 (the
     first release with 4b634918384c).  The published measurements the
     profiles are fitted to ran 2022 kernels: the 6.1 baseline.
 
@@ -29,7 +31,7 @@ from typing import Any
 from minikernel.compat import SLOTS
 
 #: The releases a baseline may name, oldest first.
-RELEASES: tuple[tuple[int, int], ...] = ((6, 1), (6, 6), (6, 16))
+RELEASES: tuple[tuple[int, int], ...] = ((6, 1), (6, 6), (6, 8), (6, 16))
 
 #: SRCARCH -> the Kconfig choice that names the baseline: (member, arm64
 #: series variant or None, release), checked in order.  The last row is the
@@ -44,6 +46,12 @@ BASELINE_CHOICES: dict[str, tuple[tuple[str, str | None, tuple[int, int]], ...]]
         ("MODEL_X86_KERNEL_6_6", None, (6, 6)),
         ("MODEL_X86_KERNEL_6_16", None, (6, 16)),
         ("MODEL_X86_KERNEL_6_1", None, (6, 1)),
+    ),
+    # riscv batches reclaim's flushes from 6.8 (54d7431af73e); 6.6 is the
+    # last release before, the same generic mm as 6.8 for the modelled paths.
+    "riscv": (
+        ("MODEL_RISCV_KERNEL_6_6", None, (6, 6)),
+        ("MODEL_RISCV_KERNEL_6_8", None, (6, 8)),
     ),
 }
 
@@ -104,6 +112,12 @@ class KernelBaseline:
     #: 6.2, unmap_and_move() one folio at a time, each PTE flushed as it is
     #: cleared (try_to_migrate(folio, 0) -> ptep_clear_flush).
     migrate_batch: int = 512
+    #: riscv local_flush_tlb_range_asid(): a range of more than this many
+    #: pages is fenced as the whole ASID.  64 (``tlb_flush_all_threshold``)
+    #: since Alexandre Ghiti's "riscv: Improve tlb_flush()" series, in 6.8
+    #: under 54d7431af73e; 6.6 fences the whole ASID for anything above one
+    #: page (1).
+    riscv_tlb_flush_all_threshold: int = 64
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -148,4 +162,5 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
         "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 7) else "MAX_DVM_OPS",
         "x86_mm_cpumask_lazy": version >= (6, 14),
         "migrate_batch": 512 if version >= (6, 3) else 0,
+        "riscv_tlb_flush_all_threshold": 64 if version >= (6, 8) else 1,
     }

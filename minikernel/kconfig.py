@@ -59,10 +59,12 @@ from minikernel.errors import ConfigError
 
 #: Accepted spellings of ARCH (as for "make ARCH=...") -> SRCARCH.
 ARCHES: MappingProxyType[str, str] = MappingProxyType(
-    {"arm64": "arm64", "aarch64": "arm64", "x86": "x86", "x86_64": "x86"}
+    {"arm64": "arm64", "aarch64": "arm64", "x86": "x86", "x86_64": "x86",
+     "riscv": "riscv", "riscv64": "riscv"}
 )
 #: SRCARCH -> the def_bool symbol that identifies a saved .config's arch.
-ARCH_SYMBOLS: MappingProxyType[str, str] = MappingProxyType({"arm64": "ARM64", "x86": "X86"})
+ARCH_SYMBOLS: MappingProxyType[str, str] = MappingProxyType(
+    {"arm64": "ARM64", "x86": "X86", "riscv": "RISCV"})
 
 
 def srcarch_of(arch: str) -> str:

@@ -29,6 +29,8 @@ File format (see profiles/snapdragon888.toml for a commented example)::
                dvm_throughput_base_ns dvm_throughput_per_cpu_ns
                [dvm_queue_depth] [dvm_contention]
     [x86]      ipi_send_ns ipi_latency_ns ipi_entry_ns invlpg_ns flush_tlb_ns
+    [riscv]    sfence_vma_ns sfence_vma_all_ns sbi_ecall_ns sbi_mtrap_ns ipi_send_ns
+               ipi_latency_ns ipi_entry_ns ipi_for_rfence asid
     [kernel]   scale                          # multiplies every [kernel_ns] figure
     [numa]     optional: node_cpus [node_pages] [local_copy_gbps] [local_latency_ns]
                [remote_copy_gbps] [remote_latency_ns]
@@ -55,7 +57,7 @@ defaults: 10 GB/s and 0 ns locally, 5 GB/s and 100 ns remotely (assumptions).
 
 With ``inherit``, tables merge key by key and the inheriting file wins.  A
 profile that names ``arch`` needs only that arch's section; one that does
-not needs both.
+not needs both [arm64] and [x86] (and runs riscv only if it has [riscv] too).
 
 ``[machine] cores`` (optional, arm64) lists the core type and revision of
 each CPU in CPU order, e.g. ``["cortex-a55:r2p0 x4", "cortex-a78:r1p1 x3",
@@ -70,6 +72,8 @@ entries.  x86 charges its own (``asm_exc_page_fault`` + ``exc_page_fault``,
 them in [kernel_ns], and one that does not (a file written before they
 existed) keeps loading: its el0_da / el0_svc figure is charged to
 exc_page_fault / do_syscall_64 on x86 and the asm stubs cost 0, with a note.
+riscv's are ``handle_exception`` (the common trap entry, both paths) with
+``do_page_fault`` / ``do_trap_ecall_u``, mapped the same way when absent.
 """
 
 # File layout:
@@ -140,6 +144,18 @@ X86_ENTRY_SYMBOLS: dict[str, str] = {
 #: Of each pair above, the one the arm64 figure goes to when an old profile
 #: gives only the arm64 name (the other then costs 0 ns).
 _X86_ENTRY_MAPPED = ("exc_page_fault", "do_syscall_64")
+#: riscv's entry symbols, likewise: the trap entry asm (arch/riscv/kernel/entry.S,
+#: shared by faults and syscalls) and the C handlers.
+RISCV_ENTRY_SYMBOLS: dict[str, str] = {
+    "handle_exception": "el0_da",       # trap entry/exit asm (sret); 0 ns when mapped
+    "do_page_fault": "el0_da",          # the C fault handler
+    "do_trap_ecall_u": "el0_svc",       # the C syscall dispatcher
+}
+_RISCV_ENTRY_MAPPED = ("do_page_fault", "do_trap_ecall_u")
+#: SRCARCH -> (its entry symbols, those an arm64 figure maps to), for the arches
+#: that do not charge el0_da / el0_svc themselves.
+_ENTRY_SYMBOLS = {"x86": (X86_ENTRY_SYMBOLS, _X86_ENTRY_MAPPED),
+                  "riscv": (RISCV_ENTRY_SYMBOLS, _RISCV_ENTRY_MAPPED)}
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -147,7 +163,8 @@ class MachineProfile:
     """A machine the model can run on.
 
     name:      profile name (``--machine``)
-    arch:      "arm64" or "x86", or None for a profile usable with either
+    arch:      "arm64", "x86" or "riscv", or None for a profile usable with
+               arm64 and x86 (and riscv if it has a [riscv] table)
     cpus:      number of online CPUs
     ghz:       core clock, for converting ns to cycles in reports
     mem_pages: page frames of simulated RAM
@@ -174,6 +191,13 @@ class MachineProfile:
       fitted at (None: not fitted).  See :mod:`minikernel.uncertainty`.
     x86 figures: ipi_send_ns (per target), ipi_latency_ns (one way),
       ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns.
+    riscv figures (``riscv_*``): sfence_vma_ns (one fence by address),
+      sfence_vma_all_ns (a whole-TLB or whole-ASID fence), sbi_ecall_ns (an
+      SBI call into M-mode and back), sbi_mtrap_ns (a target's M-mode
+      software-interrupt trap), ipi_send_ns, ipi_latency_ns, ipi_entry_ns
+      (S-mode IPI entry, the kernel-IPI path); ipi_for_rfence: the kernel
+      sends remote fences by its own IPIs (``riscv_use_ipi_for_rfence()``);
+      asid: the harts implement ASIDs (the kernel's ASID allocator is on).
     The other arch's figures are None in a profile that names its arch.
     kernel_ns: symbol -> ns of that kernel function's own work per call
       (already multiplied by the file's [kernel] scale).
@@ -217,6 +241,15 @@ class MachineProfile:
     local_latency_ns: float = 0.0
     remote_copy_gbps: float = 5.0
     remote_latency_ns: float = 100.0
+    riscv_sfence_vma_ns: float | None = None
+    riscv_sfence_vma_all_ns: float | None = None
+    riscv_sbi_ecall_ns: float | None = None
+    riscv_sbi_mtrap_ns: float | None = None
+    riscv_ipi_send_ns: float | None = None
+    riscv_ipi_latency_ns: float | None = None
+    riscv_ipi_entry_ns: float | None = None
+    riscv_ipi_for_rfence: bool | None = None
+    riscv_asid: bool | None = None
 
     def with_cpus(self, cpus: int) -> MachineProfile:
         """The same machine with a different number of online CPUs (``--smp``)."""
@@ -240,6 +273,10 @@ class MachineProfile:
             raise UserError(f"{self.source or self.name}: machine '{self.name}' is an "
                             f"{self.arch} machine: expected an {self.arch} kernel, found "
                             f"{arch} (pick another --machine)")
+        if self.arch is None and arch == "riscv" and self.riscv_sfence_vma_ns is None:
+            raise UserError(f"{self.source or self.name}: machine '{self.name}' has no "
+                            "[riscv] table: expected one to run a riscv kernel (or pick "
+                            "another --machine)")
 
 
 def builtin_profiles() -> list[str]:
@@ -296,7 +333,7 @@ def default_profile(arch: str, cpus: int | None = None) -> MachineProfile:
 _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "machine": {
         "name": ("str", "a string"),
-        "arch": ("arch", "'arm64' or 'x86'"),
+        "arch": ("arch", "'arm64', 'x86' or 'riscv'"),
         "cpus": ("int+", "a positive integer (CPUs)"),
         "ghz": ("num+", "a positive number (GHz)"),
         "mem_pages": ("int+", "a positive integer (4 KiB page frames)"),
@@ -315,6 +352,11 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
                                   "broadcasting CPU)")},
     "x86": {k: ("num", "a number >= 0 (ns)") for k in (
         "ipi_send_ns", "ipi_latency_ns", "ipi_entry_ns", "invlpg_ns", "flush_tlb_ns")},
+    "riscv": {**{k: ("num", "a number >= 0 (ns)") for k in (
+        "sfence_vma_ns", "sfence_vma_all_ns", "sbi_ecall_ns", "sbi_mtrap_ns", "ipi_send_ns",
+        "ipi_latency_ns", "ipi_entry_ns")},
+        "ipi_for_rfence": ("bool", "true or false (remote fences by kernel IPIs, not SBI)"),
+        "asid": ("bool", "true or false (the harts implement ASIDs)")},
     "kernel": {
         "scale": ("num+", "a positive number (multiplies every [kernel_ns] figure)"),
     },
@@ -339,7 +381,9 @@ _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("k
 _DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0,
              "numa.local_copy_gbps": 10.0, "numa.local_latency_ns": 0.0,
              "numa.remote_copy_gbps": 5.0, "numa.remote_latency_ns": 100.0}
-_ARCH_SECTIONS = ("arm64", "x86")
+_ARCH_SECTIONS = ("arm64", "x86", "riscv")
+#: What a profile naming no arch must have (riscv's table is optional there).
+_ANY_ARCH_SECTIONS = ("arm64", "x86")
 #: Symbols charged after profiles were first written, and the symbol whose
 #: figure a file without them gets (so files users wrote keep loading).
 _LATER_SYMBOLS = {"folio_referenced_one": "page_vma_mapped_walk",
@@ -492,7 +536,10 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
     arch = machine.get("arch")
     if arch is not None:
         arch = _value(path, "machine.arch", "arch", _SCHEMA["machine"]["arch"][1], arch)
-    need_arch = _ARCH_SECTIONS if arch is None else (arch,)
+    if arch is not None:
+        need_arch: tuple[str, ...] = (arch,)
+    else:
+        need_arch = _ANY_ARCH_SECTIONS + (("riscv",) if "riscv" in data else ())
     fields: dict[str, Any] = {}
     for section, keys in _SCHEMA.items():
         if section in _ARCH_SECTIONS and section not in need_arch:
@@ -514,7 +561,8 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         raise UserError(f"{path}: kernel_ns: missing: expected a table [kernel_ns] of "
                         "symbol = ns per call")
     for sym in table:
-        if sym not in KERNEL_SYMBOLS and sym not in X86_ENTRY_SYMBOLS:
+        if (sym not in KERNEL_SYMBOLS and sym not in X86_ENTRY_SYMBOLS
+                and sym not in RISCV_ENTRY_SYMBOLS):
             raise UserError(f"{path}: kernel_ns.{sym}: unknown symbol: expected one the model "
                             "charges (see minikernel.profile.KERNEL_SYMBOLS)")
     kernel_ns = {}
@@ -528,22 +576,28 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         kernel_ns[sym] = _value(path, f"kernel_ns.{sym}", "num", "a number >= 0 (ns per call)",
                                 table[sym]) * scale
     notes: list[str] = []
-    if "x86" in need_arch:
-        given = [s for s in X86_ENTRY_SYMBOLS if s in table]
-        for sym, arm64_sym in X86_ENTRY_SYMBOLS.items():
+    for entry_arch, (entry_syms, mapped) in _ENTRY_SYMBOLS.items():
+        if entry_arch not in need_arch:
+            continue
+        given = [s for s in entry_syms if s in table]
+        for sym, arm64_sym in entry_syms.items():
             if sym in table:
                 kernel_ns[sym] = _value(path, f"kernel_ns.{sym}", "num",
                                         "a number >= 0 (ns per call)", table[sym]) * scale
             elif given:
                 raise UserError(f"{path}: kernel_ns.{sym}: missing: expected a number >= 0 "
-                                f"(ns per call; give all of {', '.join(X86_ENTRY_SYMBOLS)} "
+                                f"(ns per call; give all of {', '.join(entry_syms)} "
                                 "or none)")
             else:
-                kernel_ns[sym] = kernel_ns[arm64_sym] if sym in _X86_ENTRY_MAPPED else 0.0
-        if not given:
+                kernel_ns[sym] = kernel_ns[arm64_sym] if sym in mapped else 0.0
+        if not given and entry_arch == "x86":
             notes.append(f"{path}: kernel_ns: no x86 entry symbols given: on x86 the el0_da "
                          "figure is charged to exc_page_fault and el0_svc's to do_syscall_64 "
                          "(asm_exc_page_fault, entry_SYSCALL_64: 0 ns)")
+        elif not given:
+            notes.append(f"{path}: kernel_ns: no riscv entry symbols given: on riscv the "
+                         "el0_da figure is charged to do_page_fault and el0_svc's to "
+                         "do_trap_ecall_u (handle_exception: 0 ns)")
     # Core facts are arm64's (an x86 profile inheriting an arm64 one ignores them).
     cores = fields.get("machine.cores") if "arm64" in need_arch else None
     if cores is not None and len(cores) != fields["machine.cpus"]:
@@ -611,6 +665,15 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         local_latency_ns=fields["numa.local_latency_ns"],
         remote_copy_gbps=fields["numa.remote_copy_gbps"],
         remote_latency_ns=fields["numa.remote_latency_ns"],
+        riscv_sfence_vma_ns=g("riscv.sfence_vma_ns"),
+        riscv_sfence_vma_all_ns=g("riscv.sfence_vma_all_ns"),
+        riscv_sbi_ecall_ns=g("riscv.sbi_ecall_ns"),
+        riscv_sbi_mtrap_ns=g("riscv.sbi_mtrap_ns"),
+        riscv_ipi_send_ns=g("riscv.ipi_send_ns"),
+        riscv_ipi_latency_ns=g("riscv.ipi_latency_ns"),
+        riscv_ipi_entry_ns=g("riscv.ipi_entry_ns"),
+        riscv_ipi_for_rfence=g("riscv.ipi_for_rfence"),
+        riscv_asid=g("riscv.asid"),
     )
 
 

@@ -281,12 +281,17 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
 #: The synchronous flush path of the unbatched run, per arch: what deferring
 #: can save.  arm64: ptep_clear_flush (TLBI + DSB ISH inlined into it); x86:
 #: the remote-flush IPI round (smp_call_function_many_cond, with its wait for
-#: the acks) and flush_tlb_mm_range, plus ptep_clear_flush.
+#: the acks) and flush_tlb_mm_range, plus ptep_clear_flush; riscv: the SBI
+#: remote fence (sbi_ecall, with its wait) or the kernel's IPI round, and
+#: __flush_tlb_range's local fences, plus ptep_clear_flush.
 _FLUSH_SYMBOLS = {"arm64": ("ptep_clear_flush",),
                   "x86": ("ptep_clear_flush", "flush_tlb_mm_range",
-                          "smp_call_function_many_cond")}
+                          "smp_call_function_many_cond"),
+                  "riscv": ("ptep_clear_flush", "__flush_tlb_range", "sbi_ecall",
+                            "smp_call_function_many_cond")}
 _FLUSH_LABEL = {"arm64": "ptep_clear_flush (TLBI + DSB ISH)",
-                "x86": "remote flush (IPI round + flush_tlb_mm_range)"}
+                "x86": "remote flush (IPI round + flush_tlb_mm_range)",
+                "riscv": "remote fence (SBI RFENCE or IPIs + __flush_tlb_range)"}
 
 
 def check_executor(jobs: int | None, executor: str, scheduler: str | None) -> None:

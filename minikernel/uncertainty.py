@@ -73,8 +73,8 @@ def variant(profile: MachineProfile, key: str, value) -> MachineProfile:
         return replace(profile, kernel_ns=MappingProxyType(
             {s: v * f for s, v in profile.kernel_ns.items()}), kernel_scale=value)
     section, _, name = key.partition(".")
-    field = _FIELD.get(key, name)
-    if section in ("arm64", "x86") and getattr(profile, field, None) is None:
+    field = _FIELD.get(key, "riscv_" + name if section == "riscv" else name)
+    if section in ("arm64", "x86", "riscv") and getattr(profile, field, None) is None:
         return profile                          # the other arch's figure: not used
     return replace(profile, **{field: value})
 

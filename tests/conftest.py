@@ -6,11 +6,14 @@
   run_cli_proc    `python -m minikernel` in a subprocess (for "no traceback")
   cli_env         environment for such subprocesses
   report_line     a line for the terminal summary (e.g. how many property examples paused)
+  cpython_extra   import a module of the CPython-only part of the test extra
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -41,7 +44,26 @@ KERNEL_CONFIGS = [
     ("arm64", "arm64_erratum"),
     ("x86", None),
     ("x86", "x86_nobatch"),
+    ("riscv", None),
+    ("riscv", "riscv_nobatch"),
 ]
+
+
+PYPY = platform.python_implementation() == "PyPy"
+
+
+def cpython_extra(module: str):
+    """Import `module`, one of the test extra's packages that PyPy cannot install.
+
+    Under CPython it is a plain import: the test extra is installed, so a
+    missing module fails the test (never a silent skip).  Under PyPy, which
+    installs only the test-core extra (pyproject.toml), the test is skipped
+    with the reason.
+    """
+    if PYPY:
+        return pytest.importorskip(module, reason=f"{module}: not installable under PyPy "
+                                   "(pyproject.toml test-core)")
+    return importlib.import_module(module)
 
 
 _REPORT = pytest.StashKey[list]()
@@ -114,6 +136,12 @@ def run_cli(capsys):
         return CliResult(rc, cap.out, cap.err)
 
     return run
+
+
+@pytest.fixture(name="cpython_extra")
+def cpython_extra_fixture():
+    """cpython_extra(module) as a fixture."""
+    return cpython_extra
 
 
 @pytest.fixture(name="cli_env")

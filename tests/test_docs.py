@@ -4,8 +4,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -27,21 +25,11 @@ def _texts():
                 continue
 
 
-#: Citations being rewritten on another branch (the cost model's): the
-#: profiles' and tools/fit_profiles.py's.  Until that lands, only these may
-#: remain; delete this once `git grep DESIGN.md` finds none of them.
-PENDING = {"minikernel/profiles/kunpeng920.toml", "minikernel/profiles/snapdragon888.toml",
-           "tools/fit_profiles.py"}
-
-
 def test_no_file_cites_a_document_outside_the_repository():
     bad = [(name, f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}")
            for name, text in _texts() if name != "tests/test_docs.py"
            for m in re.finditer(r"DESIGN\.md|\.\./shared|shared/notes", text)]
-    assert [where for name, where in bad if name not in PENDING] == []
-    if bad:
-        pytest.xfail("still pending on the cost-model branch: " +
-                     ", ".join(where for _, where in bad))
+    assert [where for _, where in bad] == []
 
 
 def test_every_cited_docs_page_exists():

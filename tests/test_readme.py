@@ -64,7 +64,7 @@ ELSEWHERE = {
     # the optional PyPy route: .ci/run installs pypy3 and runs the suite and the
     # quick benchmark under it
     "apt-get install pypy3 pypy3-venv": ".ci/run (PyPy step)",
-    "pypy3 -m venv .venv-pypy && .venv-pypy/bin/pip install -e '.[test]' && "
+    "pypy3 -m venv .venv-pypy && .venv-pypy/bin/pip install -e '.[test-core]' && "
     ".venv-pypy/bin/python -m minikernel --defconfig arm64": ".ci/run (PyPy step)",
     ".venv-pypy/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json "
     "bench-pypy.json": ".ci/run (PyPy step, --quick)",

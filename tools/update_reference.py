@@ -60,6 +60,11 @@ CASES: dict[str, list[str]] = {
                                  "--set", "MODEL_X86_KERNEL_6_16=y",
                                  "--set", "DEBUG_TLB_SANITIZER=y",
                                  "--workload", "procs:2", "--iterations", "2"],
+    # riscv (issue 17): the VisionFive 2, SBI remote fences; and the 6.6 baseline
+    "riscv-threads": ["--defconfig", "riscv", "--workload", "threads:4", "--iterations", "2"],
+    "riscv-6.6-sanitizer": ["--defconfig", "riscv", "--set", "MODEL_RISCV_KERNEL_6_6=y",
+                            "--set", "DEBUG_TLB_SANITIZER=y", "--workload", "procs:2",
+                            "--iterations", "2"],
 }
 
 #: name -> a sweep's command line (``--out DIR --no-plot`` appended); its sweep.json is stored.

@@ -51,6 +51,9 @@ def test_contract_check_catches_a_backend_that_skips_its_flush(make_machine, arc
     ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y")),
     ("x86", ()),
     ("x86", ("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y")),
+    ("riscv", ()),
+    ("riscv", ("EXPERT=y", "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y")),
+    ("riscv", ("MODEL_RISCV_KERNEL_6_6=y",)),
 ])
 @pytest.mark.parametrize("cpus", [1, 2, 8, 96])
 def test_deferral_sets_flip_the_boot_decision(arch, sets, cpus):

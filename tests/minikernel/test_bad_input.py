@@ -42,7 +42,7 @@ ONE_NODE = NUMA + "node_cpus = [48]\n"
 CASES: dict[str, Case] = {
     # --- the main job -------------------------------------------------------------
     "no source": Case((), "nothing to boot"),
-    "--defconfig unknown arch": Case(("--defconfig", "riscv"), "unknown arch 'riscv'"),
+    "--defconfig unknown arch": Case(("--defconfig", "mips"), "unknown arch 'mips'"),
     "--config missing": Case(("--config", "nope"), "nope: no such file"),
     "--jobs zero": Case(("--defconfig", "arm64", "--jobs", "0"), "--jobs 0"),
     "--jobs not a number": Case(("--defconfig", "arm64", "--jobs", "x"), "--jobs"),
@@ -74,6 +74,15 @@ CASES: dict[str, Case] = {
                                   "machine.mem_pages = 10",
                                   files={"tiny.toml": 'inherit = "kunpeng920"\n[machine]\n'
                                                       "mem_pages = 10\n"}),
+    # riscv (issue 17): an arm64 machine for a riscv kernel, a bad [riscv] figure
+    "--machine wrong arch riscv": Case(("--defconfig", "riscv", "--machine", "kunpeng920"),
+                                       "expected an arm64 kernel, found riscv"),
+    "--machine riscv bad asid": Case(("--defconfig", "riscv", "--machine", "rv.toml"),
+                                     "riscv.asid: expected true or false",
+                                     files={"rv.toml": 'inherit = "visionfive2"\n[riscv]\n'
+                                                       'asid = 3\n'}),
+    "sweep --arch riscv NR_CPUS": Case(("sweep", "--arch", "riscv", "--cpus", "1024"),
+                                       "above CONFIG_NR_CPUS=512 for riscv"),
     "--machine not toml": Case(("--defconfig", "arm64", "--machine", "bad.toml"), "bad.toml",
                                files=BAD_TOML),
     "--smp zero": Case(("--defconfig", "x86", "--smp", "0"), "CPU count 0 out of range"),
@@ -165,7 +174,7 @@ CASES: dict[str, Case] = {
                                         "decimal integer", files=ARM64_CONFIG),
     "config --state without .config": Case(("config", "--state", "EXPERT"), "no such file"),
     # --- sweep ------------------------------------------------------------------------
-    "sweep --arch unknown": Case(("sweep", "--arch", "riscv", "--cpus", "4"), "unknown arch"),
+    "sweep --arch unknown": Case(("sweep", "--arch", "mips", "--cpus", "4"), "unknown arch"),
     "sweep --cpus bad": Case(("sweep", "--cpus", "4..2"), "--cpus '4..2'"),
     "sweep --cpus above NR_CPUS": Case(("sweep", "--arch", "x86", "--cpus", "1024"),
                                        "above CONFIG_NR_CPUS"),

@@ -209,7 +209,7 @@ def test_console_script_and_module_are_the_same_program(tmp_path, cli_env):
 # --- bad input: exit 2, one line, no traceback ---------------------------------
 
 BAD = {
-    "unknown arch": (["--defconfig", "riscv"], "unknown arch 'riscv': expected one of arm64, x86"),
+    "unknown arch": (["--defconfig", "mips"], "unknown arch 'mips': expected one of arm64, riscv, x86"),
     "unknown defconfig arch": (["defconfig", "sparc"], "unknown arch 'sparc'"),
     "missing config file": (["--config", "nope.config"], "nope.config: no such file"),
     "config is a directory": (["--config", "."], ".: is a directory: expected a .config"),

@@ -38,7 +38,7 @@ def error_of(path: Path) -> str:
 # --- built-in profiles ---
 
 def test_builtin_profiles_load():
-    assert builtin_profiles() == ["kunpeng920", "snapdragon888", "x86-2s"]
+    assert builtin_profiles() == ["kunpeng920", "snapdragon888", "visionfive2", "x86-2s"]
     sd, kp, x86 = (load_profile(n) for n in ("snapdragon888", "kunpeng920", "x86-2s"))
     assert (sd.arch, sd.cpus, kp.arch, kp.cpus, x86.arch, x86.cpus) == \
         ("arm64", 8, "arm64", 96, "x86", 48)
@@ -46,11 +46,39 @@ def test_builtin_profiles_load():
     # x86 inherits the kernel table but not the arm64 DVM figures.
     assert x86.dvm_latency_base_ns is None and x86.ipi_send_ns is not None
     assert sd.ipi_send_ns is None
+    rv = load_profile("visionfive2")
+    assert (rv.arch, rv.cpus, rv.riscv_asid, rv.riscv_ipi_for_rfence) == ("riscv", 4, False, False)
+    assert rv.dvm_latency_base_ns is None and rv.ipi_send_ns is None
+    assert rv.riscv_sbi_ecall_ns is not None and sd.riscv_sbi_ecall_ns is None
+
+
+def test_riscv_profile_labels_every_figure():
+    """Every figure the VisionFive 2 file sets says whether it is measured or assumed."""
+    from minikernel.profile import _profiles_dir
+    text = (_profiles_dir() / "visionfive2.toml").read_text()
+    section = None
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line
+        elif ("=" in line and not line.startswith(("#", "inherit", "name", "arch"))
+              and section != "[range]"):
+            assert "measured" in line or "assumption" in line or "not used" in line, line
+
+
+def test_a_profile_without_a_riscv_table_cannot_run_riscv():
+    from dataclasses import replace
+    with pytest.raises(UserError, match=r"expected an arm64 kernel, found riscv"):
+        load_profile("snapdragon888").check_arch("riscv")
+    anyarch = replace(load_profile("x86-2s"), arch=None)     # usable with arm64 and x86 only
+    anyarch.check_arch("x86")
+    with pytest.raises(UserError, match=r"no \[riscv\] table"):
+        anyarch.check_arch("riscv")
 
 
 def test_default_profile_per_arch_is_data():
     assert default_profile_name("arm64") == "kunpeng920"
     assert default_profile_name("x86") == "x86-2s"
+    assert default_profile_name("riscv") == "visionfive2"
     assert default_profile("arm64").name == "kunpeng920"
     assert default_profile("x86", 4).cpus == 4
 
@@ -120,7 +148,7 @@ def test_malformed_toml(tmp_path):
     ("cpus = 8 ", "cpus = 0 ", "machine.cpus: expected a positive integer"),
     ("ghz = 2.42 ", "ghz = true ", "machine.ghz: expected a positive number (GHz), found True"),
     ("init_on_alloc = true ", "init_on_alloc = 1 ", "machine.init_on_alloc: expected true or false"),
-    ('arch = "arm64"', 'arch = "riscv"', "machine.arch: expected 'arm64' or 'x86', found 'riscv'"),
+    ('arch = "arm64"', 'arch = "mips"', "machine.arch: expected 'arm64', 'x86' or 'riscv', found 'mips'"),
     ("dsb_ns = 1.0 ", "dsb_ns = -1.0 ", "arm64.dsb_ns: expected a number >= 0 (ns), found -1.0"),
     ("memset64 = ", "memset64 = 'fast' #", "kernel_ns.memset64: expected a number >= 0"),
 ])
@@ -155,7 +183,7 @@ def test_unknown_keys_are_errors(tmp_path, old, new, expect):
 
 
 def test_unknown_machine_name_lists_the_builtins():
-    with pytest.raises(UserError, match="kunpeng920, snapdragon888, x86-2s"):
+    with pytest.raises(UserError, match="kunpeng920, snapdragon888, visionfive2, x86-2s"):
         load_profile("pixel9")
 
 

@@ -53,15 +53,15 @@ def test_outputs(tmp_path):
     assert data["points"] == rows and data["crossovers"][0]["cpus"] == 4
 
 
-def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
-    import matplotlib  # noqa: F401  (in the test extra: never skipped)
+def test_plot_is_written_when_matplotlib_is_installed(tmp_path, cpython_extra):
+    cpython_extra("matplotlib")  # in the test extra: skipped under PyPy only
     rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
     assert (tmp_path / "sweep.png") in write_outputs(rows, tmp_path)
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_dask_executor_gives_the_same_rows():
-    import distributed  # in the test extra: never skipped
+def test_dask_executor_gives_the_same_rows(cpython_extra):
+    distributed = cpython_extra("distributed")  # in the test extra: skipped under PyPy only
     pts = build_grid(["arm64"], [2, 8], [""], ["seed"], SETS, 1)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c:
         assert run_sweep(pts, executor="dask", scheduler=c.scheduler_address) == \
@@ -117,7 +117,7 @@ def test_sweep_refuses_an_erratum_flip():
 def test_the_test_extra_installs_the_plot_and_dask_extras():
     from pathlib import Path
 
-    import tomllib
+    from minikernel.compat import tomllib
 
     extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
                            .read_text())["project"]["optional-dependencies"]
@@ -136,8 +136,8 @@ def test_width_is_a_sweep_axis():
     assert rows[2]["dsb_or_ipi_unbatched"] > rows[1]["dsb_or_ipi_unbatched"]
 
 
-def test_figure_is_fit_to_mail():
-    import matplotlib
+def test_figure_is_fit_to_mail(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
 
     matplotlib.use("Agg")
     from minikernel.sweep import _figure
@@ -214,8 +214,8 @@ def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
     assert re.fullmatch(r"interrupted: \d+ of 8 points done; (wrote .*|nothing written)\n", err)
 
 
-def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated():
-    import matplotlib
+def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
 
     matplotlib.use("Agg")
     from minikernel.sweep import _figure, render_table
