@@ -143,7 +143,11 @@ def tlb_ops_for(machine: Machine) -> ArchTlbOps:
     except KeyError:
         raise NotImplementedError(
             f"unsupported SRCARCH {arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
-    return importlib.import_module(modname).TlbOps(machine)
+    mod = importlib.import_module(modname)
+    # A backend with variants chosen by machine facts (x86: INVLPGB) names
+    # them in backend_for(); the others are their TlbOps class.
+    factory = getattr(mod, "backend_for", None)
+    return factory(machine) if factory is not None else mod.TlbOps(machine)
 
 
 def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[str]:

@@ -29,6 +29,7 @@ File format (see profiles/snapdragon888.toml for a commented example)::
                dvm_throughput_base_ns dvm_throughput_per_cpu_ns
                [dvm_queue_depth] [dvm_contention]
     [x86]      ipi_send_ns ipi_latency_ns ipi_entry_ns invlpg_ns flush_tlb_ns
+               [invlpgb invlpgb_ns tlbsync_ns]
     [riscv]    sfence_vma_ns sfence_vma_all_ns sbi_ecall_ns sbi_mtrap_ns ipi_send_ns
                ipi_latency_ns ipi_entry_ns ipi_for_rfence asid
     [kernel]   scale                          # multiplies every [kernel_ns] figure
@@ -44,7 +45,8 @@ File format (see profiles/snapdragon888.toml for a commented example)::
 
 Keys in brackets above are optional, with defaults (added after profiles
 were first written, so older files keep loading): kpti = false,
-dvm_queue_depth = 4, dvm_contention = 1.0.
+dvm_queue_depth = 4, dvm_contention = 1.0, x86 invlpgb = false (the CPUs
+have AMD's INVLPGB/TLBSYNC; then invlpgb_ns and tlbsync_ns are required).
 
 ``[numa]`` (optional; a file without it is one node holding every CPU and
 page): ``node_cpus`` lists how many CPUs each node has, in CPU order (they
@@ -190,7 +192,9 @@ class MachineProfile:
       "dvm_fixed_share"; cpus_measured: the CPU count the DVM figures were
       fitted at (None: not fitted).  See :mod:`minikernel.uncertainty`.
     x86 figures: ipi_send_ns (per target), ipi_latency_ns (one way),
-      ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns.
+      ipi_entry_ns (interrupt entry/exit on the target), invlpg_ns, flush_tlb_ns;
+      invlpgb: the CPUs have INVLPGB/TLBSYNC (X86_FEATURE_INVLPGB), with
+      invlpgb_ns (issuing one) and tlbsync_ns (a TLBSYNC with some to wait for).
     riscv figures (``riscv_*``): sfence_vma_ns (one fence by address),
       sfence_vma_all_ns (a whole-TLB or whole-ASID fence), sbi_ecall_ns (an
       SBI call into M-mode and back), sbi_mtrap_ns (a target's M-mode
@@ -250,6 +254,9 @@ class MachineProfile:
     riscv_ipi_entry_ns: float | None = None
     riscv_ipi_for_rfence: bool | None = None
     riscv_asid: bool | None = None
+    invlpgb: bool = False
+    invlpgb_ns: float | None = None
+    tlbsync_ns: float | None = None
 
     def with_cpus(self, cpus: int) -> MachineProfile:
         """The same machine with a different number of online CPUs (``--smp``)."""
@@ -351,7 +358,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "dvm_contention": ("num", "a number >= 0 (fraction of the latency per extra "
                                   "broadcasting CPU)")},
     "x86": {k: ("num", "a number >= 0 (ns)") for k in (
-        "ipi_send_ns", "ipi_latency_ns", "ipi_entry_ns", "invlpg_ns", "flush_tlb_ns")},
+        "ipi_send_ns", "ipi_latency_ns", "ipi_entry_ns", "invlpg_ns", "flush_tlb_ns",
+        "invlpgb_ns", "tlbsync_ns")},
     "riscv": {**{k: ("num", "a number >= 0 (ns)") for k in (
         "sfence_vma_ns", "sfence_vma_all_ns", "sbi_ecall_ns", "sbi_mtrap_ns", "ipi_send_ns",
         "ipi_latency_ns", "ipi_entry_ns")},
@@ -369,10 +377,12 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "remote_latency_ns": ("num", "a number >= 0 (ns, before a copy between nodes)"),
     },
 }
+_SCHEMA["x86"]["invlpgb"] = ("bool", "true or false (the CPUs have INVLPGB/TLBSYNC)")
 _SCHEMA["machine"]["cores"] = ("cores", "a list of core types in CPU order, e.g. "
                                           "[\"cortex-a55:r2p0 x4\", \"cortex-x1:r1p0\"]")
 _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("kernel", "scale"),
              ("machine", "kpti"), ("arm64", "dvm_queue_depth"), ("arm64", "dvm_contention"),
+             ("x86", "invlpgb"), ("x86", "invlpgb_ns"), ("x86", "tlbsync_ns"),
              *(("numa", k) for k in ("node_cpus", "node_pages", "local_copy_gbps",
                                      "local_latency_ns", "remote_copy_gbps",
                                      "remote_latency_ns"))}
@@ -605,6 +615,11 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
                      f"{fields['machine.cpus']}: "
                      + ("the first ones are used" if len(cores) > fields["machine.cpus"]
                         else "the list repeats in order"))
+    if fields.get("x86.invlpgb"):
+        for k in ("x86.invlpgb_ns", "x86.tlbsync_ns"):
+            if k not in fields:
+                raise UserError(f"{path}: {k}: missing: expected a number >= 0 (ns; "
+                                "needed with x86.invlpgb = true)")
     g = fields.get
     node_cpus = g("numa.node_cpus")
     if node_cpus is not None and sum(node_cpus) != fields["machine.cpus"]:
@@ -674,6 +689,9 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         riscv_ipi_entry_ns=g("riscv.ipi_entry_ns"),
         riscv_ipi_for_rfence=g("riscv.ipi_for_rfence"),
         riscv_asid=g("riscv.asid"),
+        invlpgb=bool(g("x86.invlpgb")),
+        invlpgb_ns=g("x86.invlpgb_ns"),
+        tlbsync_ns=g("x86.tlbsync_ns"),
     )
 
 

@@ -402,6 +402,14 @@ def _bits(mask: int):
         mask ^= low
 
 
+def backend_for(machine: Machine) -> TlbOps:
+    """Model-only: the x86 backend, with INVLPGB where the kernel and the CPUs have it."""
+    if machine.cfg.X86_BROADCAST_TLB_FLUSH and machine.profile.invlpgb:
+        from minikernel.arch.x86.invlpgb import InvlpgbTlbOps
+        return InvlpgbTlbOps(machine)
+    return TlbOps(machine)
+
+
 def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
     """Model-only: assignments configuring x86 batching on or off.
 

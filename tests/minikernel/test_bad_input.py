@@ -83,6 +83,10 @@ CASES: dict[str, Case] = {
                                                        'asid = 3\n'}),
     "sweep --arch riscv NR_CPUS": Case(("sweep", "--arch", "riscv", "--cpus", "1024"),
                                        "above CONFIG_NR_CPUS=512 for riscv"),
+    "--machine invlpgb without costs": Case(("--defconfig", "x86", "--machine", "inv.toml"),
+                                            "x86.invlpgb_ns: missing",
+                                            files={"inv.toml": 'inherit = "x86-2s"\n[x86]\n'
+                                                               'invlpgb = true\n'}),
     "--machine not toml": Case(("--defconfig", "arm64", "--machine", "bad.toml"), "bad.toml",
                                files=BAD_TOML),
     "--smp zero": Case(("--defconfig", "x86", "--smp", "0"), "CPU count 0 out of range"),

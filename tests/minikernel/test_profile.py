@@ -38,7 +38,8 @@ def error_of(path: Path) -> str:
 # --- built-in profiles ---
 
 def test_builtin_profiles_load():
-    assert builtin_profiles() == ["kunpeng920", "snapdragon888", "visionfive2", "x86-2s"]
+    assert builtin_profiles() == ["amd-genoa", "kunpeng920", "snapdragon888", "visionfive2",
+                                  "x86-2s"]
     sd, kp, x86 = (load_profile(n) for n in ("snapdragon888", "kunpeng920", "x86-2s"))
     assert (sd.arch, sd.cpus, kp.arch, kp.cpus, x86.arch, x86.cpus) == \
         ("arm64", 8, "arm64", 96, "x86", 48)
@@ -52,10 +53,11 @@ def test_builtin_profiles_load():
     assert rv.riscv_sbi_ecall_ns is not None and sd.riscv_sbi_ecall_ns is None
 
 
-def test_riscv_profile_labels_every_figure():
-    """Every figure the VisionFive 2 file sets says whether it is measured or assumed."""
+@pytest.mark.parametrize("name", ["visionfive2", "amd-genoa"])
+def test_issue_17_profiles_label_every_figure(name):
+    """Every figure the VisionFive 2 and Genoa files set says whether it is measured or assumed."""
     from minikernel.profile import _profiles_dir
-    text = (_profiles_dir() / "visionfive2.toml").read_text()
+    text = (_profiles_dir() / f"{name}.toml").read_text()
     section = None
     for line in text.splitlines():
         if line.startswith("["):
@@ -63,6 +65,13 @@ def test_riscv_profile_labels_every_figure():
         elif ("=" in line and not line.startswith(("#", "inherit", "name", "arch"))
               and section != "[range]"):
             assert "measured" in line or "assumption" in line or "not used" in line, line
+
+
+def test_genoa_has_invlpgb_and_others_do_not():
+    g = load_profile("amd-genoa")
+    assert (g.invlpgb, g.cpus, g.invlpgb_ns is not None, g.tlbsync_ns is not None) == \
+        (True, 192, True, True)
+    assert not load_profile("x86-2s").invlpgb
 
 
 def test_a_profile_without_a_riscv_table_cannot_run_riscv():
@@ -183,7 +192,7 @@ def test_unknown_keys_are_errors(tmp_path, old, new, expect):
 
 
 def test_unknown_machine_name_lists_the_builtins():
-    with pytest.raises(UserError, match="kunpeng920, snapdragon888, visionfive2, x86-2s"):
+    with pytest.raises(UserError, match="amd-genoa, kunpeng920, snapdragon888, visionfive2, x86-2s"):
         load_profile("pixel9")
 
 

@@ -62,9 +62,9 @@ def test_reference_covers_both_arches_and_both_flush_paths():
     import json
 
     runs = [json.loads((ref.REFERENCE_DIR / f"{n}.json").read_text()) for n in ref.CASES]
-    assert {r["arch"] for r in runs} == {"arm64", "x86"}
+    assert {r["arch"] for r in runs} == {"arm64", "x86", "riscv"}
     batched = {(r["arch"], run["batched"]) for r in runs for run in r["runs"]}
-    assert batched == {("arm64", True), ("arm64", False), ("x86", True), ("x86", False)}
+    assert batched == {(a, b) for a in ("arm64", "x86", "riscv") for b in (True, False)}
     assert any(r.get("sanitizer", {}).get("enabled") for r in runs)
 
 
