@@ -105,6 +105,13 @@ class KernelBaseline:
     #: cleared at a switch, only by a flush IPI reaching a CPU that runs
     #: another mm (flush_tlb_func), so the mask is a superset.
     x86_mm_cpumask_lazy: bool = False
+    #: mm/migrate.c: folios migrate_pages() hands to one migrate_pages_batch(),
+    #: which unmaps them all with try_to_migrate(TTU_BATCH_FLUSH), flushes once
+    #: and then moves them: NR_MAX_BATCHED_MIGRATION = HPAGE_PMD_NR = 512 since
+    #: 7e12beb8ca2a ("migrate_pages: batch flushing TLB", Linux 6.3).  0: up to
+    #: 6.2, unmap_and_move() one folio at a time, each PTE flushed as it is
+    #: cleared (try_to_migrate(folio, 0) -> ptep_clear_flush).
+    migrate_batch: int = 512
     #: riscv local_flush_tlb_range_asid(): a range of more than this many
     #: pages is fenced as the whole ASID.  64 (``tlb_flush_all_threshold``)
     #: since Alexandre Ghiti's "riscv: Improve tlb_flush()" series, in 6.8
@@ -154,5 +161,6 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
         "arm64_repeat_tlbi_scope": "this_cpu" if version < (6, 6) else "system",
         "arm64_max_tlbi_ops_name": "MAX_TLBI_OPS" if version < (6, 7) else "MAX_DVM_OPS",
         "x86_mm_cpumask_lazy": version >= (6, 14),
+        "migrate_batch": 512 if version >= (6, 3) else 0,
         "riscv_tlb_flush_all_threshold": 64 if version >= (6, 8) else 1,
     }

@@ -44,7 +44,9 @@ def boot(cfg: KernelConfig, *, cpus: int | None = None,
         log.warning(note_kind(note), note=note)
     for note in profile.notes:
         log.warning("profile: note", note=note)
-    log.info(f"smp: Brought up 1 node, {cpus} CPUs", nr_cpus=nr_cpus)
+    nodes = machine.numa.nr_nodes
+    log.info(f"smp: Brought up {nodes} node{'s' if nodes > 1 else ''}, {cpus} CPUs",
+             nr_cpus=nr_cpus)
     log.info(
         "tlb: batched unmap TLB flush " + ("enabled" if path.batched else "disabled"),
         reason=path.reason,

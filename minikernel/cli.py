@@ -4,7 +4,8 @@ Model-only (the kernel's counterparts: scripts/kconfig/Makefile targets
 defconfig / olddefconfig / savedefconfig / menuconfig, and scripts/config).
 
     minikernel --defconfig ARCH [--set SYM=VAL ...] [--machine NAME|FILE.toml] [--smp N]
-               [--iterations N [--force]] [--workload seed|procs[:N]|threads[:N]] [--vmstat]
+               [--iterations N [--force]] [--workload seed|procs[:N]|threads[:N]|migrate[:N]]
+               [--vmstat]
                [--trace FILE] [--jobs N] [--json]
     minikernel --config FILE [--arch ARCH] [same options]
     minikernel --version
@@ -141,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"allow --iterations above {MAX_ITERATIONS} (they take minutes)")
     p.add_argument("--workload", metavar="W", dest="boot_workload", default="seed",
                    help="seed (the cover letter's benchmark), procs[:N] (N processes map "
-                        "the buffer) or threads[:N] (the mm runs on N CPUs; what makes x86 "
-                        f"defer); N defaults to {DEFAULT_COUNT}")
+                        "the buffer), threads[:N] (the mm runs on N CPUs; what makes x86 "
+                        "defer) or migrate[:N] (N threads touch a working set that move_pages "
+                        f"moves between two NUMA nodes); N defaults to {DEFAULT_COUNT}")
     p.add_argument("--vmstat", action="store_true",
                    help="also print each run's vmstat counter deltas")
     p.add_argument("--trace", metavar="FILE", type=Path, default=None,
@@ -193,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cpus", default="2..256",
                    help="N, A,B,C, A..B (powers of two) or A..B/STEP (default: 2..256)")
     s.add_argument("--machine", default="", help="comma list of profiles (default: the arch's)")
-    s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads")
+    s.add_argument("--workload", default="seed", help="comma list of seed, procs, threads, migrate")
     s.add_argument("--width", default="4",
                    help="comma list: processes (procs) or threads (threads) of the variants, "
                         "a sweep axis (default 4)")
@@ -437,6 +439,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
         if max(procs, threads) > cpus:
             raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "
                             f"expected at most {cpus} (the machine's CPU count; see --smp)")
+        ab_report.check_migrate_machine(a, args.boot_workload)
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
     args.measured_cpus = (profile or default_profile(cfg.arch)).cpus
     try:

@@ -99,6 +99,11 @@ UNCALLED_LIKE: dict[str, str] = {
     "add_to_swap": "shmem_writeout", "zap_pte_range": "madvise_cold_or_pageout_pte_range",
     "change_pte_range": "madvise_cold_or_pageout_pte_range",
     "folio_referenced_one": "page_vma_mapped_walk", "shrink_active_list": "shrink_folio_list",
+    "migrate_pages": "shrink_folio_list", "migrate_pages_batch": "shrink_folio_list",
+    "migrate_folio_unmap": "shrink_folio_list", "migrate_folio_move": "__remove_mapping",
+    "unmap_and_move": "shrink_folio_list", "try_to_migrate_one": "try_to_unmap_one",
+    "remove_migration_pte": "page_vma_mapped_walk", "migration_entry_wait": "do_swap_page",
+    "do_pages_move": "madvise_cold_or_pageout_pte_range",
 }
 
 #: Assumed hardware figures: (key, value, (low, high), why).
@@ -111,6 +116,21 @@ ASSUMED_ARM64: tuple[tuple[str, Any, tuple, str], ...] = (
                                     "taken as the requester's queue (neither machine is a CCN-502)"),
     ("dvm_contention", 1.0, (0.25, 1.0), "added latency per extra CPU broadcasting at once, as a "
                                          "fraction of the latency: 'almost linearly' (Arcangeli 2020)"),
+)
+#: NUMA topology of the published machines ([numa] node_cpus, with its
+#: provenance); a machine not listed is written without [numa] (one node).
+NUMA_TOPOLOGY: dict[str, tuple[tuple[int, ...], str]] = {
+    "kunpeng920": ((24, 24, 24, 24),
+                   "spec: a 2-socket Kunpeng 920-4826 has 4 NUMA nodes, one per 24-core die "
+                   "(2 dies a socket), as numactl -H shows on such servers; not checked on "
+                   "the series' test machine"),
+}
+#: Assumed page-copy figures of migration ([numa]): (key, value, (low, high), why).
+ASSUMED_NUMA: tuple[tuple[str, float, tuple[float, float], str], ...] = (
+    ("local_copy_gbps", 10.0, (5.0, 20.0), "one core's copy bandwidth within a node, GB/s"),
+    ("local_latency_ns", 0.0, (0.0, 100.0), "before the first line of a local copy arrives"),
+    ("remote_copy_gbps", 6.0, (2.0, 10.0), "one core's copy bandwidth from another node, GB/s"),
+    ("remote_latency_ns", 150.0, (50.0, 300.0), "the extra latency of a remote node's line"),
 )
 #: Port time of one DVM operation, as a fraction of the latency (assumption,
 #: all of it per CPU: the snoop fan-out), and its range.
@@ -693,6 +713,16 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
         else:
             why = f"fit: {tag} {meas.shares[s]} % over {calls[s]:g} calls/iteration"
         w(f"{s} = {v:.2f}".ljust(44) + f"# {why}")
+    numa = NUMA_TOPOLOGY.get(meas.name)
+    if numa is not None and sum(numa[0]) == meas.cpus:
+        w("")
+        w("[numa]")
+        w("# Nodes in CPU order; the page frames split evenly.  The copy figures are what")
+        w("# migrating one page costs the copying CPU (copy_page): latency + 4 KiB / bandwidth;")
+        w("# nobody measured them on this machine (not fit inputs: the seed never migrates).")
+        w(f"node_cpus = [{', '.join(str(c) for c in numa[0])}]".ljust(36) + f"# {numa[1]}")
+        for key, val, _, why in ASSUMED_NUMA:
+            w(f"{key} = {val}".ljust(36) + f"# assumption: {why}")
     w("")
     w("[range]")
     w("# Plausible ranges of the assumed figures; predictions away from the measured CPU")
@@ -715,6 +745,9 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w(f'"tlb.walk_ns" = [{TLB_WALK_NS[1][0]}, {TLB_WALK_NS[1][1]}]')
     if meas.kpti is None:
         w('"machine.kpti" = [false, true]'.ljust(40) + "# not checked with dmesg")
+    if numa is not None and sum(numa[0]) == meas.cpus:
+        for key, _val, (lo, hi), _ in ASSUMED_NUMA:
+            w(f'"numa.{key}" = [{lo}, {hi}]')
     return "\n".join(L) + "\n"
 
 

@@ -26,6 +26,7 @@ from minikernel.arch import tlb_ops_for
 from minikernel.baseline import KernelBaseline, baseline_for
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.memory import PhysMem
+from minikernel.hw.numa import NumaTopology
 from minikernel.hw.tlb import TlbArray
 from minikernel.mm.page_alloc import PageAllocator
 from minikernel.mm.swap import SwapInfo
@@ -58,6 +59,10 @@ class Machine:
     revert_batched_pending, revert_flush_dirty: the historical fixes
                3ea277194daa and d950c9477d51 are reverted (model-only
                MODEL_REVERT_* options, under EXPERT)
+    numa:      the NUMA topology (minikernel.hw.numa) from the profile's [numa]
+    migration: CONFIG_MIGRATION: the migration syscalls exist (move_pages,
+               mbind with MPOL_MF_MOVE, migrate_pages)
+    migrate_copy_before_flush: model-only hazard MODEL_MIGRATE_COPY_BEFORE_FLUSH
     """
 
     def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False) -> None:
@@ -70,7 +75,13 @@ class Machine:
         self.debug_vm = bool(cfg.DEBUG_VM)
         self.revert_batched_pending = bool(cfg.MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING)
         self.revert_flush_dirty = bool(cfg.MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT)
+        self.migration = bool(cfg.MIGRATION)
+        self.migrate_copy_before_flush = bool(cfg.MODEL_MIGRATE_COPY_BEFORE_FLUSH)
         self.kernel_ns = dict(profile.kernel_ns)
+        self.numa = NumaTopology(
+            profile.cpus, profile.mem_pages, profile.node_cpus, profile.node_pages,
+            local_gbps=profile.local_copy_gbps, local_latency_ns=profile.local_latency_ns,
+            remote_gbps=profile.remote_copy_gbps, remote_latency_ns=profile.remote_latency_ns)
         self.mem = PhysMem(profile.mem_pages)
         self.tlbs = TlbArray(self.nr_cpus, profile.tlb_entries)
         self.cpus = [Cpu(i, self.tlbs, self.mem, profile.tlb_walk_ns)

@@ -33,6 +33,8 @@ File format (see profiles/snapdragon888.toml for a commented example)::
     [riscv]    sfence_vma_ns sfence_vma_all_ns sbi_ecall_ns sbi_mtrap_ns ipi_send_ns
                ipi_latency_ns ipi_entry_ns ipi_for_rfence asid
     [kernel]   scale                          # multiplies every [kernel_ns] figure
+    [numa]     optional: node_cpus [node_pages] [local_copy_gbps] [local_latency_ns]
+               [remote_copy_gbps] [remote_latency_ns]
     [kernel_ns] <symbol> = ns per call, for every symbol in KERNEL_SYMBOLS
     [range]    optional: plausible ranges of the assumed figures --
                "section.key" = [low, high] (numbers, or [false, true] for a
@@ -45,6 +47,15 @@ Keys in brackets above are optional, with defaults (added after profiles
 were first written, so older files keep loading): kpti = false,
 dvm_queue_depth = 4, dvm_contention = 1.0, x86 invlpgb = false (the CPUs
 have AMD's INVLPGB/TLBSYNC; then invlpgb_ns and tlbsync_ns are required).
+
+``[numa]`` (optional; a file without it is one node holding every CPU and
+page): ``node_cpus`` lists how many CPUs each node has, in CPU order (they
+must add up to ``machine.cpus``); ``node_pages`` how many of the
+``mem_pages`` frames each node has (default: an even split; if given they
+must add up to ``mem_pages``).  The copy figures give what migrating one
+4 KiB page costs the copying CPU (``copy_page``): ``latency + 4096 B /
+bandwidth``, local (both pages on one node) or remote, in GB/s and ns;
+defaults: 10 GB/s and 0 ns locally, 5 GB/s and 100 ns remotely (assumptions).
 
 With ``inherit``, tables merge key by key and the inheriting file wins.  A
 profile that names ``arch`` needs only that arch's section; one that does
@@ -114,6 +125,10 @@ KERNEL_SYMBOLS: tuple[str, ...] = (
     "tlb_flush_mmu",
     # syscalls
     "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
+    # migration (mm/migrate.c; the copy, copy_page, costs what [numa] says)
+    "migrate_pages", "migrate_pages_batch", "migrate_folio_unmap", "migrate_folio_move",
+    "unmap_and_move", "try_to_migrate_one", "remove_migration_pte", "migration_entry_wait",
+    "do_pages_move",
     # user space
     "main",
 )
@@ -190,6 +205,9 @@ class MachineProfile:
     The other arch's figures are None in a profile that names its arch.
     kernel_ns: symbol -> ns of that kernel function's own work per call
       (already multiplied by the file's [kernel] scale).
+    node_cpus, node_pages: [numa] -- CPUs and page frames of each node in
+      order (None: one node); local/remote_copy_gbps and _latency_ns: the
+      page-copy figures of migration (minikernel.hw.numa).
     """
 
     name: str
@@ -221,6 +239,12 @@ class MachineProfile:
     ranges: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
     cpus_measured: int | None = None
     kernel_scale: float = 1.0
+    node_cpus: tuple[int, ...] | None = None
+    node_pages: tuple[int, ...] | None = None
+    local_copy_gbps: float = 10.0
+    local_latency_ns: float = 0.0
+    remote_copy_gbps: float = 5.0
+    remote_latency_ns: float = 100.0
     riscv_sfence_vma_ns: float | None = None
     riscv_sfence_vma_all_ns: float | None = None
     riscv_sbi_ecall_ns: float | None = None
@@ -344,15 +368,29 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "kernel": {
         "scale": ("num+", "a positive number (multiplies every [kernel_ns] figure)"),
     },
+    "numa": {
+        "node_cpus": ("ints+", "a list of positive integers (CPUs of each node, in CPU order)"),
+        "node_pages": ("ints+", "a list of positive integers (page frames of each node)"),
+        "local_copy_gbps": ("num+", "a positive number (GB/s, copying a page within a node)"),
+        "local_latency_ns": ("num", "a number >= 0 (ns, before a copy within a node)"),
+        "remote_copy_gbps": ("num+", "a positive number (GB/s, copying a page between nodes)"),
+        "remote_latency_ns": ("num", "a number >= 0 (ns, before a copy between nodes)"),
+    },
 }
 _SCHEMA["x86"]["invlpgb"] = ("bool", "true or false (the CPUs have INVLPGB/TLBSYNC)")
 _SCHEMA["machine"]["cores"] = ("cores", "a list of core types in CPU order, e.g. "
                                           "[\"cortex-a55:r2p0 x4\", \"cortex-x1:r1p0\"]")
 _OPTIONAL = {("machine", "name"), ("machine", "arch"), ("machine", "cores"), ("kernel", "scale"),
              ("machine", "kpti"), ("arm64", "dvm_queue_depth"), ("arm64", "dvm_contention"),
-             ("x86", "invlpgb"), ("x86", "invlpgb_ns"), ("x86", "tlbsync_ns")}
-#: Defaults of the optional keys added after the first profiles were written.
-_DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0}
+             ("x86", "invlpgb"), ("x86", "invlpgb_ns"), ("x86", "tlbsync_ns"),
+             *(("numa", k) for k in ("node_cpus", "node_pages", "local_copy_gbps",
+                                     "local_latency_ns", "remote_copy_gbps",
+                                     "remote_latency_ns"))}
+#: Defaults of the optional keys added after the first profiles were written
+#: (the [numa] copy figures: assumptions, see the module docstring).
+_DEFAULTS = {"machine.kpti": False, "arm64.dvm_queue_depth": 4, "arm64.dvm_contention": 1.0,
+             "numa.local_copy_gbps": 10.0, "numa.local_latency_ns": 0.0,
+             "numa.remote_copy_gbps": 5.0, "numa.remote_latency_ns": 100.0}
 _ARCH_SECTIONS = ("arm64", "x86", "riscv")
 #: What a profile naming no arch must have (riscv's table is optional there).
 _ANY_ARCH_SECTIONS = ("arm64", "x86")
@@ -360,7 +398,17 @@ _ANY_ARCH_SECTIONS = ("arm64", "x86")
 #: figure a file without them gets (so files users wrote keep loading).
 _LATER_SYMBOLS = {"folio_referenced_one": "page_vma_mapped_walk",
                   "shrink_active_list": "shrink_folio_list",
-                  "tlb_finish_mmu": "try_to_unmap_flush", "tlb_flush_mmu": "try_to_unmap_flush"}
+                  "tlb_finish_mmu": "try_to_unmap_flush", "tlb_flush_mmu": "try_to_unmap_flush",
+                  **{s: like for s, like in (
+                      ("migrate_pages", "shrink_folio_list"),
+                      ("migrate_pages_batch", "shrink_folio_list"),
+                      ("migrate_folio_unmap", "shrink_folio_list"),
+                      ("migrate_folio_move", "__remove_mapping"),
+                      ("unmap_and_move", "shrink_folio_list"),
+                      ("try_to_migrate_one", "try_to_unmap_one"),
+                      ("remove_migration_pte", "page_vma_mapped_walk"),
+                      ("migration_entry_wait", "do_swap_page"),
+                      ("do_pages_move", "madvise_cold_or_pageout_pte_range"))}}
 #: What a fit may have consumed ([range] fit_inputs): a result equal to one of
 #: these at the measured CPU count is calibration, not a prediction.
 FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
@@ -420,6 +468,23 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     # ranges of the parent's assumptions (they describe the parent's fit).
     base.get("machine", {}).pop("name", None)
     base.pop("range", None)
+    # A child that changes the CPU or page count without its own [numa] lists
+    # keeps the parent's node count, its CPUs (pages) spread evenly over them.
+    numa = base.get("numa")
+    if isinstance(numa, dict):
+        numa = dict(numa)
+        mine = data.get("numa", {}) if isinstance(data.get("numa"), dict) else {}
+        machine = data.get("machine", {}) if isinstance(data.get("machine"), dict) else {}
+        for key, total in (("node_cpus", machine.get("cpus")),
+                           ("node_pages", machine.get("mem_pages"))):
+            if key in numa and key not in mine and isinstance(total, int) and total >= 1:
+                nodes = len(numa.get("node_cpus", numa[key]))
+                if isinstance(numa[key], list) and total != sum(numa[key]):
+                    n = min(nodes, total)
+                    numa[key] = [total // n + (i < total % n) for i in range(n)]
+        if len(numa.get("node_pages", ())) != len(numa.get("node_cpus", ())):
+            numa.pop("node_pages", None)    # the node counts parted: split pages evenly
+        base["numa"] = numa
     return _merge(base, data)
 
 
@@ -438,6 +503,11 @@ def _bad(path: Path, key: str, expected: str, found: Any) -> UserError:
 
 
 def _value(path: Path, key: str, kind: str, expected: str, v: Any) -> Any:
+    if kind == "ints+":
+        if (not isinstance(v, list) or not v
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+            raise _bad(path, key, expected, v)
+        return tuple(v)
     if kind == "cores":
         if not isinstance(v, list):
             raise _bad(path, key, expected, v)
@@ -551,6 +621,24 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
                 raise UserError(f"{path}: {k}: missing: expected a number >= 0 (ns; "
                                 "needed with x86.invlpgb = true)")
     g = fields.get
+    node_cpus = g("numa.node_cpus")
+    if node_cpus is not None and sum(node_cpus) != fields["machine.cpus"]:
+        raise UserError(f"{path}: numa.node_cpus: expected CPU counts adding up to machine.cpus "
+                        f"= {fields['machine.cpus']}, found {list(node_cpus)} "
+                        f"(sum {sum(node_cpus)})")
+    node_pages = g("numa.node_pages")
+    if node_pages is not None:
+        if len(node_pages) != len(node_cpus or (0,)):
+            raise UserError(f"{path}: numa.node_pages: expected one count per node "
+                            f"({len(node_cpus or (0,))}, as numa.node_cpus), found "
+                            f"{list(node_pages)}")
+        if sum(node_pages) != fields["machine.mem_pages"]:
+            raise UserError(f"{path}: numa.node_pages: expected page counts adding up to "
+                            f"machine.mem_pages = {fields['machine.mem_pages']}, found "
+                            f"{list(node_pages)} (sum {sum(node_pages)})")
+    if node_cpus is not None and len(node_cpus) > fields["machine.mem_pages"]:
+        raise UserError(f"{path}: numa.node_cpus: {len(node_cpus)} nodes: expected at most "
+                        f"machine.mem_pages = {fields['machine.mem_pages']} nodes")
     ranges, cpus_measured = _ranges(path, data.get("range", {}), fields)
     for k, v in _DEFAULTS.items():
         section = k.split(".")[0]
@@ -586,6 +674,12 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
         ranges=MappingProxyType(ranges),
         cpus_measured=cpus_measured,
         kernel_scale=scale,
+        node_cpus=node_cpus,
+        node_pages=node_pages,
+        local_copy_gbps=fields["numa.local_copy_gbps"],
+        local_latency_ns=fields["numa.local_latency_ns"],
+        remote_copy_gbps=fields["numa.remote_copy_gbps"],
+        remote_latency_ns=fields["numa.remote_latency_ns"],
         riscv_sfence_vma_ns=g("riscv.sfence_vma_ns"),
         riscv_sfence_vma_all_ns=g("riscv.sfence_vma_all_ns"),
         riscv_sbi_ecall_ns=g("riscv.sbi_ecall_ns"),
@@ -634,7 +728,7 @@ def _ranges(path: Path, table: dict, fields: dict) -> tuple[dict[str, tuple], in
                 ok = v[1] <= 1
             if ok and kind == "int+":
                 ok = all(isinstance(x, int) and x >= 1 for x in v)
-        if not ok or kind in ("str", "arch"):
+        if not ok or kind in ("str", "arch", "ints+"):
             raise _bad(path, where, "[low, high] with low <= high (numbers >= 0; a share "
                        "<= 1; [false, true] for a bool)", v)
         out[k] = tuple(v)

@@ -104,11 +104,15 @@ def refuse_erratum_flip(machine_a, sets) -> None:
 
 
 def parse_workload(spec: str) -> tuple[str, int, int]:
-    """``seed``, ``procs[:N]`` or ``threads[:N]`` -> (name, procs, threads)."""
+    """``seed``, ``procs[:N]``, ``threads[:N]`` or ``migrate[:N]`` -> (name, procs, threads).
+
+    migrate:N is N threads (what the CPU check needs); bench_kw() says how
+    to run it.
+    """
     name, _, count = spec.partition(":")
     if name not in WORKLOADS:
         raise UserError(f"--workload {spec}: unknown workload: expected one of "
-                        f"{', '.join(WORKLOADS)} (procs and threads take :N)")
+                        f"{', '.join(WORKLOADS)} (procs, threads and migrate take :N)")
     if name == "seed":
         if count:
             raise UserError(f"--workload {spec}: the seed workload takes no count: "
@@ -121,6 +125,27 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
     if n < 1:
         raise UserError(f"--workload {spec}: bad count {count!r}: expected {name}:N, N >= 1")
     return (name, n, 1) if name == "procs" else (name, 1, n)
+
+
+def bench_kw(spec: str) -> dict:
+    """The run_seed_benchmark() keywords of a workload spec."""
+    name, procs, threads = parse_workload(spec)
+    if name == "migrate":
+        return {"migrate": threads}
+    return {"procs": procs, "threads": threads}
+
+
+def check_migrate_machine(machine, workload: str) -> None:
+    """The migrate workload needs two NUMA nodes and CONFIG_MIGRATION (UserError if not)."""
+    if parse_workload(workload)[0] != "migrate":
+        return
+    if machine.numa.nr_nodes < 2:
+        raise UserError(f"--workload {workload}: machine '{machine.profile.name}' has one NUMA "
+                        "node: expected a machine with 2 or more (a profile with [numa] "
+                        "node_cpus, e.g. kunpeng920 or x86-2s)")
+    if not machine.migration:
+        raise UserError(f"--workload {workload}: CONFIG_MIGRATION is not set: expected "
+                        "MIGRATION=y (the move_pages syscall needs it)")
 
 
 class ABInterrupted(Exception):
@@ -153,17 +178,19 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
     refuse_erratum_flip(machine_a, flip.sets)
     check_flip(machine_a, machine_b, flip)
     name, procs, threads = parse_workload(workload)
+    kw = bench_kw(workload)
     for m in (machine_a, machine_b):
         need = max(procs, threads)
         if need > m.nr_cpus:
             raise UserError(f"--workload {workload}: needs {need} CPUs: expected at most "
                             f"{m.nr_cpus} (the machine's CPU count; see --smp)")
+        check_migrate_machine(m, workload)
     if jobs is None:
         jobs = default_jobs(2)
     if jobs > 1:
         try:
-            results = run_benchmarks([machine_a, machine_b], iterations, jobs=jobs, procs=procs,
-                                     threads=threads, warmup=warmup)
+            results = run_benchmarks([machine_a, machine_b], iterations, jobs=jobs,
+                                     warmup=warmup, **kw)
         except KeyboardInterrupt:
             raise ABInterrupted("interrupted: both kernels were running in parallel; "
                                 "nothing finished, nothing printed") from None
@@ -173,7 +200,7 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
         runs = []
         for label, m in (("A: configured", machine_a), ("B: flipped", machine_b)):
             try:
-                r = run_seed_benchmark(m, iterations, procs=procs, threads=threads, warmup=warmup,
+                r = run_seed_benchmark(m, iterations, warmup=warmup, **kw,
                                        progress=progress and (lambda d, t, lb=label: progress(lb, d, t)))
             except BenchmarkInterrupted as e:
                 done = "; ".join(f"{x['label']}: all {iterations} done, "
@@ -186,9 +213,20 @@ def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str =
     if any(r["flush_path"]["batched"] and not r["batched"] for r in runs):
         # Batching was on but nothing deferred: the arch decides per mm at run
         # time, which only x86 does (an mm active on another CPU).
-        notes.append("x86: with one thread the seed benchmark never defers -- the mm is "
-                     "active on one CPU only, so arch_tlbbatch_should_defer() is false and a "
-                     "flush is one local INVLPG; try --workload threads:4")
+        if name == "migrate":
+            notes.append("migration never deferred a flush: "
+                         + "; ".join(f"{m.baseline.name}" + (
+                             " predates migration batching (7e12beb8ca2a, Linux 6.3): "
+                             "try_to_migrate() flushes every PTE at once"
+                             if not m.baseline.migrate_batch else
+                             " batches migration, but the mm ran on one CPU only")
+                             for m in {x.baseline.name: x for x in (machine_a, machine_b)}.values())
+                         + " (compare a 6.6 kernel: --set MODEL_ARM64_BATCHED_TLB_6_6=y on "
+                         "arm64, --set MODEL_X86_KERNEL_6_6=y on x86)")
+        else:
+            notes.append("x86: with one thread the seed benchmark never defers -- the mm is "
+                         "active on one CPU only, so arch_tlbbatch_should_defer() is false and "
+                         "a flush is one local INVLPG; try --workload threads:4")
     return {"flip": {"sets": list(flip.sets), "why": flip.why}, "workload": workload,
             "iterations": iterations, "notes": notes, "runs": runs}
 
@@ -212,19 +250,26 @@ def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dic
     on, off = (a, b) if a_defers else (b, a)
     pct = (1 - on["elapsed_s"] / off["elapsed_s"]) * 100 if off["elapsed_s"] else 0.0
     why = uncertainty.needs_range(profile)
+    if why is None and workload.startswith("migrate") and any(
+            k.startswith("numa.") for k in profile.ranges):
+        why = (f"the migration benchmark was never measured on {profile.name}: its page-copy "
+               "figures ([numa]) are assumptions")
     out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile),
-           "fit_input": uncertainty.fit_input_note(profile)}
+           # the fits consumed the seed benchmark's figures, never the migration one's
+           "fit_input": (None if workload.startswith("migrate")
+                         else uncertainty.fit_input_note(profile))}
     if why is None:
         return out
-    _, procs, threads = parse_workload(workload)
+    kw = bench_kw(workload)
     cfg_on, cfg_off = (cfg_a, cfg_b) if a_defers else (cfg_b, cfg_a)
 
     def saving(p) -> float:
-        r_on = run_seed_benchmark(Machine(cfg_on, p), 1, procs=procs, threads=threads, warmup=1)
-        r_off = run_seed_benchmark(Machine(cfg_off, p), 1, procs=procs, threads=threads, warmup=1)
+        r_on = run_seed_benchmark(Machine(cfg_on, p), 1, warmup=1, **kw)
+        r_off = run_seed_benchmark(Machine(cfg_off, p), 1, warmup=1, **kw)
         return (1 - r_on.elapsed_ns / r_off.elapsed_ns) * 100
 
-    out["range"] = uncertainty.saving_range(profile, saving)
+    out["range"] = uncertainty.saving_range(profile, saving,
+                                            skip=() if "migrate" in kw else ("numa.",))
     return out
 
 
@@ -244,7 +289,9 @@ def render_saving(s: dict) -> str:
 def render_ab(ab: dict) -> str:
     """The A/B table: simulated elapsed, cycles, flushes, batches, DSBs/IPIs, change in %."""
     a, b = ab["runs"]
-    out = [f"A/B: seed benchmark ({ab['workload']}, {ab['iterations']} iterations after 1 "
+    what = ("migration benchmark (2 moves of the working set per iteration)"
+            if ab["workload"].startswith("migrate") else "seed benchmark")
+    out = [f"A/B: {what} ({ab['workload']}, {ab['iterations']} iterations after 1 "
            "warm-up), configured kernel vs deferral flipped",
            f"  B = A + {' '.join('--set ' + s for s in ab['flip']['sets'])}",
            f"      ({ab['flip']['why']})"]
@@ -253,7 +300,9 @@ def render_ab(ab: dict) -> str:
             ("  per iteration (ms)", a["elapsed_per_iteration_ms"],
              b["elapsed_per_iteration_ms"], "{:.4f}"),
             ("cycles (a.out)", a["cycles"], b["cycles"], "{:,.0f}"),
-            ("pages reclaimed", a["pages_reclaimed"], b["pages_reclaimed"], "{:,}"),
+            ("pages reclaimed", a["pages_reclaimed"], b["pages_reclaimed"], "{:,}")
+            if "pages_migrated" not in a else
+            ("pages migrated", a["pages_migrated"], b.get("pages_migrated", 0), "{:,}"),
             ("synchronous flushes", a["sync_flushes"], b["sync_flushes"], "{:,}"),
             ("deferred PTEs", a["deferred_ptes"], b["deferred_ptes"], "{:,}"),
             ("batch flushes", a["batches"], b["batches"], "{:,}")]
@@ -396,6 +445,8 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
         "elapsed_per_iteration_ms": r.elapsed_ns / iterations / 1e6,
         "cycles": r.cycles,
         "pages_reclaimed": r.pages_reclaimed,
+        **({"pages_migrated": r.vmstat["pgmigrate_success"]}
+           if r.vmstat.get("pgmigrate_success") else {}),
         "swapins": r.swapins,
         "sync_flushes": r.vmstat.get("tlb_sync_flush", 0),
         "deferred_ptes": r.vmstat.get("tlb_deferred_pte", 0),

@@ -27,6 +27,15 @@ Violation kinds (stable names; scenario files and JSON use them):
   data-lost            a task read back something other than what was last
                        written at that address (in its mm, or in the shared
                        object behind it) -- invariant 4.
+  migrate-copy-while-writable
+                       migration started copying a page while a CPU could
+                       still store to the old page without a fault (a
+                       writable, dirty entry): the store would land after
+                       the copy and be lost with the old page -- invariant
+                       2 for migration, what migrate_pages_batch()'s
+                       try_to_unmap_flush() before the move loop prevents.
+                       Reported at the copy for entries on CPUs running that
+                       ASID, at the store for the others.
 
 Invariants this module owns:
   - It is off unless the machine was booted with DEBUG_TLB_SANITIZER=y; then
@@ -81,6 +90,7 @@ KINDS: dict[str, str] = {
     "io-while-writable": "pageout while a CPU can still store to the page",
     "stale-after-syscall": "TLB entry used after the syscall that removed it returned",
     "data-lost": "a task read back something other than what it wrote",
+    "migrate-copy-while-writable": "migration copied a page a CPU can still store to",
 }
 
 #: Events kept for the trail of a report (the ring's length).
@@ -233,10 +243,10 @@ class TlbSanitizer:
     # Hooks called by the kernel model and the user layer
 
     def pte_cleared(self, cpu: Cpu, mm: MmStruct, addr: int, pfn: int, pteval: int,
-                    deferred: bool) -> None:
-        """try_to_unmap_one() cleared a PTE, flushing it or deferring the flush."""
+                    deferred: bool, fn: str = "try_to_unmap_one") -> None:
+        """try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
-        self.event(cpu, "try_to_unmap_one: PTE {:#x} -> pfn {}{} cleared, {}", addr, pfn,
+        self.event(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}", fn, addr, pfn,
                    " (dirty)" if pteval & 0x04 else "",
                    "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)",
                    pfn=pfn, key=key)
@@ -257,6 +267,28 @@ class TlbSanitizer:
                          f"pageout of pfn {folio.pfn} started on CPU{cpu.id} while CPU{e.cpu} "
                          f"can still store to it through a writable dirty TLB entry "
                          f"(a store now is lost when the page is freed)")
+
+    def migrate_copy(self, cpu: Cpu, src: Folio, dst: Folio) -> None:
+        """Migration's copy of *src* into *dst* starts: nobody may still store to *src*.
+
+        Like before_io(): a store through a writable dirty entry for *src*
+        after this point lands in the old page behind the copy's back.
+        """
+        self.event(cpu, "migrate: copy of pfn {} to pfn {} started", src.pfn, dst.pfn,
+                   pfn=src.pfn)
+        self.event(cpu, "migrate: pfn {} now holds the copy of pfn {}", dst.pfn, src.pfn,
+                   pfn=dst.pfn)
+        cpus = self.m.cpus
+        for e in list(self.m.tlbs.entries_for_pfn(src.pfn)):
+            if not (e.writable and e.dirty):
+                continue                   # a store through a clean entry re-walks and faults
+            if cpus[e.cpu].asid != e.key >> ASID_SHIFT:
+                e.stale = ("migrate-copy-while-writable", src.pfn, cpu.id)
+                continue
+            self._report("migrate-copy-while-writable", e.cpu, e, cpu.current,
+                         f"migration of pfn {src.pfn} to pfn {dst.pfn} started copying on "
+                         f"CPU{cpu.id} while CPU{e.cpu} can still store to the old page through "
+                         "a writable dirty TLB entry (a store now is lost with the old page)")
 
     def on_free(self, cpu: Cpu, folio: Folio) -> None:
         """Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
@@ -318,7 +350,12 @@ class TlbSanitizer:
         kind = stale[0]
         addr = vpn << PAGE_SHIFT
         op = "store" if write else "load"
-        if kind == "io-while-writable":
+        if kind == "migrate-copy-while-writable":
+            if not write:
+                return
+            what = (f"store at {addr:#x} on CPU{cpu.id} through a writable entry for pfn {e.pfn}, "
+                    f"whose migration copy CPU{stale[2]} had already started (the store is lost)")
+        elif kind == "io-while-writable":
             if not write:
                 return
             what = (f"store at {addr:#x} on CPU{cpu.id} through a writable entry for pfn {e.pfn}, "

@@ -35,7 +35,7 @@ from typing import Any
 from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 
-WORKLOADS = ("seed", "procs", "threads")
+WORKLOADS = ("seed", "procs", "threads", "migrate")
 EXECUTORS = ("process", "dask")
 CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "configured_defers",
               "threshold", "batched_defers", "elapsed_batched_ms", "elapsed_unbatched_ms",
@@ -51,8 +51,9 @@ class Point:
 
     arch, machine: SRCARCH and machine profile (name or TOML path; "" = the arch default)
     cpus:          online CPUs (the profile's count is overridden)
-    workload:      "seed", "procs" (the pages mapped by `width` processes) or
-                   "threads" (the mm active on `width` CPUs)
+    workload:      "seed", "procs" (the pages mapped by `width` processes),
+                   "threads" (the mm active on `width` CPUs) or "migrate" (a working
+                   set touched by `width` threads, moved between two NUMA nodes)
     sets:          Kconfig assignments over the arch defconfig
     iterations:    measured benchmark rounds (after one unmeasured warm-up round, as
                    the main job does, so every measured round is a steady-state one)
@@ -149,6 +150,15 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                                     "(raise it with --set NR_CPUS=N)")
                 refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)),
                                     deferral_sets(cfg, c, True, prof.with_cpus(c)))
+                if "migrate" in workloads:
+                    m0 = Machine(cfg, prof.with_cpus(c))
+                    if m0.numa.nr_nodes < 2 or not m0.migration:
+                        raise UserError(
+                            f"--workload migrate: machine '{prof.name}' "
+                            + ("has one NUMA node: expected a machine with 2 or more (a "
+                               "profile with [numa] node_cpus, e.g. kunpeng920 or x86-2s)"
+                               if m0.numa.nr_nodes < 2 else
+                               "runs a kernel without CONFIG_MIGRATION: expected MIGRATION=y"))
                 for w in workloads:
                     # the seed workload has no width: one point, not one per --width
                     for width in (widths if w != "seed" else widths[:1]):
@@ -159,6 +169,17 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                         points.append(Point(cfg.arch, machine, c, w, tuple(sets), iterations,
                                             width, ranges))
     return points
+
+
+def _bench_kw(point) -> dict:
+    """run_seed_benchmark()'s keywords for a point's workload and width."""
+    if point.workload == "procs":
+        return {"procs": point.width}
+    if point.workload == "threads":
+        return {"threads": point.width}
+    if point.workload == "migrate":
+        return {"migrate": point.width}
+    return {}
 
 
 def run_point(point: Point) -> dict[str, Any]:
@@ -178,8 +199,7 @@ def run_point_kernel(point: Point, defer: bool) -> tuple[Any, tuple[str, ...]]:
 
     cfg = load_kernel_config(point.arch, sets=list(point.sets))
     profile = _profile(point.machine, cfg.arch).with_cpus(point.cpus)
-    kw = {"procs": point.width} if point.workload == "procs" else \
-        {"threads": point.width} if point.workload == "threads" else {}
+    kw = _bench_kw(point)
     extra = deferral_sets(cfg, point.cpus, defer, profile)
     m = Machine(cfg.with_sets(extra), profile)
     if m.tlb_flush_path.batched is not defer:
@@ -238,8 +258,7 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
     from minikernel.machine import Machine
     from minikernel.workload import run_seed_benchmark
 
-    kw = {"procs": point.width} if point.workload == "procs" else \
-        {"threads": point.width} if point.workload == "threads" else {}
+    kw = _bench_kw(point)
     out = {"saving_pct": pct, "saving_low_pct": None, "saving_high_pct": None,
            "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
     if not point.ranges or uncertainty.needs_range(profile) is None:
@@ -252,7 +271,8 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
         ru = run_seed_benchmark(Machine(off, p), 1, warmup=1, **kw)
         return (1 - rb.elapsed_ns / ru.elapsed_ns) * 100
 
-    r = uncertainty.saving_range(profile, saving, nominal=pct)
+    r = uncertainty.saving_range(profile, saving, nominal=pct,
+                                 skip=() if "migrate" in kw else ("numa.",))
     out.update(saving_low_pct=r["low_pct"], saving_high_pct=r["high_pct"],
                saving_moved_most_by=r["moved_most_by"])
     return out

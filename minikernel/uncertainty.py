@@ -80,11 +80,16 @@ def variant(profile: MachineProfile, key: str, value) -> MachineProfile:
 
 
 def saving_range(profile: MachineProfile, saving: Callable[[MachineProfile], float],
-                 nominal: float | None = None) -> dict:
-    """The saving (%) over *profile*'s ranges; *saving* runs the model on a profile."""
+                 nominal: float | None = None, skip: tuple[str, ...] = ("numa.",)) -> dict:
+    """The saving (%) over *profile*'s ranges; *saving* runs the model on a profile.
+
+    Ranges whose key starts with one of *skip* are left out: by default the
+    [numa] copy figures, which only a workload that migrates pages uses.
+    """
     base = saving(profile) if nominal is None else nominal
     swings: dict[str, list[float]] = {}
-    for key, (lo, hi) in ((k, v) for k, v in profile.ranges.items() if k != "fit_inputs"):
+    for key, (lo, hi) in ((k, v) for k, v in profile.ranges.items()
+                          if k != "fit_inputs" and not k.startswith(skip or ("\0",))):
         vals = []
         for v in (lo, hi):
             p = variant(profile, key, v)

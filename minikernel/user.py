@@ -7,12 +7,28 @@ task's CPU (switching to it first) and call the kernel-named functions in
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from minikernel import sched
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.madvise import MADV_DONTNEED, MADV_PAGEOUT, do_madvise
 from minikernel.mm.memory import access_user
+from minikernel.mm.mempolicy import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
+    do_mbind,
+    do_set_mempolicy,
+    kernel_migrate_pages,
+)
+from minikernel.mm.migrate import do_pages_move, do_pages_stat
 from minikernel.mm.mm_types import TaskStruct
 from minikernel.mm.mmap import (
     MAP_ANONYMOUS,
@@ -31,7 +47,21 @@ if TYPE_CHECKING:
     from minikernel.machine import Machine
 
 __all__ = ["Process", "MAP_ANONYMOUS", "MAP_PRIVATE", "MAP_SHARED", "PROT_READ", "PROT_WRITE",
-           "MADV_DONTNEED", "MADV_PAGEOUT", "PAGE_SIZE"]
+           "MADV_DONTNEED", "MADV_PAGEOUT", "PAGE_SIZE", "MPOL_DEFAULT", "MPOL_PREFERRED",
+           "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_MF_STRICT", "MPOL_MF_MOVE",
+           "MPOL_MF_MOVE_ALL", "migratepages"]
+
+
+def _nodemask(nodes: int | Sequence[int]) -> int:
+    """A node mask from an int mask or a list of node numbers."""
+    if isinstance(nodes, int):
+        return nodes
+    mask = 0
+    for n in nodes:
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"node {n!r}: expected a node number >= 0")
+        mask |= 1 << n
+    return mask
 
 
 class Process:
@@ -158,6 +188,75 @@ class Process:
     def move_to(self, cpu: int) -> None:
         sched.migrate_task(self.task, cpu)
 
+    # NUMA (CONFIG_MIGRATION syscalls; ENOSYS without it)
+
+    def _need_migration(self, call: str) -> None:
+        if not self.task.machine.migration:
+            raise OSError(errno.ENOSYS, f"{call}: CONFIG_MIGRATION is not set")
+
+    def set_mempolicy(self, mode: int, nodes: int | Sequence[int] = 0) -> None:
+        """set_mempolicy(2): the task's policy for its future allocations."""
+        cpu = self._enter("do_set_mempolicy", call="set_mempolicy")
+        try:
+            do_set_mempolicy(self.task, mode, _nodemask(nodes))
+        finally:
+            self._leave(cpu)
+
+    def mbind(self, addr: int, length: int, mode: int, nodes: int | Sequence[int] = 0,
+              flags: int = 0) -> int:
+        """mbind(2): set the policy of a range; MPOL_MF_MOVE(_ALL) also moves its pages.
+
+        Returns the number of pages that could not be moved.  Raises
+        ValueError for what the kernel answers -EINVAL/-EFAULT.
+        """
+        if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+            self._need_migration("mbind(MPOL_MF_MOVE)")
+        cpu = self._enter("do_mbind", addr, length, call="mbind")
+        try:
+            return do_mbind(self.task, addr, length, mode, _nodemask(nodes), flags)
+        finally:
+            self._leave(cpu)
+
+    def move_pages(self, addrs: Sequence[int], nodes: Sequence[int] | None = None,
+                   pid: Process | None = None) -> list[int]:
+        """move_pages(2): move each page to its node (None: only report where each page is).
+
+        Returns the status array: a node number, or -ENOENT / -EFAULT.
+        *pid*: another process whose pages move (default: this one).
+        """
+        self._need_migration("move_pages")
+        target = (pid or self).task
+        if nodes is not None:
+            if len(nodes) != len(addrs):
+                raise ValueError(f"move_pages: {len(addrs)} pages but {len(nodes)} nodes")
+            nr = self.task.machine.numa.nr_nodes
+            bad = [n for n in nodes if not isinstance(n, int) or not 0 <= n < nr]
+            if bad:
+                raise ValueError(f"move_pages: node {bad[0]!r}: expected 0..{nr - 1} "
+                                 "(-ENODEV upstream)")
+        cpu = self._enter("do_pages_move" if nodes is not None else "do_pages_stat",
+                          call="move_pages")
+        try:
+            if nodes is None:
+                return do_pages_stat(self.task, target, list(addrs))
+            return do_pages_move(self.task, target, list(addrs), list(nodes))
+        finally:
+            self._leave(cpu)
+
+    def migrate_pages(self, old_nodes: int | Sequence[int], new_nodes: int | Sequence[int],
+                      pid: Process | None = None) -> int:
+        """migrate_pages(2): move a process's pages on *old_nodes* to *new_nodes*.
+
+        Returns the number of pages not moved.
+        """
+        self._need_migration("migrate_pages")
+        cpu = self._enter("kernel_migrate_pages", call="migrate_pages")
+        try:
+            return kernel_migrate_pages(self.task, (pid or self).task, _nodemask(old_nodes),
+                                        _nodemask(new_nodes))
+        finally:
+            self._leave(cpu)
+
     # Loads and stores
 
     def read(self, addr: int) -> int:
@@ -179,3 +278,13 @@ class Process:
         san = self.task.machine.sanitizer
         if san is not None:
             san.user_wrote(self.task, addr, value)
+
+
+def migratepages(proc: Process, from_nodes: int | Sequence[int],
+                 to_nodes: int | Sequence[int], by: Process | None = None) -> int:
+    """The numactl package's ``migratepages PID FROM TO``: migrate_pages(2) on *proc*.
+
+    *by*: the process that makes the call (default: *proc* itself).
+    Returns the number of pages not moved.
+    """
+    return (by or proc).migrate_pages(from_nodes, to_nodes, pid=proc)

@@ -14,6 +14,10 @@ byte of every page (each read swaps the page back in from zram) and
              1..T-1, running, not touching the buffer): what makes x86 defer
              and send IPIs.
 
+  migrate=T: not the seed: the migration benchmark (run_migrate_benchmark),
+             a pmbench-like working set touched by T threads and moved
+             between two NUMA nodes twice per iteration.
+
 Every page is written with a distinct value and every read is checked, so a
 lost or leaked write fails the run instead of skewing a number.
 """
@@ -27,7 +31,9 @@ from minikernel.compat import SLOTS
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
 
-WORKLOADS = ("seed", "procs", "threads")
+WORKLOADS = ("seed", "procs", "threads", "migrate")
+#: Pages of the migration benchmark's working set (1 MiB, as the seed's buffer).
+MIGRATE_PAGES = 256
 #: Page frames of the benchmark's buffer (1 MiB of 4 KiB pages): the least
 #: memory a machine needs to run it at all.
 BUFFER_PAGES = (1 << 20) // PAGE_SIZE
@@ -74,7 +80,8 @@ class BenchmarkInterrupted(Exception):
 
 def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int = 1,
                        size: int = 1 << 20, warmup: int = 0,
-                       progress: Callable[[int, int], None] | None = None) -> RunResult:
+                       progress: Callable[[int, int], None] | None = None,
+                       migrate: int = 0) -> RunResult:
     """Run the seed benchmark on a freshly booted *machine*; measure the loop only.
 
     *warmup* iterations run first, unmeasured.  The loop's first iteration
@@ -84,6 +91,9 @@ def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int
     published 10 000 were.  *progress(done, iterations)* is called after each
     measured iteration; Ctrl-C raises BenchmarkInterrupted with the count done.
     """
+    if migrate:
+        return run_migrate_benchmark(machine, iterations, threads=migrate, size=size,
+                                     warmup=warmup, progress=progress)
     if procs < 1 or threads < 1:
         raise ValueError("procs and threads must be >= 1")
     need = max(procs, threads)
@@ -129,6 +139,99 @@ def run_seed_benchmark(machine, iterations: int, *, procs: int = 1, threads: int
 
 def _pattern(i: int) -> int:
     return 0x5EED0000 + i
+
+
+class MigrationFailed(AssertionError):
+    """move_pages() left a page of the working set somewhere other than where it was sent."""
+
+
+def migrate_nodes(machine) -> tuple[int, int]:
+    """The two nodes the migration benchmark moves its working set between.
+
+    The node of CPU 0 (where the working set is first touched) and the
+    next node; ValueError on a one-node machine.
+    """
+    numa = machine.numa
+    if numa.nr_nodes < 2:
+        raise ValueError(f"machine '{machine.profile.name}' has 1 NUMA node: the migrate "
+                         "workload needs 2 (a profile with [numa] node_cpus)")
+    home = numa.cpu_node[0]
+    return home, (home + 1) % numa.nr_nodes
+
+
+def run_migrate_benchmark(machine, iterations: int, *, threads: int = 4, size: int = 1 << 20,
+                          warmup: int = 0,
+                          progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """The migration benchmark on a freshly booted *machine*; measure the loop only.
+
+    Model-only, after pmbench's shape: one process maps *size* bytes of
+    private anonymous memory (MIGRATE_PAGES pages by default) and writes
+    every page; T-1 more threads are pinned to CPUs 1..T-1.  Each iteration,
+    twice (there and back): every thread reads every page (checked) and
+    writes the pages i with i % T == its number (a new value each time),
+    so every CPU caches translations of the whole set, and the pages one
+    CPU wrote are dirty in its TLB; then the first thread moves the whole
+    set to the other node with move_pages(2) -- migrate_pages() with
+    MIGRATE_SYNC, which since 6.3 unmaps a batch of up to 512 with its
+    flushes deferred.  The two nodes are CPU 0's and the next one
+    (migrate_nodes()).  Every page must read back what was last written
+    and be on the node it was sent to, or the run fails.
+    """
+    if threads < 1:
+        raise ValueError("threads must be >= 1")
+    if threads > machine.nr_cpus:
+        raise ValueError(f"the workload needs {threads} CPUs; the machine has {machine.nr_cpus}")
+    if not machine.migration:
+        raise ValueError("the migrate workload needs CONFIG_MIGRATION=y")
+    home, away = migrate_nodes(machine)
+    npages = size // PAGE_SIZE
+    p = Process.spawn(machine, "a.out", cpu=0)
+    buf = p.mmap(size)
+    addrs = [buf + i * PAGE_SIZE for i in range(npages)]
+    want = [_pattern(i) for i in range(npages)]
+    for i, a in enumerate(addrs):
+        p.write(a, want[i])
+    workers = [p] + [p.clone_thread(cpu=c) for c in range(1, threads)]
+    m = machine
+    before = _snapshot(m)
+    n = 0
+    stamp = 0
+    try:
+        for n in range(warmup + iterations):
+            if m.trace is not None and n in (0, warmup):
+                m.trace.append("# warm-up iteration (not measured)" if n < warmup else
+                               f"# measured iterations 1..{iterations}")
+            if n == warmup and warmup:
+                before = _snapshot(m)
+            for dst in (away, home):
+                stamp += 1
+                for t, w in enumerate(workers):
+                    for i, a in enumerate(addrs):
+                        v = w.read(a)
+                        if v != want[i]:
+                            raise DataLoss(f"page {i} of the working set read {v:#x} on CPU "
+                                           f"{w.cpu}, expected {want[i]:#x}")
+                    for i in range(t, npages, threads):
+                        want[i] = (_pattern(i) + (stamp << 32)) & ((1 << 64) - 1)
+                        w.write(addrs[i], want[i])
+                status = p.move_pages(addrs, [dst] * npages)
+                bad = [(i, s) for i, s in enumerate(status) if s != dst]
+                if bad:
+                    i, s = bad[0]
+                    raise MigrationFailed(f"move_pages: page {i} of the working set is on "
+                                          f"{s} after moving it to node {dst} "
+                                          f"({len(bad)} pages not moved)")
+            if progress is not None and n >= warmup:
+                progress(n - warmup + 1, iterations)
+    except KeyboardInterrupt:
+        raise BenchmarkInterrupted(max(0, n - warmup), iterations) from None
+    result = _result(m, before, p.task.cpu.id, 0)
+    for i, a in enumerate(addrs):                  # after the last move (not measured)
+        v = p.read(a)
+        if v != want[i]:
+            raise DataLoss(f"page {i} of the working set read {v:#x} after the last move, "
+                           f"expected {want[i]:#x}")
+    return result
 
 
 def _snapshot(m):

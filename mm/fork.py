@@ -22,6 +22,8 @@ from dataclasses import replace
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     is_swap_pte,
+    is_writable_migration_entry,
+    make_readable_migration_entry,
     pte_pfn,
     pte_present,
     pte_to_swp_offset,
@@ -50,6 +52,11 @@ def dup_mmap(current: TaskStruct, mm: MmStruct) -> None:
                 continue
             if is_swap_pte(pte):
                 m.swap.swap_duplicate(pte_to_swp_offset(pte))
+            elif is_writable_migration_entry(pte):
+                # copy_nonpresent_pte(): a COW mapping's migration entry becomes
+                # readable in both, so remove_migration_ptes() maps it read-only.
+                pte = make_readable_migration_entry(pte)
+                src[vpn] = pte
             elif pte_present(pte):
                 if pte_write(pte):
                     pte = pte_wrprotect(pte)

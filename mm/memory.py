@@ -29,6 +29,7 @@ from minikernel.hw.cpu import FAULT
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    is_migration_entry,
     is_swap_pte,
     mk_pte,
     pte_dirty,
@@ -37,6 +38,7 @@ from minikernel.hw.mmu import (
     pte_to_swp_offset,
     pte_write,
 )
+from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import (
     VM_READ,
     VM_SHARED,
@@ -128,7 +130,7 @@ def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: 
     m = current.machine
     cpu = current.cpu
     cpu.charge("do_anonymous_page", m.kernel_ns["do_anonymous_page"])
-    folio = m.page_alloc.folio_alloc(cpu, zero=True)
+    folio = vma_alloc_folio(current, vma, addr, True)
     folio_add_new_anon_rmap(folio, vma, addr)
     # Not marked dirty: a write dirties the PTE; add_to_swap() dirties the
     # folio when reclaim first gives it a slot.
@@ -155,7 +157,7 @@ def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
     if folio is not None and folio.locked:
         raise FolioLocked(folio)               # folio_lock_or_retry() would sleep
     if folio is None:
-        folio = m.page_alloc.folio_alloc(cpu, zero=False)
+        folio = vma_alloc_folio(current, vma, addr, False)
         swap.swap_read_folio(cpu, folio, off)
         m.vmstat.pgmajfault += 1
         if swap.swap_count(off) > 1:
@@ -198,7 +200,7 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
             old.dirty = True                   # folio_free_swap(): the swap copy is gone
         mm.pgd[vpn] = mk_pte(old.pfn, True, dirty=True, young=True)
         return
-    new = m.page_alloc.folio_alloc(cpu, zero=False)
+    new = vma_alloc_folio(current, vma, addr, False)
     m.mem.data[new.pfn] = m.mem.data[old.pfn]
     ptep_clear_flush(cpu, vma, addr)
     folio_add_new_anon_rmap(new, vma, addr)
@@ -220,6 +222,10 @@ def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bo
             do_anonymous_page(current, vma, addr, write)
     elif is_swap_pte(pte):
         do_swap_page(current, vma, addr, pte, write)
+    elif is_migration_entry(pte):
+        # do_swap_page()'s non_swap_entry() case upstream
+        from minikernel.mm.migrate import migration_entry_wait
+        migration_entry_wait(current, vma, addr, pte)
     elif write and not pte_write(pte):
         if vma.vm_flags & VM_SHARED:
             vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True, young=True)

@@ -202,6 +202,7 @@ class VmAreaStruct:
                page index of vm_start when the VMA was created)
     anon_vma:  for private anonymous memory
     vm_file:   the shmem AddressSpace for MAP_SHARED|MAP_ANONYMOUS
+    vm_policy: the NUMA memory policy mbind() set (a Mempolicy), None: the task's
     """
 
     vm_mm: MmStruct
@@ -211,6 +212,7 @@ class VmAreaStruct:
     vm_pgoff: int
     anon_vma: AnonVma | None = None
     vm_file: AddressSpace | None = None
+    vm_policy: Any = None
 
     def linear_page_index(self, addr: int) -> int:
         """Models: include/linux/pagemap.h: linear_page_index()."""
@@ -282,6 +284,8 @@ class TaskStruct:
     cpu:        the CPU it runs on (``task_cpu()``); its ``current``
     tlb_ubc:    reclaim's deferred-flush state (``current->tlb_ubc``)
     machine:    the machine it lives on
+    mempolicy:  the task's NUMA memory policy (set_mempolicy; a Mempolicy),
+                None: the default (allocate on the local node)
     """
 
     pid: int
@@ -290,3 +294,4 @@ class TaskStruct:
     machine: Machine
     tlb_ubc: TlbflushUnmapBatch
     cpu: Cpu
+    mempolicy: Any = None

@@ -33,6 +33,8 @@ from __future__ import annotations
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    is_writable_migration_entry,
+    make_readable_migration_entry,
     pte_mknone,
     pte_mkpresent,
     pte_present,
@@ -81,6 +83,10 @@ def change_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int,
         pte = pgd.get(vpn, 0)
         cpu.charge("change_pte_range", cost)
         if not pte_present(pte):
+            if is_writable_migration_entry(pte) and not newflags & VM_WRITE:
+                # A writable migration entry becomes readable (change_pte_range's
+                # non-present case), or remove_migration_ptes() would restore write.
+                pgd[vpn] = make_readable_migration_entry(pte)
             continue
         new = pte_modify(pte, newflags)
         pgd[vpn] = new                      # ptep_modify_prot_start/commit

@@ -3,14 +3,20 @@
 Models: mm/page_alloc.c (``__alloc_pages``, ``free_unref_folios``) with page
 poisoning on (CONFIG_PAGE_POISONING): a freed page's contents are
 overwritten, so a CPU that still reads it through a stale TLB entry reads
-poison, and one that writes it corrupts whoever gets the page next.
+poison, and one that writes it corrupts whoever gets the page next.  Pages
+come from a node: the preferred one first, then (unless the caller binds
+it to its nodes, __GFP_THISNODE or MPOL_BIND) the others in node order, as
+the zonelist fallback does.
 
 Invariants this module owns:
-  - A pfn is either free (on ``free_list``) or owned by exactly one folio.
+  - A pfn is either free (on its node's free list) or owned by exactly one folio.
   - Freed pages are reused last-in first-out, so a use-after-free meets the
     page's next owner quickly -- the way per-CPU free lists behave.
+  - A one-node machine hands out exactly the frames, in exactly the order,
+    it did before nodes existed (``free_list`` is node 0's list).
 
-# MODEL: one zone, no watermarks; running out of frames is an error, not reclaim.
+# MODEL: one zone per node, no watermarks; running out of frames is an error,
+# not reclaim.  The fallback order is node order, not distance order.
 """
 
 from __future__ import annotations
@@ -33,35 +39,61 @@ class OutOfMemory(RuntimeError):
 class PageAllocator:
     """Free page frames of one machine.
 
-    free_list: free pfns, reused LIFO
+    free_lists: node -> its free pfns, reused LIFO; ``free_list`` is node 0's
     mem_map:   pfn -> the Folio currently owning it, None when free (``pfn_folio()``)
     on_free:   optional observer (the sanitizer) called with each freed folio
                *before* its contents are poisoned
     """
 
-    __slots__ = ("machine", "free_list", "mem_map", "on_free")
+    __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid")
 
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
+        numa = machine.numa
+        self._nid = numa.pfn_to_nid
         # pfn 0 is never handed out, so a zero pfn is always a bug.
-        self.free_list = list(range(machine.mem.nr_pages - 1, 0, -1))
+        self.free_lists = []
+        for nid in range(numa.nr_nodes):
+            start = numa.node_start[nid]
+            end = start + numa.node_pages[nid]
+            self.free_lists.append(list(range(end - 1, max(start, 1) - 1, -1)))
+        self.free_list = self.free_lists[0]
         self.mem_map: list[Folio | None] = [None] * machine.mem.nr_pages
         self.on_free: Callable[[Any, Folio], None] | None = None
 
-    def __alloc_pages(self, cpu: Cpu) -> Folio:
-        """Models: __alloc_pages() for one order-0 page: a new, unmapped folio."""
+    def nr_free(self) -> int:
+        """Model-only: free page frames on every node."""
+        return sum(len(f) for f in self.free_lists)
+
+    def __alloc_pages(self, cpu: Cpu, nid: int = 0, nodemask: int = 0) -> Folio:
+        """Models: __alloc_pages() for one order-0 page: a new, unmapped folio.
+
+        From node *nid*, else (nodemask 0) any node in node order; with a
+        *nodemask* only from the nodes in it (MPOL_BIND, __GFP_THISNODE).
+        """
         m = self.machine
         cpu.charge("__alloc_pages", m.kernel_ns["__alloc_pages"])
-        if not self.free_list:
-            raise OutOfMemory(f"simulated RAM exhausted ({m.mem.nr_pages} pages)")
+        lists = self.free_lists
+        free = lists[nid]
+        if not free:
+            free = next((f for n, f in enumerate(lists)
+                         if f and (not nodemask or nodemask >> n & 1)), free)
+            if not free:
+                where = (f"nodes {_nodes(nodemask)}" if nodemask else
+                         f"{m.mem.nr_pages} pages")
+                raise OutOfMemory(f"simulated RAM exhausted ({where})")
         m.vmstat.pgalloc += 1
-        folio = Folio(self.free_list.pop())
+        folio = Folio(free.pop())
         self.mem_map[folio.pfn] = folio
         return folio
 
-    def folio_alloc(self, cpu: Cpu, zero: bool = True) -> Folio:
-        """Models: folio_alloc() (+ clear_page when the caller wants a zeroed page)."""
-        folio = self.__alloc_pages(cpu)
+    def folio_alloc(self, cpu: Cpu, zero: bool = True, nid: int = 0, nodemask: int = 0) -> Folio:
+        """Models: folio_alloc() (+ clear_page when the caller wants a zeroed page).
+
+        *nid*/*nodemask*: where (see __alloc_pages); callers with a VMA get
+        them from its memory policy (minikernel.mm.mempolicy.policy_node).
+        """
+        folio = self.__alloc_pages(cpu, nid, nodemask)
         # MODEL: init_on_alloc=1 (CONFIG_INIT_ON_ALLOC_DEFAULT_ON, a boot
         # setting of the machine profile) zeroes every allocation, which is
         # where clear_page comes from on a swap-in; the contents are then
@@ -85,7 +117,11 @@ class PageAllocator:
         self.machine.mem.data[folio.pfn] = PAGE_POISON
         self.machine.vmstat.pgfree += 1
         self.mem_map[folio.pfn] = None
-        self.free_list.append(folio.pfn)
+        self.free_lists[self._nid(folio.pfn)].append(folio.pfn)
+
+
+def _nodes(mask: int) -> str:
+    return ",".join(str(n) for n in range(mask.bit_length()) if mask >> n & 1)
 
 
 def folio_put(m: Machine, cpu: Cpu, folio: Folio) -> bool:

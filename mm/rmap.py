@@ -35,6 +35,7 @@ import enum
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    make_migration_entry,
     pte_accessible,
     pte_dirty,
     pte_pfn,
@@ -149,9 +150,9 @@ def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: TtuFlags) -> bo
 
     Only callers passing TTU_BATCH_FLUSH may defer -- reclaim
     (shrink_folio_list), and since 6.3 migration (migrate_folio_unmap ->
-    try_to_migrate) and since 6.7 THP splitting (unmap_folio); the model
-    has only reclaim -- and then the arch decides whether deferring pays on
-    this machine for this mm.
+    try_to_migrate, in MIGRATE_ASYNC mode) and since 6.7 THP splitting
+    (unmap_folio); the model has reclaim and migration -- and then the arch
+    decides whether deferring pays on this machine for this mm.
     """
     m = current.machine
     if not m.batched_unmap:
@@ -338,12 +339,15 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     return True
 
 
-def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags, rmap_one=None) -> None:
     """Models: rmap_walk() -> rmap_walk_anon() / rmap_walk_file() for try_to_unmap.
 
     Visits every VMA that may map the folio -- through its anon_vma, or the
-    shmem object's i_mmap -- and unmaps it there.
+    shmem object's i_mmap -- and unmaps it there (``rwc->rmap_one``:
+    try_to_unmap_one, or try_to_migrate_one for try_to_migrate).
     """
+    if rmap_one is None:
+        rmap_one = try_to_unmap_one
     m = current.machine
     current.cpu.charge("rmap_walk", m.kernel_ns["rmap_walk"])
     mapping = folio.mapping
@@ -358,7 +362,7 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
         addr = vma.address_of(index)
         if addr is None:
             continue
-        try_to_unmap_one(current, folio, vma, addr, flags)
+        rmap_one(current, folio, vma, addr, flags)
         if not folio.mapcount:
             break
 
@@ -370,3 +374,57 @@ def try_to_unmap(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
     try_to_unmap_flush_dirty() and try_to_unmap_flush().
     """
     rmap_walk(current, folio, flags)
+
+
+# --- try_to_migrate (migration, mm/migrate.c's caller) ---
+
+def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, address: int,
+                       flags: TtuFlags) -> bool:
+    """Models: try_to_migrate_one(): replace the PTE mapping *folio* with a migration entry.
+
+    Like try_to_unmap_one(): since 6.3 (7e12beb8ca2a) it may defer the flush
+    (should_defer_flush with TTU_BATCH_FLUSH, the batch's try_to_unmap_flush()
+    then owes it); up to 6.2 it always flushed with ptep_clear_flush().  The
+    entry remembers the PTE's write permission and young/dirty bits; the
+    dirty bit also moves to the folio.  A fault on the entry waits for the
+    migration (migration_entry_wait).
+    """
+    m = current.machine
+    cpu = current.cpu
+    mm = vma.vm_mm
+    saved = cpu.sym
+    cpu.sym = "try_to_migrate_one"
+    cpu.charge("try_to_migrate_one", m.kernel_ns["try_to_migrate_one"])
+    cpu.charge("page_vma_mapped_walk", m.kernel_ns["page_vma_mapped_walk"])
+    vpn = address >> PAGE_SHIFT
+    pte = mm.pgd.get(vpn, 0)
+    if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+        cpu.sym = saved
+        return True
+    deferred = should_defer_flush(current, mm, flags)
+    if deferred:
+        pteval = ptep_get_and_clear(cpu, mm, address)
+        set_tlb_ubc_flush_pending(current, mm, pteval, address)
+    else:
+        pteval = ptep_clear_flush(cpu, vma, address)
+        m.vmstat.tlb_sync_flush += 1
+    if m.sanitizer is not None:
+        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred,
+                                "try_to_migrate_one")
+    if pte_dirty(pteval):
+        folio.dirty = True
+    mm.pgd[vpn] = make_migration_entry(folio.pfn, pteval)
+    folio_remove_rmap_pte(folio)
+    cpu.sym = saved
+    if m.probes:
+        m.probe("try_to_migrate_one:cleared", current, folio=folio, mm=mm, addr=address)
+    return True
+
+
+def try_to_migrate(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+    """Models: try_to_migrate(): every PTE mapping *folio* becomes a migration entry.
+
+    With TTU_BATCH_FLUSH the caller (migrate_pages_batch) owes the flush:
+    try_to_unmap_flush() before the first copy.
+    """
+    rmap_walk(current, folio, flags, try_to_migrate_one)

@@ -21,6 +21,7 @@ which is what it held.
 
 from __future__ import annotations
 
+from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import AddressSpace, Folio, FolioLocked, TaskStruct, VmAreaStruct
 
 
@@ -41,7 +42,7 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
     if folio is not None and folio.locked:
         raise FolioLocked(folio)           # reclaim holds it; shmem_swapin_folio() would sleep
     if folio is None:
-        folio = m.page_alloc.folio_alloc(cpu, zero=False)
+        folio = vma_alloc_folio(current, None, 0, False)
         swap.swap_read_folio(cpu, folio, off)
         m.vmstat.pgmajfault += 1
     else:
@@ -70,7 +71,7 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
     if entry is not None:
         folio = shmem_swapin_folio(current, mapping, index, entry)
     else:
-        folio = m.page_alloc.folio_alloc(current.cpu, zero=True)
+        folio = vma_alloc_folio(current, None, 0, True)
         folio.mapping = mapping
         folio.index = index
         mapping.i_pages[index] = folio

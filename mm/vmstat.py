@@ -12,6 +12,8 @@ try_to_unmap_one), ``tlb_deferred_pte`` (PTEs cleared into the batch),
 ``tlb_batch_flush`` (try_to_unmap_flush calls that flushed),
 ``tlb_flush_dirty`` (flushes forced before IO by try_to_unmap_flush_dirty),
 ``tlb_batched_pending_flush`` (flush_tlb_batched_pending calls that flushed).
+``pgmigrate_success`` / ``pgmigrate_fail`` are the kernel's (pages migrated or
+not, counted by migrate_pages()).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from __future__ import annotations
 TLB_COUNTERS = ("nr_tlb_remote_flush", "nr_tlb_remote_flush_received",
                 "nr_tlb_local_flush_all", "nr_tlb_local_flush_one")
 EVENT_COUNTERS = ("pgfault", "pgmajfault", "pswpin", "pswpout", "pgsteal_direct",
-                  "pgscan_direct", "pgfree", "pgalloc", "pgactivate", "pgdeactivate")
+                  "pgscan_direct", "pgfree", "pgalloc", "pgactivate", "pgdeactivate",
+                  "pgmigrate_success", "pgmigrate_fail")
 MODEL_COUNTERS = ("tlb_sync_flush", "tlb_deferred_pte", "tlb_batch_flush", "tlb_flush_dirty",
                   "tlb_batched_pending_flush")
 
@@ -44,6 +47,8 @@ class VmStat:
     pgalloc: int
     pgactivate: int
     pgdeactivate: int
+    pgmigrate_success: int
+    pgmigrate_fail: int
     tlb_sync_flush: int
     tlb_deferred_pte: int
     tlb_batch_flush: int

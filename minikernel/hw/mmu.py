@@ -29,6 +29,8 @@ _PAGE_DIRTY = 0x04
 _PAGE_ACCESSED = 0x08
 _PAGE_SWP = 0x10          # not present; the high bits hold a swap offset
 _PAGE_PROTNONE = 0x20     # PROT_NONE: mapped (pte_present) but the walker faults on it
+_PAGE_MIGRATION = 0x40    # not present; the high bits hold the pfn of a folio under migration
+_PAGE_MIGRATION_WRITE = 0x80   # ...and the entry it replaced was writable
 PTE_PFN_SHIFT = 8
 
 # TLB entries are keyed by (ASID, virtual page number) packed into one int.
@@ -137,4 +139,44 @@ def swp_entry_to_pte(offset: int) -> int:
 
 def pte_to_swp_offset(pte: int) -> int:
     """Models: swp_offset(pte_to_swp_entry())."""
+    return pte >> PTE_PFN_SHIFT
+
+
+# --- migration entries (include/linux/swapops.h) ---
+#
+# MODEL: upstream a migration entry is a swap entry of type SWP_MIGRATION_READ
+# or SWP_MIGRATION_WRITE (is_swap_pte() is true for it, non_swap_entry()
+# tells it apart); here it has its own bit and is_swap_pte() is false, so the
+# swap paths never see one.  The young and dirty bits of the PTE it replaced
+# are kept in the entry as since 6.1 (2e3468778dbe, SWP_MIG_YOUNG/DIRTY).
+
+def make_migration_entry(pfn: int, pteval: int) -> int:
+    """Models: make_{readable,writable}_migration_entry() + swp_entry_to_pte(), keeping young/dirty.
+
+    *pteval* is the PTE being replaced: its write permission picks the entry
+    type, its young and dirty bits go into the entry.
+    """
+    pte = (pfn << PTE_PFN_SHIFT) | _PAGE_MIGRATION | (pteval & (_PAGE_DIRTY | _PAGE_ACCESSED))
+    if pteval & _PAGE_RW:
+        pte |= _PAGE_MIGRATION_WRITE
+    return pte
+
+
+def is_migration_entry(pte: int) -> bool:
+    """Models: is_migration_entry(pte_to_swp_entry(pte)) for a non-present PTE."""
+    return bool(pte & _PAGE_MIGRATION)
+
+
+def is_writable_migration_entry(pte: int) -> bool:
+    """Models: is_writable_migration_entry()."""
+    return bool(pte & _PAGE_MIGRATION_WRITE)
+
+
+def make_readable_migration_entry(pte: int) -> int:
+    """Models: make_readable_migration_entry(): drop the write permission, keep the rest."""
+    return pte & ~_PAGE_MIGRATION_WRITE
+
+
+def migration_entry_to_pfn(pte: int) -> int:
+    """Models: swp_offset_pfn(): the pfn of the folio under migration."""
     return pte >> PTE_PFN_SHIFT

@@ -36,6 +36,8 @@ class Case:
 
 ARM64_CONFIG = {".config": "CONFIG_ARM64=y\nCONFIG_ZRAM=y\n"}
 BAD_TOML = {"bad.toml": "this is = = not toml\n"}
+NUMA = 'inherit = "x86-2s"\n[numa]\n'
+ONE_NODE = NUMA + "node_cpus = [48]\n"
 
 CASES: dict[str, Case] = {
     # --- the main job -------------------------------------------------------------
@@ -97,6 +99,32 @@ CASES: dict[str, Case] = {
     "--workload unknown": Case(("--defconfig", "arm64", "--workload", "bogus"), "unknown workload"),
     "--workload too wide": Case(("--defconfig", "arm64", "--smp", "2", "--workload", "threads:4"),
                                 "needs 4 CPUs"),
+    "--workload migrate bad count": Case(("--defconfig", "arm64", "--workload", "migrate:0"),
+                                         "bad count '0'"),
+    "--workload migrate one node": Case(("--defconfig", "x86", "--machine", "one.toml",
+                                         "--workload", "migrate"), "has one NUMA node",
+                                        files={"one.toml": ONE_NODE}),
+    "--workload migrate without MIGRATION": Case(("--defconfig", "x86", "--set", "COMPACTION=n",
+                                                  "--workload", "migrate"),
+                                                 "CONFIG_MIGRATION is not set"),
+    "--machine numa cpus do not add up": Case(("--defconfig", "x86", "--machine", "n.toml"),
+                                              "numa.node_cpus: expected CPU counts adding up",
+                                              files={"n.toml": NUMA + "node_cpus = [12, 12]\n"}),
+    "--machine numa pages do not add up": Case(
+        ("--defconfig", "x86", "--machine", "n.toml"), "numa.node_pages: expected page counts",
+        files={"n.toml": NUMA + "node_cpus = [24, 24]\nnode_pages = [100, 100]\n"}),
+    "--machine numa pages per node": Case(
+        ("--defconfig", "x86", "--machine", "n.toml"), "numa.node_pages: expected one count",
+        files={"n.toml": NUMA + "node_cpus = [24, 24]\nnode_pages = [16384]\n"}),
+    "--machine numa not a list": Case(("--defconfig", "x86", "--machine", "n.toml"),
+                                      "numa.node_cpus: expected a list of positive integers",
+                                      files={"n.toml": NUMA + 'node_cpus = "four"\n'}),
+    "--machine numa zero bandwidth": Case(("--defconfig", "x86", "--machine", "n.toml"),
+                                          "numa.remote_copy_gbps: expected a positive number",
+                                          files={"n.toml": NUMA + "remote_copy_gbps = 0\n"}),
+    "--machine numa unknown key": Case(("--defconfig", "x86", "--machine", "n.toml"),
+                                       "numa.distance: unknown key",
+                                       files={"n.toml": NUMA + "distance = 20\n"}),
     "--vmstat with a command": Case(("--vmstat", "olddefconfig"), "--vmstat cannot be combined"),
     "--trace into a missing directory": Case(("--defconfig", "arm64", "--trace", "/nonexistent/t"),
                                              "--trace /nonexistent/t: no such directory"),
@@ -164,6 +192,9 @@ CASES: dict[str, Case] = {
                                 "--width", "0"), "--width 0"),
     "sweep --width too wide": Case(("sweep", "--arch", "arm64", "--cpus", "2", "--workload",
                                     "threads"), "needs 4 CPUs"),
+    "sweep --workload migrate one node": Case(("sweep", "--arch", "x86", "--machine", "one.toml",
+                                               "--cpus", "4", "--workload", "migrate"),
+                                              "has one NUMA node", files={"one.toml": ONE_NODE}),
     "sweep --set unknown": Case(("sweep", "--set", "FROB=y"), "CONFIG_FROB"),
     "sweep --set erratum flip": Case(("sweep", "--arch", "arm64", "--machine", "snapdragon888",
                                       "--cpus", "4", "--set", "ARM64_ERRATUM_2441007=y"),

@@ -80,6 +80,8 @@ def test_values_are_every_symbol_with_a_value_as_in_dot_config():
         "MODEL_ARM64_BATCHED_TLB_V5": "y", "MODEL_ARM64_BATCHED_TLB_6_6": "n",
         "MODEL_ARM64_BATCHED_TLB_FLUSH_MM": "n", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING": "n",
         "MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT": "n", "DEBUG_TLB_SANITIZER": "n",
+        # issue 15: the migration hazard
+        "MODEL_MIGRATE_COPY_BEFORE_FLUSH": "n",
     }
     cfg.values["EXPERT"] = "n"  # a copy: the config cannot be changed through it
     assert cfg.values["EXPERT"] == "y"

@@ -324,3 +324,50 @@ def test_cores_shorter_than_cpus_repeat_with_a_note(tmp_path):
     assert any("machine.cores lists 4 CPUs, machine.cpus is 8" in n for n in p.notes)
     from minikernel.hw.cputype import cores_for_cpus
     assert [c.part[-3:] for c in cores_for_cpus(p.cores, 8)] == ["a55", "a55", "a78", "a78"] * 2
+
+
+# --- [numa] (issue 15) ---
+
+def test_shipped_profiles_state_their_numa_topology():
+    from minikernel.hw.numa import NumaTopology
+
+    def topo(name, cpus=None):
+        p = load_profile(name)
+        return NumaTopology(cpus or p.cpus, p.mem_pages, p.node_cpus, p.node_pages,
+                            local_gbps=p.local_copy_gbps, local_latency_ns=p.local_latency_ns,
+                            remote_gbps=p.remote_copy_gbps,
+                            remote_latency_ns=p.remote_latency_ns)
+    kp = topo("kunpeng920")
+    assert kp.as_dict() == {"nodes": 4, "cpus": [24] * 4, "pages": [4096] * 4}
+    assert kp.cpu_node[23] == 0 and kp.cpu_node[24] == 1 and kp.cpu_node[95] == 3
+    assert kp.pfn_to_nid(4095) == 0 and kp.pfn_to_nid(4096) == 1
+    assert topo("x86-2s").as_dict()["cpus"] == [12] * 4
+    assert topo("snapdragon888").nr_nodes == 1
+    # --smp: fewer CPUs are the first ones online; more spread in proportion
+    assert set(topo("kunpeng920", 8).cpu_node) == {0}
+    assert topo("kunpeng920", 192).as_dict()["cpus"] == [48] * 4
+    # copy cost: latency + 4 KiB / bandwidth (assumed figures)
+    assert kp.copy_ns(0, 0) == pytest.approx(4096 / 10.0)
+    assert kp.copy_ns(0, 1) == pytest.approx(150.0 + 4096 / 6.0)
+
+
+def test_a_profile_without_numa_is_one_node_and_allocates_as_before(tmp_path):
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    f = tmp_path / "mine.toml"
+    f.write_text('inherit = "snapdragon888"\n[machine]\nname = "mine"\n')
+    p = load_profile(f)
+    assert p.node_cpus is None
+    m = Machine(load_kernel_config("arm64"), p)
+    assert m.numa.nr_nodes == 1
+    assert m.page_alloc.free_list is m.page_alloc.free_lists[0]
+    assert m.page_alloc.free_list[-3:] == [3, 2, 1]      # pfn 1 first, LIFO, as always
+
+
+def test_inheriting_a_numa_profile_with_other_counts_keeps_its_nodes(tmp_path):
+    f = tmp_path / "big.toml"
+    f.write_text('inherit = "kunpeng920"\n[machine]\nname = "big"\ncpus = 128\n'
+                 "mem_pages = 20000\n")
+    p = load_profile(f)
+    assert p.node_cpus == (32, 32, 32, 32)
+    assert p.node_pages is None                            # split evenly at boot

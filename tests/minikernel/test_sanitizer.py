@@ -15,7 +15,7 @@ SAN = "DEBUG_TLB_SANITIZER=y"
 
 def test_violation_kind_names_are_stable():
     assert list(KINDS) == ["use-after-free-tlb", "io-while-writable", "stale-after-syscall",
-                           "data-lost"]
+                           "data-lost", "migrate-copy-while-writable"]
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86"])

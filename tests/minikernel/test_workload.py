@@ -35,3 +35,40 @@ def test_workload_needs_enough_cpus(make_machine):
     m = make_machine("arm64", cpus=2)
     with pytest.raises(ValueError, match="needs 4 CPUs"):
         run_seed_benchmark(m, 1, threads=4)
+
+
+@pytest.mark.parametrize("arch,sets,key,per_flush", [
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), "dsb_ish", 1),
+    ("x86", ("EXPERT=y", "MODEL_X86_KERNEL_6_6=y"), "ipis_sent", 3),
+])
+def test_migrate_workload_flushes_once_per_move_when_deferring(arch, sets, key, per_flush):
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import default_profile
+    from minikernel.workload import MIGRATE_PAGES, run_migrate_benchmark
+
+    prof = default_profile(arch, 8)
+    flip = "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y" if arch == "arm64" else \
+        "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"
+    on = run_migrate_benchmark(Machine(load_kernel_config(arch, sets=sets), prof), 2,
+                               threads=4, warmup=1)
+    off = run_migrate_benchmark(Machine(load_kernel_config(arch, sets=(*sets, flip)), prof), 2,
+                                threads=4, warmup=1)
+    moves = 2 * 2                                     # two per iteration
+    assert on.vmstat["pgmigrate_success"] == off.vmstat["pgmigrate_success"] == \
+        moves * MIGRATE_PAGES
+    assert on.arch[key] == moves * per_flush          # one flush per move (one batch)
+    assert off.arch[key] == moves * MIGRATE_PAGES * per_flush
+    assert on.elapsed_ns < off.elapsed_ns
+    assert on.profile["copy_page"] == off.profile["copy_page"] > 0
+
+
+def test_migrate_workload_needs_two_nodes():
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import load_profile
+    from minikernel.workload import run_migrate_benchmark
+
+    m = Machine(load_kernel_config("arm64", sets=("EXPERT=y",)), load_profile("snapdragon888"))
+    with pytest.raises(ValueError, match="1 NUMA node"):
+        run_migrate_benchmark(m, 1)
