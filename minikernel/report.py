@@ -493,4 +493,12 @@ def _why(assignment: str, cpus: int) -> str:
             return ("the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
                     "counterpart; real x86 always batches) drops the select")
         return "the model-only knob is turned off, so X86 selects batching as upstream"
+    if sym == "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
+        if val == "y":
+            return ("the model-only knob RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                    "counterpart; riscv 6.8 always batches) drops the select")
+        return "the model-only knob is turned off, so RISCV selects batching as in 6.8"
+    if assignment == "MODEL_RISCV_KERNEL_6_8=y":
+        return ("MODEL_RISCV_KERNEL_6_8=y (riscv batches from Linux 6.8, 54d7431af73e, so B is "
+                "that release: its range threshold differs from 6.6's too)")
     return assignment

@@ -42,7 +42,8 @@ Invariants this module owns:
 # mm being flushed -- the same entries, because set_mm_noasid() leaves no
 # other mm's entries on a hart.
 # MODEL: no SiFive CIP-1200 workaround (fence everything instead of by
-# address): Linux applies it only to the FU540/FU740 implementation IDs.
+# address): Linux's errata check matches older U54/U74 implementation IDs,
+# not -- assumed, from its mimpid -- the JH7110's.
 # MODEL: the generic lazy-TLB switch to a kernel thread or idle keeps the mm
 # loaded and its bit set (riscv has no enter_lazy_tlb work), so remote
 # fences keep reaching an idle hart that last ran the mm, as upstream.

@@ -105,6 +105,9 @@ SHIPPED = [
     ("explore-6.6-pte-lock-paths.toml", []),
     ("explore-6.6-pte-lock-paths.toml", ["MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]),
     ("explore-two-processes-10-steps.toml", []),
+    # issue 17: x86 INVLPGB on the Genoa profile, merged / the version found in review
+    ("explore-invlpgb-transition.toml", []),
+    ("explore-invlpgb-transition.toml", ["EXPERT=y", "MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH=y"]),
 ]
 #: Exhaustively, this one needs ~20 000 runs (about two minutes): --run-slow.
 BIG = "explore-two-processes-10-steps.toml"
@@ -256,3 +259,15 @@ def test_the_independence_relation_knows_every_scenario_op():
     sc, _ = _steps(FACTS)
     novel = Step("a", "frobnicate", {})
     assert EVERYTHING in footprint(sc, novel)[1]
+
+
+@pytest.mark.parametrize("sets, found", [
+    ([], set()),
+    (["EXPERT=y", "MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH=y"], {"use-after-free-tlb"}),
+])
+def test_invlpgb_explorer_input_is_clean_as_merged_and_finds_the_reviewed_bug(sets, found):
+    sc = override_config(load_scenario(SCENARIOS / "explore-invlpgb-transition.toml"), sets)
+    r = explore(sc, jobs=None)
+    assert not r.truncated and r.runs > 1
+    assert found <= {k for f in r.findings for k in f.kinds}
+    assert bool(r.findings) is bool(found)
