@@ -194,6 +194,21 @@ def test_ctrl_c_keeps_and_writes_the_points_that_finished(run_cli, tmp_path, mon
     assert [row["cpus"] for row in rows] == ["4"]
 
 
+def _children(pid):
+    """PIDs whose parent is *pid*, read from /proc (no psutil under PyPy)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(d))
+    return kids
+
+
 def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
     # Real SIGINT to the whole process group, as a terminal sends it: the workers
     # ignore it, the parent terminates them and reports what finished.
@@ -207,7 +222,13 @@ def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
                           "--out", str(tmp_path / "o")], env=cli_env(), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
-    time.sleep(2.5)
+    # Wait until the pool's workers exist (PyPy or a loaded host can take seconds
+    # to import), then give them a moment to start on their points.
+    deadline = time.monotonic() + 60
+    while not _children(p.pid) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(p.pid), "the sweep never started its worker processes"
+    time.sleep(0.5)
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=20)
     assert p.returncode == 130 and "Traceback" not in err
