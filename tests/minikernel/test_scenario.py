@@ -100,7 +100,7 @@ def _doc(**over):
 
 @pytest.mark.parametrize("over,msg", [
     ({"machine": None}, "x.toml: machine: got nothing, expected a [machine] table"),
-    ({"machine": {"arch": "mips", "cpus": 2}}, "machine.arch: got 'mips', expected \"arm64\" or \"x86\""),
+    ({"machine": {"arch": "mips", "cpus": 2}}, "machine.arch: got 'mips', expected \"arm64\", \"riscv\" or \"x86\""),
     ({"machine": {"arch": "x86"}}, "machine.cpus: got nothing, expected a CPU count"),
     ({"expect": "dirty"}, "expect: got ['dirty'], expected \"clean\" or a list of violation kinds"),
     ({"bogus": 1}, "top level: unknown key 'bogus'"),
