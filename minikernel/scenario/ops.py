@@ -126,6 +126,9 @@ class Op:
                 "access", "check", "task" (only its task and CPUs), "spawn",
                 "syscall", "everything"
     frees:      it may allocate or free pages (the explorer's shared allocator resource)
+    weight:     how often the property tests' random programs draw it (0: never;
+                tests/minikernel/test_sanitizer_properties.py builds its keys from KEYS)
+    nested:     whether random programs draw it inside a pause too
     """
 
     name: str
@@ -142,6 +145,8 @@ class Op:
     spawns: bool = False
     footprint: str = "syscall"
     frees: bool = False
+    weight: int = 0
+    nested: bool = True
 
     @property
     def optional_keys(self) -> tuple[str, ...]:
@@ -308,28 +313,30 @@ REGISTRY: dict[str, Op] = {op.name: op for op in (
        ("as",), (("pages", "1"), ("shared", "false"), ("prot", '`"rw"`')),
        pausable=True, mmap_lock="write", page_tables="none", binds=("as",)),
     Op("munmap", _munmap, "the syscall on the mapping (all of it, or its first `pages`)",
-       ("addr",), _RANGE, pausable=True, mmap_lock="write", frees=True),
+       ("addr",), _RANGE, pausable=True, mmap_lock="write", frees=True, weight=1),
     Op("mprotect", _mprotect, "the syscall", ("addr", "prot"), _RANGE,
-       pausable=True, mmap_lock="write"),
+       pausable=True, mmap_lock="write", weight=1),
     Op("madvise", _madvise, "the syscall: `MADV_PAGEOUT` (reclaims) or `MADV_DONTNEED`",
-       ("addr", "advice"), _RANGE, pausable=True, mmap_lock="read", frees=True),
+       ("addr", "advice"), _RANGE, pausable=True, mmap_lock="read", frees=True, weight=2),
     Op("mremap", _mremap, "moves the whole mapping and rebinds the name (or names the new "
        "place `as`)", ("addr",), (("pages", "all of it"), ("as", "")),
-       pausable=True, mmap_lock="write", binds=("as",)),
+       pausable=True, mmap_lock="write", binds=("as",), weight=1),
     Op("read", _read, "one user load through the task's CPU's TLB; SIGSEGV is an outcome, "
-       "not an error", ("addr",), (("page", "0"),), locking="access", footprint="access"),
+       "not an error", ("addr",), (("page", "0"),), locking="access", footprint="access",
+       weight=2),
     Op("write", _write, "one user store (*`value`*: default a fixed function of the step's "
        "position) through the task's CPU's TLB", ("addr",), (("page", "0"), ("value", "")),
-       locking="access", footprint="access"),
+       locking="access", footprint="access", weight=3),
     Op("fork", _fork, "a child process on `cpu`, a new task usable by later steps",
        ("child", "cpu"), pausable=True, mmap_lock="write", page_tables="all", spawns=True,
-       footprint="spawn"),
+       footprint="spawn", weight=1, nested=False),
     Op("clone", _clone, "a thread on `cpu`, a new task usable by later steps",
        ("child", "cpu"), pausable=True, page_tables="none", spawns=True, footprint="spawn"),
     Op("move", _move, "migrate the task to `cpu`", ("cpu",), page_tables="none",
-       footprint="task"),
+       footprint="task", weight=1, nested=False),
     Op("reclaim", _reclaim, "direct reclaim (`try_to_free_pages`) from the LRU, oldest first",
-       (), (("pages", "32"),), pausable=True, locking="reclaim", footprint="everything"),
+       (), (("pages", "32"),), pausable=True, locking="reclaim", footprint="everything",
+       weight=1, nested=False),
     Op("dsb", _dsb, "arm64 only: `DSB ISH` on the task's CPU (litmus)", page_tables="none",
        footprint="everything"),
     Op("cached", _cached, "check whether the task's CPU holds a TLB entry for it (litmus; a "
@@ -343,14 +350,14 @@ REGISTRY: dict[str, Op] = {op.name: op for op in (
     # its whole loop.
     Op("move_pages", _move_pages, "move_pages(2) of the mapping's pages (all, or the first "
        "`pages`) to `node`; the outcome is the status array", ("addr", "node"), _RANGE,
-       pausable=True, mmap_lock="read", holds=None, frees=True),
+       pausable=True, mmap_lock="read", holds=None, frees=True, weight=1),
     Op("mbind", _mbind, "mbind(2): the range's policy; with *`move`* (MPOL_MF_MOVE) its "
        "pages move where the policy says", ("addr", "mode"),
        (("nodes", "none"), ("pages", "all of it"), ("move", "true")),
-       pausable=True, mmap_lock="write", frees=True),
+       pausable=True, mmap_lock="write", frees=True, weight=1),
     Op("migrate_pages", _migrate_pages, "migrate_pages(2) of the task's process: pages on "
        "the `from` nodes move to the `to` nodes", ("from", "to"),
-       pausable=True, mmap_lock="read", page_tables="all", frees=True),
+       pausable=True, mmap_lock="read", page_tables="all", frees=True, weight=1),
 )}
 
 # op -> (required keys, optional keys): the shape older callers read.
