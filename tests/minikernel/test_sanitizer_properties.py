@@ -101,6 +101,13 @@ def _cfg(variant: str, cpus: int):
     return machine_config(sc)
 
 
+@functools.cache
+def _batches_migration(variant: str) -> bool:
+    """Does this variant's kernel baseline batch migration (migrate_pages_batch's one flush)?"""
+    from minikernel.baseline import baseline_for
+    return baseline_for(_cfg(variant, 2)).migrate_batch > 0
+
+
 def _doc(variant, cpus, tasks, steps):
     arch, sets, *profile = {**VARIANTS, **BROKEN, **RISCV_VARIANTS, **RISCV_BROKEN,
                             **INVLPGB_VARIANTS, **INVLPGB_BROKEN}[variant]
@@ -186,7 +193,10 @@ def programs(draw, variants=CORRECT):
             op = draw(st.sampled_from(["pageout", "reclaim", "reclaim", "locked", "migrate"]))
             if op == "migrate":                  # a migration syscall at a migration probe
                 step = _migration(draw, task)
-                probe = draw(st.sampled_from(MIGRATION_PROBES))
+                # the batch flush exists only where the baseline batches migration (6.3+)
+                probe = draw(st.sampled_from(MIGRATION_PROBES if _batches_migration(variant)
+                                             else [p for p in MIGRATION_PROBES
+                                                   if p != "migrate_pages_batch:flush"]))
             elif op == "locked":                   # a syscall inside its page-table lock
                 step, probe = draw(st.sampled_from([
                     ({"task": task, "op": "mprotect", "addr": "buf", "prot": "r"},
