@@ -59,8 +59,8 @@ from minikernel.mm.mm_types import FolioLocked
 from minikernel.parallel import check_jobs, fork_map
 from minikernel.sanitizer import distinct_kinds
 from minikernel.scenario import (
-    PAUSABLE,
     PROBE_POINTS,
+    REGISTRY,
     Infeasible,
     Scenario,
     ScenarioResult,
@@ -217,9 +217,9 @@ def explore(sc: Scenario, *, max_hits: int | None = None, max_runs: int | None =
 
 #: Written by reclaim and ``dsb``: they conflict with every step.
 EVERYTHING = "*"
-#: The ops :func:`footprint` knows; any other (a new scenario op) commutes with nothing.
-FOOTPRINT_OPS = frozenset({"reclaim", "dsb", "read", "write", "cached", "move", "fork", "clone",
-                           "mmap", "munmap", "mprotect", "madvise", "mremap"})
+#: The ops :func:`footprint` knows: every op of the registry (each declares its
+#: ``footprint``); any other (an op not registered) commutes with nothing.
+FOOTPRINT_OPS = frozenset(REGISTRY)
 
 
 def footprint(sc: Scenario, st: Step) -> tuple[frozenset, frozenset]:
@@ -257,28 +257,30 @@ def footprint(sc: Scenario, st: Step) -> tuple[frozenset, frozenset]:
     flushed = {("cpu", c) for u, du in dom.items() if du == d for c in cpus.get(u, ())}
     reads: set = set()
     writes: set = {("task", t)} | mine
-    op, a = st.op, st.args
-    if op in ("reclaim", "dsb") or op not in FOOTPRINT_OPS:
-        writes.add(EVERYTHING)              # an op this relation does not know: no reordering
-    elif op in ("read", "write"):
-        reads |= {("mm", d), ("name", a["addr"])}
-        writes |= {("page", d, a["addr"], a.get("page", 0)), ("mem",)}
-        if op == "write" and "value" not in a:
-            writes.add(("writes",))
-    elif op == "cached":
-        reads |= {("mm", d), ("name", a["addr"])}
-    elif op == "move":
-        pass                                    # its CPUs are in `mine`
-    elif op in ("fork", "clone"):
-        writes |= {("mm", d), ("ids",), ("task", a["child"]), ("cpu", a["cpu"])} | flushed
-    else:                                       # mmap, munmap, mprotect, madvise, mremap
-        writes |= {("mm", d)} | flushed
-        for k in ("addr", "as"):
-            if k in a:
-                writes.add(("name", a[k]))
-        if op in ("munmap", "madvise"):
-            writes.add(("mem",))
+    kind = REGISTRY[st.op].footprint if st.op in REGISTRY else "everything"
+    _by_kind(kind, st, d, flushed, reads, writes)
     return frozenset(reads), frozenset(writes)
+
+
+def _by_kind(kind: str, st: Step, d: str, flushed: set, reads: set, writes: set) -> None:
+    """What an op of footprint *kind* (its registry declaration) adds to *reads*/*writes*."""
+    a = st.args
+    if kind == "everything":
+        writes.add(EVERYTHING)              # reclaim, dsb, or an op this relation does not know
+    elif kind in ("access", "check"):
+        reads |= {("mm", d), ("name", a["addr"])}
+        if kind == "access":
+            writes |= {("page", d, a["addr"], a.get("page", 0)), ("mem",)}
+            if st.op == "write" and "value" not in a:
+                writes.add(("writes",))
+    elif kind == "spawn":
+        writes |= {("mm", d), ("ids",), ("task", a["child"]), ("cpu", a["cpu"])} | flushed
+    elif kind == "syscall":                 # mmap, munmap, ..., the migration syscalls
+        writes |= {("mm", d)} | flushed
+        writes.update(("name", a[k]) for k in ("addr", "as") if k in a)
+        if REGISTRY[st.op].frees:
+            writes.add(("mem",))
+    # "task" (move): its CPUs are already in the task's own writes
 
 
 def independent(fa: tuple[frozenset, frozenset], fb: tuple[frozenset, frozenset]) -> bool:
@@ -297,10 +299,11 @@ def _task_facts(sc: Scenario) -> tuple[dict[str, str], dict[str, set[int]]]:
 
     def walk(steps: list[Step]) -> None:
         for st in steps:
-            if st.op in ("fork", "clone"):
+            op = REGISTRY.get(st.op)
+            if op is not None and op.spawns:
                 dom[st.args["child"]] = dom.get(st.task, st.task)
                 cpus.setdefault(st.args["child"], set()).add(st.args["cpu"])
-            elif st.op == "move":
+            elif op is not None and op.footprint == "task":
                 cpus.setdefault(st.task, set()).add(st.args["cpu"])
             walk(st.during)
 
@@ -380,43 +383,8 @@ class _Explorer:
 
     def _plan(self) -> list[tuple]:
         """Every run, in the exhaustive order: (prefix, P, (probe, hit), nested, suffix)."""
-        cands = []
-        for task, prog in self.progs.items():
-            for i, p in enumerate(prog):
-                if p.op in PAUSABLE:
-                    cands.append((p, [q if t != task else
-                                      [*q[:i], _Mark("begin", p), _Mark("end", p), *q[i + 1:]]
-                                      for t, q in self.progs.items()]))
-        others = len(self.sc.explore_steps) - 1
-        if self.max_nested is not None:
-            others = min(others, self.max_nested)
-        # Pass 1: the canonical merges; the skipped ones counted by their prefix's class.
-        # Each candidate's merges once, bucketed by steps inside the pause (same order).
-        buckets = []
-        for p, seqs in cands:
-            by_k: dict[int, list] = {}
-            for order in _merges(seqs):
-                b, e = (j for j, x in enumerate(order) if isinstance(x, _Mark))
-                by_k.setdefault(e - b - 1, []).append((order, b, e))
-            buckets.append((p, by_k))
-        merges = []
-        skipped: dict[tuple, int] = {}
-        for k in range(1, others + 1):
-            for p, by_k in buckets:
-                for order, b, e in by_k.get(k, ()):
-                    prefix, nested, suffix = order[:b], order[b + 1:e], order[e + 1:]
-                    if self.por and not (self._canonical(prefix) and self._canonical(nested)
-                                         and self._canonical(suffix)):
-                        key = self._key(self._normal(prefix), p)
-                        skipped[key] = skipped.get(key, 0) + 1
-                        continue
-                    merges.append((prefix, p, nested, suffix))
-        unpaused = []
-        for order in _merges(list(self.progs.values())):
-            if self.por and not self._canonical(order):
-                self.pruned += 1
-                continue
-            unpaused.append(order)
+        merges, skipped = self._paused_merges()
+        unpaused = self._unpaused_merges()
         # Pass 2: the probe points each distinct prefix reaches (one run each, in workers).
         todo = list({self._key(pr, p): (pr, p) for pr, p, _, _ in merges}.items())
         found = fork_map(_probe, [v for _, v in todo], context=self,
@@ -432,6 +400,53 @@ class _Explorer:
         self.pruned += sum(n * len(self._probe_cache.get(key) or [])
                            for key, n in skipped.items())
         return plan
+
+    def _candidates(self) -> list[tuple[Step, list[list]]]:
+        """Each pausable explore step P, with the programs in which P is split in two halves."""
+        cands = []
+        for task, prog in self.progs.items():
+            for i, p in enumerate(prog):
+                if REGISTRY[p.op].pausable:
+                    cands.append((p, [q if t != task else
+                                      [*q[:i], _Mark("begin", p), _Mark("end", p), *q[i + 1:]]
+                                      for t, q in self.progs.items()]))
+        return cands
+
+    def _paused_merges(self) -> tuple[list[tuple], dict[tuple, int]]:
+        """Pass 1: the canonical merges with a pause, smallest k (steps inside) first; and
+        the skipped ones, counted by their prefix's class."""
+        others = len(self.sc.explore_steps) - 1
+        if self.max_nested is not None:
+            others = min(others, self.max_nested)
+        # Each candidate's merges once, bucketed by steps inside the pause (same order).
+        buckets = []
+        for p, seqs in self._candidates():
+            by_k: dict[int, list] = {}
+            for order in _merges(seqs):
+                b, e = (j for j, x in enumerate(order) if isinstance(x, _Mark))
+                by_k.setdefault(e - b - 1, []).append((order, b, e))
+            buckets.append((p, by_k))
+        merges = []
+        skipped: dict[tuple, int] = {}
+        for k in range(1, others + 1):
+            for p, by_k in buckets:
+                for order, b, e in by_k.get(k, ()):
+                    parts = order[:b], order[b + 1:e], order[e + 1:]
+                    if self.por and not all(self._canonical(x) for x in parts):
+                        key = self._key(self._normal(parts[0]), p)
+                        skipped[key] = skipped.get(key, 0) + 1
+                        continue
+                    merges.append((parts[0], p, parts[1], parts[2]))
+        return merges, skipped
+
+    def _unpaused_merges(self) -> list[list]:
+        unpaused = []
+        for order in _merges(list(self.progs.values())):
+            if self.por and not self._canonical(order):
+                self.pruned += 1
+                continue
+            unpaused.append(order)
+        return unpaused
 
     @staticmethod
     def _key(prefix: list, p: Step) -> tuple:

@@ -36,6 +36,14 @@ class Case:
 
 ARM64_CONFIG = {".config": "CONFIG_ARM64=y\nCONFIG_ZRAM=y\n"}
 BAD_TOML = {"bad.toml": "this is = = not toml\n"}
+
+
+def _migration_scenario(step: str) -> dict[str, object]:
+    """A scenario file whose last step is *step* (a migration op with a bad key)."""
+    return {"m.toml": 'expect = "clean"\n[machine]\narch = "arm64"\ncpus = 2\n'
+                      '[[task]]\nname = "a"\ncpu = 0\n'
+                      '[[step]]\ntask = "a"\nop = "mmap"\nas = "buf"\n'
+                      f'[[step]]\ntask = "a"\n{step}'}
 NUMA = 'inherit = "x86-2s"\n[numa]\n'
 ONE_NODE = NUMA + "node_cpus = [48]\n"
 
@@ -264,6 +272,25 @@ CASES: dict[str, Case] = {
                                          "invalid choice"),
     "scenario --log-format unknown": Case(("scenario", "x.toml", "--log-format", "x"),
                                           "invalid choice"),
+    "scenario move_pages node not a number": Case(
+        ("scenario", "m.toml"), "step[1].node: got 'one', expected a node number 0..63",
+        files=_migration_scenario('op = "move_pages"\naddr = "buf"\nnode = "one"\n')),
+    "scenario move_pages without node": Case(
+        ("scenario", "m.toml"), "step[1].node: got nothing, expected a value ('move_pages' "
+        "needs addr, node)", files=_migration_scenario('op = "move_pages"\naddr = "buf"\n')),
+    "scenario mbind unknown mode": Case(
+        ("scenario", "m.toml"), "step[1].mode: got 'fast', expected \"default\", \"preferred\"",
+        files=_migration_scenario('op = "mbind"\naddr = "buf"\nmode = "fast"\n')),
+    "scenario mbind move not a bool": Case(
+        ("scenario", "m.toml"), "step[1].move: got 1, expected true or false",
+        files=_migration_scenario('op = "mbind"\naddr = "buf"\nmode = "bind"\nmove = 1\n')),
+    "scenario migrate_pages from not a list": Case(
+        ("scenario", "m.toml"), "step[1].from: got 0, expected a list of node numbers 0..63",
+        files=_migration_scenario('op = "migrate_pages"\nfrom = 0\nto = [1]\n')),
+    "scenario migrate_pages pause_at nowhere": Case(
+        ("scenario", "m.toml"), "step[1].pause_at: got 'nowhere', expected a probe point",
+        files=_migration_scenario('op = "migrate_pages"\nfrom = [0]\nto = [1]\n'
+                                  'pause_at = "nowhere"\n')),
     "explore missing file": Case(("explore", "nope.toml"), "nope.toml"),
     "explore --set unknown": Case(("explore", f"{SCEN}/explore-2017-mprotect.toml", "--set",
                                    "FROB=y"), "CONFIG_FROB"),

@@ -108,6 +108,12 @@ SHIPPED = [
     # issue 17: x86 INVLPGB on the Genoa profile, merged / the version found in review
     ("explore-invlpgb-transition.toml", []),
     ("explore-invlpgb-transition.toml", ["EXPERT=y", "MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH=y"]),
+    # issue 15: migration ops, as merged / with the model-only copy-before-flush hazard
+    ("explore-migrate-copy-before-flush.toml", []),
+    ("explore-migrate-copy-before-flush.toml", ["MODEL_MIGRATE_COPY_BEFORE_FLUSH=y"]),
+    # issue 17: riscv 6.8, the 2017 race with the fix reverted / in
+    ("explore-riscv-2017-mprotect.toml", []),
+    ("explore-riscv-2017-mprotect.toml", ["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n"]),
 ]
 #: Exhaustively, this one needs ~20 000 runs (about two minutes): --run-slow.
 BIG = "explore-two-processes-10-steps.toml"
@@ -271,3 +277,31 @@ def test_invlpgb_explorer_input_is_clean_as_merged_and_finds_the_reviewed_bug(se
     assert not r.truncated and r.runs > 1
     assert found <= {k for f in r.findings for k in f.kinds}
     assert bool(r.findings) is bool(found)
+
+
+@pytest.mark.parametrize("sets, found", [
+    ([], set()),
+    (["MODEL_MIGRATE_COPY_BEFORE_FLUSH=y"], {"migrate-copy-while-writable", "data-lost"}),
+])
+def test_migration_explorer_input_is_clean_as_merged_and_finds_the_copy_before_flush(sets, found):
+    sc = override_config(load_scenario(SCENARIOS / "explore-migrate-copy-before-flush.toml"), sets)
+    r = explore(sc, jobs=1)
+    assert not r.truncated and r.runs > 1
+    assert {k for f in r.findings for k in f.kinds} == found
+    # the migration was paused at every one of its probe points in some run
+    probes = {f.probe for f in r.findings}
+    if found:
+        assert {"migrate_pages_batch:flush", "migrate_folio_move:copy"} <= probes, probes
+
+
+@pytest.mark.parametrize("sets, found", [
+    ([], {"stale-after-syscall"}),
+    (["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n"], set()),
+    (["MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n", "MODEL_RISCV_KERNEL_6_6=y"], set()),
+])
+def test_the_explorer_runs_on_riscv(sets, found):
+    """The 2017 race on riscv 6.8: found with 3ea277194daa reverted, clean with it (6.8, 6.6)."""
+    sc = override_config(load_scenario(SCENARIOS / "explore-riscv-2017-mprotect.toml"), sets)
+    r = explore(sc, jobs=1)
+    assert not r.truncated and r.runs > 1
+    assert {k for f in r.findings for k in f.kinds} == found
