@@ -221,6 +221,21 @@ def deferral_why(arch: str, assignment: str, cpus: int) -> str:
     return backend(arch).why(assignment, cpus) or assignment
 
 
+def knob_why(assignment: str, knob: str, upstream: str, selects: str) -> str | None:
+    """Model-only: the words for an assignment to a "no batching" model-only *knob* (x86, riscv).
+
+    *upstream* says what real kernels do, *selects* who selects batching when
+    the knob is off.  None when *assignment* is not to *knob*.
+    """
+    sym, _, val = assignment.partition("=")
+    if sym != knob:
+        return None
+    if val == "y":
+        return (f"the model-only knob {knob}=y (no upstream counterpart; {upstream}) drops "
+                "the select")
+    return f"the model-only knob is turned off, so {selects}"
+
+
 def nr_pages(start: int, end: int) -> int:
     """Model-only: pages in [start, end) for byte addresses rounded to pages."""
     from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE

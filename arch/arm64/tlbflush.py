@@ -121,11 +121,6 @@ def decide(cfg, facts: Arm64Facts) -> Decision:
                         "EXPERT); every unmapped PTE is flushed synchronously "
                         "(ptep_clear_flush: TLBI + DSB)", 0)
     threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB if facts.variant == "v5" else None
-    never = bool(cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER)
-    never_why = ("configured but not deferring: the model-only knob "
-                 "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
-                 "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
-                 "flushed synchronously (ptep_clear_flush: TLBI + DSB)")
     if threshold is not None and n <= threshold:
         return Decision(False, "synchronous", threshold,
                         f"configured but not deferring: {n} online CPUs <= "
@@ -144,8 +139,12 @@ def decide(cfg, facts: Arm64Facts) -> Decision:
                         "disabled by the REPEAT_TLBI erratum workaround: "
                         f"{_affected(facts.cores, affected)}: every CPU is affected "
                         "(this_cpu_has_cap())", 0)
-    if never:
-        return Decision(False, "synchronous", threshold, never_why, 0)
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+        return Decision(False, "synchronous", threshold,
+                        "configured but not deferring: the model-only knob "
+                        "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
+                        "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
+                        "flushed synchronously (ptep_clear_flush: TLBI + DSB)", 0)
     if affected:
         return Decision(True, "batched", threshold,
                         f"deferring only on unaffected CPUs: {_affected(facts.cores, affected)}; "
@@ -326,6 +325,10 @@ class TlbOps:
         elsewhere completes nothing of this batch.
         """
         self.dvm.dsb_ish(cpu)
+
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
+        """Models: the flush flush_tlb_batched_pending() does: each variant's own (the subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__}: boot the variant class (backend_for)")
 
     def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: arm64 switch_mm(): the TTBR0 switch (the DSB is __switch_to's).

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.arch import Decision, FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.riscv.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.hw.riscv import SBI_TLB_RANGE_FLUSH_LIMIT_PAGES, RiscvTlb
@@ -373,13 +373,8 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
 
 def why(assignment: str, cpus: int) -> str | None:
     """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not riscv's)."""
-    sym, _, val = assignment.partition("=")
-    if sym == "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
-        if val == "y":
-            return ("the model-only knob RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                    "counterpart; riscv 6.8 always batches) drops the select")
-        return "the model-only knob is turned off, so RISCV selects batching as in 6.8"
     if assignment == "MODEL_RISCV_KERNEL_6_8=y":
         return ("MODEL_RISCV_KERNEL_6_8=y (riscv batches from Linux 6.8, 54d7431af73e, so B is "
                 "that release: its range threshold differs from 6.6's too)")
-    return None
+    return knob_why(assignment, "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH", "riscv 6.8 always batches",
+                    "RISCV selects batching as in 6.8")

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.arch import Decision, FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.mmu import (
     _PAGE_ACCESSED,
@@ -478,10 +478,5 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
 
 def why(assignment: str, cpus: int) -> str | None:
     """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not x86's)."""
-    sym, _, val = assignment.partition("=")
-    if sym == "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
-        if val == "y":
-            return ("the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                    "counterpart; real x86 always batches) drops the select")
-        return "the model-only knob is turned off, so X86 selects batching as upstream"
-    return None
+    return knob_why(assignment, "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH", "real x86 always batches",
+                    "X86 selects batching as upstream")
