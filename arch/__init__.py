@@ -11,12 +11,22 @@ Invariants this module owns:
     ``minikernel.arch.arm64`` or ``minikernel.arch.x86``.
   - Every backend keeps the promise of the verbs' docstrings below; a
     contract test runs each registered backend against them.
+  - Each backend module decides about deferred flushing once: its pure
+    ``decide(cfg, facts)`` returns a :class:`Decision`, which the backend
+    computes at boot and its ``arch_tlbbatch_should_defer``,
+    ``tlb_flush_path`` and ``deferral_sets`` all read; ``deferral_why``
+    explains the assignments with the same backend's words.
+
+Every backend module provides: ``backend_for(machine)`` (the variant class
+the machine's facts choose, constructed), ``decide(cfg, facts)``,
+``deferral_sets(cfg, cpus, on, profile)`` and ``why(assignment, cpus)``.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from minikernel.compat import SLOTS
@@ -26,7 +36,7 @@ if TYPE_CHECKING:
     from minikernel.machine import Machine
     from minikernel.mm.mm_types import MmStruct, VmAreaStruct
 
-# SRCARCH -> module holding the backend class ``TlbOps``.  The one dispatch point.
+# SRCARCH -> the backend module (see the module docstring).  The one dispatch point.
 BACKENDS: dict[str, str] = {
     "arm64": "minikernel.arch.arm64.tlbflush",
     "x86": "minikernel.arch.x86.tlbflush",
@@ -46,6 +56,36 @@ class FlushPath:
 
     batched: bool
     reason: str
+
+
+@dataclass(frozen=True, **SLOTS)
+class Decision:
+    """Model-only: a backend's deferral decision, computed once by its pure ``decide()``.
+
+    defer:     reclaim may defer flushes on this machine (FlushPath.batched;
+               on x86 it still depends on the mm running on another CPU)
+    path:      how reclaim's unmapped PTEs are flushed: "synchronous" (each at
+               once, ptep_clear_flush), "batched" (deferred to one flush per
+               batch) or "per-mm" (x86: batched only for an mm active on
+               another CPU)
+    threshold: the CPU-count threshold in force (arm64 v5:
+               ARM64_NR_CPUS_FOR_BATCHED_TLB), None when there is none
+    reason:    one line a kernel engineer would accept as the explanation
+    defer_cpus: bitmask of the CPUs whose reclaim defers (arm64 v5 defers
+               only on cores without the REPEAT_TLBI erratum); -1: every CPU
+               the decision applies to
+    """
+
+    defer: bool
+    path: str
+    threshold: int | None
+    reason: str
+    defer_cpus: int = -1
+
+    @property
+    def flush_path(self) -> FlushPath:
+        """Model-only: the report's view of the decision (``tlb_flush_path``)."""
+        return FlushPath(self.defer, self.reason)
 
 
 class ArchTlbOps(Protocol):
@@ -135,19 +175,24 @@ class ArchTlbOps(Protocol):
         ...
 
 
-def tlb_ops_for(machine: Machine) -> ArchTlbOps:
-    """Model-only: construct the backend for ``machine.cfg.arch`` (the one dispatch point)."""
-    arch = machine.cfg.arch
+def backend(arch: str) -> ModuleType:
+    """Model-only: the backend module of SRCARCH *arch* (the one dispatch point)."""
     try:
         modname = BACKENDS[arch]
     except KeyError:
         raise NotImplementedError(
             f"unsupported SRCARCH {arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
-    mod = importlib.import_module(modname)
-    # A backend with variants chosen by machine facts (x86: INVLPGB) names
-    # them in backend_for(); the others are their TlbOps class.
-    factory = getattr(mod, "backend_for", None)
-    return factory(machine) if factory is not None else mod.TlbOps(machine)
+    return importlib.import_module(modname)
+
+
+def tlb_ops_for(machine: Machine) -> ArchTlbOps:
+    """Model-only: construct the backend for ``machine.cfg.arch``.
+
+    The module's ``backend_for(machine)`` picks the variant class from the
+    machine's facts (arm64: the series variant; x86: the mm_cpumask
+    behaviour and INVLPGB; riscv: one class).
+    """
+    return backend(machine.cfg.arch).backend_for(machine)
 
 
 def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[str]:
@@ -161,12 +206,34 @@ def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[st
     *profile* is the machine (MachineProfile; default: the arch's default),
     whose facts (arm64: the cores, for the errata) may decide.
     """
-    try:
-        modname = BACKENDS[cfg.arch]
-    except KeyError:
-        raise NotImplementedError(
-            f"unsupported SRCARCH {cfg.arch!r} (known: {', '.join(sorted(BACKENDS))})") from None
-    return importlib.import_module(modname).deferral_sets(cfg, cpus, on, profile)
+    return backend(cfg.arch).deferral_sets(cfg, cpus, on, profile)
+
+
+def deferral_why(arch: str, assignment: str, cpus: int) -> str:
+    """Model-only: what one assignment of :func:`deferral_sets` does, in the backend's words.
+
+    ``EXPERT=y`` is explained here, for every arch; an assignment no backend
+    explains is returned as it is.
+    """
+    if assignment.partition("=")[0] == "EXPERT":
+        return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
+                "EXPERT; on x86 it only makes the model-only knob visible)")
+    return backend(arch).why(assignment, cpus) or assignment
+
+
+def knob_why(assignment: str, knob: str, upstream: str, selects: str) -> str | None:
+    """Model-only: the words for an assignment to a "no batching" model-only *knob* (x86, riscv).
+
+    *upstream* says what real kernels do, *selects* who selects batching when
+    the knob is off.  None when *assignment* is not to *knob*.
+    """
+    sym, _, val = assignment.partition("=")
+    if sym != knob:
+        return None
+    if val == "y":
+        return (f"the model-only knob {knob}=y (no upstream counterpart; {upstream}) drops "
+                "the select")
+    return f"the model-only knob is turned off, so {selects}"
 
 
 def nr_pages(start: int, end: int) -> int:

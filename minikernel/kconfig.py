@@ -163,7 +163,8 @@ class KernelConfig:
     """
 
     _RESERVED = frozenset(
-        {"arch", "srcarch", "source", "sets", "values", "notes", "IS_ENABLED", "with_sets"}
+        {"arch", "srcarch", "source", "sets", "values", "notes", "IS_ENABLED", "with_sets",
+         "sym_default"}
     )
 
     def __init__(self, *, srcarch: str, source: Path | None, sets: tuple[str, ...],
@@ -235,6 +236,56 @@ class KernelConfig:
                 f"IS_ENABLED(CONFIG_{sym}): CONFIG_{sym} is {kconfiglib.TYPE_TO_STR[typ]}, expected a bool symbol"
             )
         return self.__dict__[sym]
+
+    def sym_default(self, name: str):
+        """Cold path: the default the Kconfig tree gives symbol *name* ("CONFIG_FOO" or "FOO").
+
+        The first ``default`` of the symbol as written in the tree whose own
+        ``if`` holds in this configuration, typed like the attribute (int for
+        an int symbol, bool for a bool), or None when none applies.  The
+        symbol's ``depends on`` is not applied: this is the value it takes
+        once its dependencies hold (e.g. ARM64_NR_CPUS_FOR_BATCHED_TLB on a
+        kernel with EXPERT=n, where it has no value).
+        """
+        sym = _strip_config(name)
+        typ = self._types.get(sym)
+        if typ is None:
+            raise ConfigError(_unknown_symbol_msg(sym, self._types))
+        ksym = parse_tree(self.srcarch).syms[sym]
+        for value, cond in ksym.orig_defaults:
+            if self._tri(cond):
+                if typ in (BOOL, TRISTATE):
+                    return self._tri(value) == 2
+                text = self._str(value)
+                if typ is INT:
+                    return int(text, 10)
+                if typ is HEX:
+                    return int(text, 16)
+                return text
+        return None
+
+    def _str(self, sym) -> str:
+        """A Kconfig expression operand's value in this configuration, as .config writes it."""
+        typ = self._types.get(sym.name)
+        if sym.is_constant or typ is None:
+            return sym.name                # a literal ("8", "y"): its own name, as kconfiglib
+        return self._values.get(sym.name, "n" if typ in (BOOL, TRISTATE) else "")
+
+    def _tri(self, expr) -> int:
+        """A Kconfig condition evaluated in this configuration: 0 (n) or 2 (y) (no modules)."""
+        if not isinstance(expr, tuple):
+            return {"y": 2, "m": 1}.get(self._str(expr), 0)
+        op = expr[0]
+        if op is AND:
+            return min(self._tri(expr[1]), self._tri(expr[2]))
+        if op is OR:
+            return max(self._tri(expr[1]), self._tri(expr[2]))
+        if op is NOT:
+            return 2 - self._tri(expr[1])
+        if op in (kconfiglib.EQUAL, kconfiglib.UNEQUAL):
+            same = self._str(expr[1]) == self._str(expr[2])
+            return 2 if same is (op is kconfiglib.EQUAL) else 0
+        raise ConfigError(f"sym_default: condition {expr_str(expr)!r}: expected &&, ||, !, = or !=")
 
     def with_sets(self, sets: Iterable[str]) -> KernelConfig:
         """A new KernelConfig: the same source re-evaluated with extra SYM=VAL

@@ -17,14 +17,14 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from minikernel.arch import tlb_ops_for
 from minikernel.baseline import KernelBaseline, baseline_for
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import Cpu, ObservedCpu
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.numa import NumaTopology
 from minikernel.hw.tlb import TlbArray
@@ -32,10 +32,12 @@ from minikernel.mm.page_alloc import PageAllocator
 from minikernel.mm.swap import SwapInfo
 from minikernel.mm.vmscan import Lruvec
 from minikernel.mm.vmstat import VmStat
+from minikernel.observe import Observers
 from minikernel.profile import MachineProfile
 
 if TYPE_CHECKING:
     from minikernel.mm.mm_types import TaskStruct
+    from minikernel.sanitizer import TlbSanitizer
 
 
 class Machine:
@@ -53,7 +55,10 @@ class Machine:
     kernel_ns: symbol -> cost of one call's own work, from the profile
     tasks:     every task created on this machine
     probes:    probe name -> callback(current, **ctx); see :meth:`probe`
-    sanitizer: the TLB sanitizer when enabled, else None
+    observers: the observer layer (minikernel/observe.py): subscribed to
+               while the Machine is built, attached before the hardware is
+               built; ``observers.probes`` is ``probes``
+    sanitizer: the TLB sanitizer (a subscriber) when enabled, else None
     trace:     list of ftrace-shaped lines, or None when tracing is off
     batched_unmap, debug_vm: boot-resolved config booleans for hot paths
     revert_batched_pending, revert_flush_dirty: the historical fixes
@@ -65,7 +70,10 @@ class Machine:
     migrate_copy_before_flush: model-only hazard MODEL_MIGRATE_COPY_BEFORE_FLUSH
     """
 
-    def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False) -> None:
+    def __init__(self, cfg: Any, profile: MachineProfile, *, trace: bool = False,
+                 observe: Sequence[Callable[[Observers], None]] = ()) -> None:
+        """*observe*: functions that subscribe further observers (called with
+        ``machine.observers`` after the sanitizer's and before attach)."""
         self.cfg = cfg
         self.baseline: KernelBaseline = baseline_for(cfg)
         self.profile = profile
@@ -82,15 +90,26 @@ class Machine:
             profile.cpus, profile.mem_pages, profile.node_cpus, profile.node_pages,
             local_gbps=profile.local_copy_gbps, local_latency_ns=profile.local_latency_ns,
             remote_gbps=profile.remote_copy_gbps, remote_latency_ns=profile.remote_latency_ns)
+        self.probes: dict[str, Callable[..., None]] = {}
+        # Observers subscribe now, before anything that emits an event exists;
+        # everything built after attach() holds the hooks it emits.
+        self.observers = Observers(self.probes)
+        self.sanitizer: TlbSanitizer | None = None
+        if cfg.DEBUG_TLB_SANITIZER:
+            from minikernel.sanitizer import TlbSanitizer
+            self.sanitizer = TlbSanitizer(self)
+        for subscribe in observe:
+            subscribe(self.observers)
+        self.observers.attach()
+        hw = self.observers.hw
         self.mem = PhysMem(profile.mem_pages)
         self.tlbs = TlbArray(self.nr_cpus, profile.tlb_entries)
-        self.cpus = [Cpu(i, self.tlbs, self.mem, profile.tlb_walk_ns)
+        cpu_class = ObservedCpu if hw.stale_hit is not None else Cpu
+        self.cpus = [cpu_class(i, self.tlbs, self.mem, profile.tlb_walk_ns, hw)
                      for i in range(self.nr_cpus)]
         self.vmstat = VmStat()
         self.trace: list[str] | None = [] if trace else None
         self.trace_clock = 0.0          # ns; the trace's global clock (trace_event)
-        self.probes: dict[str, Callable[..., None]] = {}
-        self.sanitizer: Any = None
         self.page_alloc = PageAllocator(self)
         self.swap = SwapInfo(self)
         self.lru = Lruvec()
@@ -98,9 +117,6 @@ class Machine:
         self._next_pid = 1
         self._next_asid = 1
         self.arch = tlb_ops_for(self)
-        if cfg.DEBUG_TLB_SANITIZER:
-            from minikernel.sanitizer import TlbSanitizer
-            self.sanitizer = TlbSanitizer(self)
 
     # Public interface
 

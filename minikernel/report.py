@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from minikernel.arch import deferral_sets
+from minikernel.arch import deferral_sets, deferral_why
 from minikernel.compat import SLOTS
 from minikernel.errors import UserError
 from minikernel.mm.vmstat import MODEL_COUNTERS
@@ -74,7 +74,7 @@ def flip_deferral(cfg, cpus: int, profile=None) -> Flip:
     if not sets:
         raise UserError(f"{_kernel_desc(cfg)} on {cpus} CPUs: no assignment flips the deferral "
                         "decision: expected a kernel whose reclaim defers or could")
-    why = "; ".join(_why(s, cpus) for s in sets)
+    why = "; ".join(_why(cfg, s, cpus) for s in sets)
     outcome = ("B flushes every page synchronously" if off else
                "B may defer (on x86 only while the mm is active on another CPU)"
                if "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n" in sets else "B defers")
@@ -462,43 +462,6 @@ def _run_dict(label: str, m, r, iterations: int) -> dict:
     }
 
 
-def _why(assignment: str, cpus: int) -> str:
-    """What one assignment of a flip does, in words."""
-    sym, _, val = assignment.partition("=")
-    if assignment == "MODEL_ARM64_BATCHED_TLB_V5=y":
-        return ("MODEL_ARM64_BATCHED_TLB_V5=y (the series as merged has no switch that stops "
-                "deferral on unaffected cores, so B is v5, the Linux 6.1 baseline, with its "
-                "threshold)")
-    if sym == "EXPERT":
-        return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
-                "EXPERT; on x86 it only makes the model-only knob visible)")
-    if sym == "ARM64_NR_CPUS_FOR_BATCHED_TLB":
-        if int(val) < cpus:
-            return f"the deferral threshold drops to {val}, below the {cpus} online CPUs"
-        return (f"the deferral threshold rises to the {cpus} online CPUs, so "
-                "arch_tlbbatch_should_defer() says no (batching stays configured; only the "
-                "deferral decision changes)")
-    if sym.startswith("ARM64_ERRATUM_") or sym.startswith("QCOM_FALKOR_ERRATUM_"):
-        return (f"{assignment} drops a REPEAT_TLBI erratum workaround (only safe on cores "
-                "without that erratum)")
-    if sym == "MODEL_ARM64_TLBBATCH_NEVER_DEFER":
-        if val == "y":
-            return ("the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER=y (no upstream "
-                    "counterpart; this variant has no CPU threshold) makes "
-                    "arch_tlbbatch_should_defer() say no (batching stays configured; only the "
-                    "deferral decision changes)")
-        return "the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER is turned off"
-    if sym == "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
-        if val == "y":
-            return ("the model-only knob X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                    "counterpart; real x86 always batches) drops the select")
-        return "the model-only knob is turned off, so X86 selects batching as upstream"
-    if sym == "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH":
-        if val == "y":
-            return ("the model-only knob RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                    "counterpart; riscv 6.8 always batches) drops the select")
-        return "the model-only knob is turned off, so RISCV selects batching as in 6.8"
-    if assignment == "MODEL_RISCV_KERNEL_6_8=y":
-        return ("MODEL_RISCV_KERNEL_6_8=y (riscv batches from Linux 6.8, 54d7431af73e, so B is "
-                "that release: its range threshold differs from 6.6's too)")
-    return assignment
+def _why(cfg, assignment: str, cpus: int) -> str:
+    """What one assignment of a flip does, in words: the arch backend's (``deferral_why``)."""
+    return deferral_why(cfg.arch, assignment, cpus)

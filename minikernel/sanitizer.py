@@ -39,11 +39,13 @@ Violation kinds (stable names; scenario files and JSON use them):
 
 Invariants this module owns:
   - It is off unless the machine was booted with DEBUG_TLB_SANITIZER=y; then
-    and only then the CPUs' access path is swapped for :class:`CheckingCpu`
-    (one extra dict lookup per access), the page allocator's free observer and
-    the CPUs' fill observers are installed, and events are kept in a ring of
-    ``TRAIL_LEN``.  A machine without it pays one ``is None`` test at each
-    hook site and nothing per access.
+    and only then it subscribes to the machine's observer layer
+    (``machine.observers``, minikernel/observe.py) while the Machine is
+    built: TLB fills, TLBI completions, stale-entry hits (so boot builds
+    ``hw.cpu.ObservedCpu``: one extra dict lookup per access), folio frees,
+    cleared PTEs and syscall entry/return; events are kept in a ring of
+    ``TRAIL_LEN``.  Nothing is swapped or patched.  A machine without it pays
+    one ``is None`` test at each hook site and nothing per access.
   - It never changes what the model does: it observes, marks TLB entries
     (``TlbEntry.stale``) and records violations.  It does not raise.
   - An entry marked stale is reported on use only while it still disagrees
@@ -55,7 +57,7 @@ Invariants this module owns:
 # File layout:
 #
 #   Public interface
-#     KINDS, Violation, TlbSanitizer, CheckingCpu
+#     KINDS, Violation, TlbSanitizer
 #   Hooks called by the kernel model and the user layer
 #   Private helpers
 
@@ -170,22 +172,6 @@ class Violation:
         return "\n".join(lines)
 
 
-class CheckingCpu(Cpu):
-    """A Cpu whose access path first checks the entry it is about to hit.
-
-    Swapped in (``cpu.__class__``) only on machines booted with the
-    sanitizer, so the default path stays the plain :meth:`Cpu.access`.
-    """
-
-    __slots__ = ()
-
-    def access(self, vpn: int, write: bool, value: int = 0) -> Any:
-        e = self.tlb.get(self.asid_key | vpn)
-        if e is not None and e.stale is not None:
-            self.current.machine.sanitizer.stale_hit(self, e, write)
-        return Cpu.access(self, vpn, write, value)
-
-
 def distinct_kinds(violations) -> list[str]:
     """The distinct ``kind`` of *violations*, in first-seen order."""
     return list(dict.fromkeys(v.kind for v in violations))
@@ -209,14 +195,18 @@ class TlbSanitizer:
         self._seen: set = set()
         self._calls: dict[Any, tuple[str, int, int]] = {}
         self.log_violations = True         # a warning per violation on the machine's log
-        for cpu in machine.cpus:
-            cpu.__class__ = CheckingCpu
-            cpu.on_fill = self._on_fill
-        machine.page_alloc.on_free = self.on_free
-        # Arm64's interconnect reports completed TLBIs; x86 has no such fabric.
-        dvm = getattr(machine.arch, "dvm", None)
-        if dvm is not None:
-            dvm.on_complete = self._on_tlbi_complete
+        # Subscribed while the Machine is built (its CPUs, allocator and arch
+        # backend do not exist yet); boot attaches the hooks.  Only arm64's
+        # interconnect emits tlbi_complete; x86 and riscv have no such fabric.
+        obs = machine.observers
+        hw = obs.hw
+        hw.subscribe("tlb_fill", self._on_fill)
+        hw.subscribe("tlbi_complete", self._on_tlbi_complete)
+        hw.subscribe("stale_hit", self.stale_hit)
+        obs.subscribe("folio_free", self.on_free)
+        obs.subscribe("pte_cleared", self.pte_cleared)
+        obs.subscribe("syscall_enter", self.syscall_entered)
+        obs.subscribe("syscall_return", self.syscall_returned)
 
     # Public interface
 
@@ -244,7 +234,7 @@ class TlbSanitizer:
 
     def pte_cleared(self, cpu: Cpu, mm: MmStruct, addr: int, pfn: int, pteval: int,
                     deferred: bool, fn: str = "try_to_unmap_one") -> None:
-        """try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
+        """The ``pte_cleared`` event: try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
         self.event(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}", fn, addr, pfn,
                    " (dirty)" if pteval & 0x04 else "",
@@ -291,7 +281,7 @@ class TlbSanitizer:
                          "a writable dirty TLB entry (a store now is lost with the old page)")
 
     def on_free(self, cpu: Cpu, folio: Folio) -> None:
-        """Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
+        """The ``folio_free`` event.  Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
         self.event(cpu, "free: pfn {} returned to the page allocator", folio.pfn, pfn=folio.pfn)
         cpus = self.m.cpus
         for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
@@ -302,7 +292,7 @@ class TlbSanitizer:
                              f"asid {e.key >> ASID_SHIFT}, still holds a TLB entry for it")
 
     def syscall_entered(self, task: TaskStruct, name: str, start: int, length: int) -> None:
-        """A syscall begins: remember its range for the check at return."""
+        """The ``syscall_enter`` event: remember the call's range for the check at return."""
         self._calls[task] = (name, start, length)
         label = _RANGE_CALLS.get(name) or _LABELS.get(name, name)
         if length:
@@ -312,7 +302,7 @@ class TlbSanitizer:
             self.event(task.cpu, "syscall {} entered", label, mm=task.mm)
 
     def syscall_returned(self, task: TaskStruct) -> None:
-        """Invariant 3: mark every TLB entry this call removed or write-protected."""
+        """The ``syscall_return`` event.  Invariant 3: mark every TLB entry this call removed or write-protected."""
         call = self._calls.pop(task, None)
         if call is None:
             return
@@ -330,7 +320,7 @@ class TlbSanitizer:
         self._mark_stale(task, mm, ranges, label)
 
     def stale_hit(self, cpu: Cpu, e: TlbEntry, write: bool) -> None:
-        """CheckingCpu is about to use entry *e*, which the sanitizer marked stale."""
+        """The ``stale_hit`` event: ObservedCpu is about to use entry *e*, which the sanitizer marked stale."""
         task = cpu.current
         mm = task.mm
         vpn = e.key & _VPN_MASK
@@ -346,7 +336,7 @@ class TlbSanitizer:
         if not write and same:
             return                         # only write permission was removed
         stale = e.stale
-        assert stale is not None              # CheckingCpu calls this for marked entries only
+        assert stale is not None              # ObservedCpu emits this for marked entries only
         kind = stale[0]
         addr = vpn << PAGE_SHIFT
         op = "store" if write else "load"

@@ -98,16 +98,16 @@ class Process:
         m = self.task.machine
         for sym in m.arch.syscall_entry_syms:  # arm64 el0_svc; x86 entry_SYSCALL_64, do_syscall_64
             cpu.charge(sym, m.kernel_ns[sym])
-        san = self.task.machine.sanitizer
-        if san is not None:
-            san.syscall_entered(self.task, call or name, start, length)
+        enter = m.observers.syscall_enter
+        if enter is not None:
+            enter(self.task, call or name, start, length)
         return cpu
 
     def _leave(self, cpu) -> None:
         cpu.sym = "main"
-        san = self.task.machine.sanitizer
-        if san is not None:
-            san.syscall_returned(self.task)
+        ret = self.task.machine.observers.syscall_return
+        if ret is not None:
+            ret(self.task)
 
     def mmap(self, length: int, prot: int = PROT_READ | PROT_WRITE,
              flags: int = MAP_PRIVATE | MAP_ANONYMOUS) -> int:

@@ -41,8 +41,9 @@ class PageAllocator:
 
     free_lists: node -> its free pfns, reused LIFO; ``free_list`` is node 0's
     mem_map:   pfn -> the Folio currently owning it, None when free (``pfn_folio()``)
-    on_free:   optional observer (the sanitizer) called with each freed folio
-               *before* its contents are poisoned
+    on_free:   the machine's ``folio_free`` hook (minikernel/observe.py; None:
+               unobserved), called with each freed folio *before* its
+               contents are poisoned
     """
 
     __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid")
@@ -59,7 +60,7 @@ class PageAllocator:
             self.free_lists.append(list(range(end - 1, max(start, 1) - 1, -1)))
         self.free_list = self.free_lists[0]
         self.mem_map: list[Folio | None] = [None] * machine.mem.nr_pages
-        self.on_free: Callable[[Any, Folio], None] | None = None
+        self.on_free: Callable[[Any, Folio], None] | None = machine.observers.folio_free
 
     def nr_free(self) -> int:
         """Model-only: free page frames on every node."""

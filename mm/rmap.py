@@ -325,8 +325,9 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     else:
         pteval = ptep_clear_flush(cpu, vma, address)
         m.vmstat.tlb_sync_flush += 1
-    if m.sanitizer is not None:
-        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred)
+    pte_cleared = m.observers.pte_cleared
+    if pte_cleared is not None:
+        pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_unmap_one")
     if pte_dirty(pteval):
         folio.dirty = True            # move the dirty bit to the folio
     if folio.anon:
@@ -408,9 +409,9 @@ def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, add
     else:
         pteval = ptep_clear_flush(cpu, vma, address)
         m.vmstat.tlb_sync_flush += 1
-    if m.sanitizer is not None:
-        m.sanitizer.pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred,
-                                "try_to_migrate_one")
+    pte_cleared = m.observers.pte_cleared
+    if pte_cleared is not None:
+        pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_migrate_one")
     if pte_dirty(pteval):
         folio.dirty = True
     mm.pgd[vpn] = make_migration_entry(folio.pfn, pteval)

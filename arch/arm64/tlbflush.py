@@ -18,12 +18,17 @@ Invariants this module owns:
     workaround (this_cpu_has_cap).  The 6.6 and later variants (Kconfig
     choice under EXPERT) have no threshold and test the capability
     system-wide (cpus_have_const_cap): one affected core anywhere and no CPU
-    defers.  Which one is the baseline's ``arm64_repeat_tlbi_scope``.
+    defers.  Which one is the baseline's ``arm64_repeat_tlbi_scope``.  The
+    rule is written once, in the pure :func:`decide`, evaluated at boot;
+    ``arch_tlbbatch_should_defer``, ``tlb_flush_path`` and ``deferral_sets``
+    read its :class:`~minikernel.arch.Decision`.
   - The REPEAT_TLBI capability is detected at boot from the profile's cores
     (arch/arm64/cpu_errata.py); when set, every TLBI on every CPU is
     TLBI; DSB ISH; TLBI (the alternative is patched in system-wide).
-  - The variant is chosen once at boot; the 6.6 variant's
-    ``arch_flush_tlb_batched_pending`` is replayed as merged -- a DSB on
+  - The variant is a class, chosen once at boot by :func:`backend_for` from
+    the baseline (:data:`VARIANTS`): :class:`TlbOpsV5`, :class:`TlbOps66`,
+    :class:`TlbOpsFlushMm`.  They differ in ``arch_flush_tlb_batched_pending``
+    (and the decision's inputs); 6.6's is replayed as merged -- a DSB on
     the calling CPU, which completes nothing reclaim issued elsewhere --
     and never fixed here.
   - Every task switch executes DSB ISH (``__switch_to``), whether or not
@@ -41,18 +46,20 @@ second slot of the DVM queue, a second port slot before the DSB's Sync.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath, nr_pages
 from minikernel.arch.arm64.cpu_errata import (
     ERRATA_REPEAT_TLBI,
     errata_matching,
     repeat_tlbi_affected,
 )
 from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.compat import SLOTS
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_USER, TLBI_VA, Dvm
-from minikernel.hw.cputype import cores_for_cpus
+from minikernel.hw.cputype import Core, cores_for_cpus
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.trace import TracingDvm
 
@@ -72,53 +79,141 @@ MAX_TLBI_OPS = 512
 MAX_DVM_OPS = MAX_TLBI_OPS
 
 
+@dataclass(frozen=True, **SLOTS)
+class Arm64Facts:
+    """Model-only: the machine facts arm64's deferral decision depends on.
+
+    nr_cpus:      online CPUs (num_online_cpus())
+    cores:        the Core of each online CPU, or None when the profile lists
+                  none (then no core is assumed affected by an erratum)
+    variant:      the series variant ("v5", "6.6", "flush_mm"; the baseline's)
+    this_cpu_cap: the REPEAT_TLBI test is per CPU (v5: this_cpu_has_cap());
+                  False: system-wide (6.6 and later: cpus_have_const_cap())
+    """
+
+    nr_cpus: int
+    cores: tuple[Core, ...] | None
+    variant: str
+    this_cpu_cap: bool
+
+
+def decide(cfg, facts: Arm64Facts) -> Decision:
+    """Models: arch_tlbbatch_should_defer() on arm64, evaluated once for the whole machine.
+
+    Pure: the one place the arm64 deferral rule is written.  Its inputs do
+    not change after boot (the CPU count, the cores, the variant, Kconfig),
+    so neither does its answer: reclaim defers on the CPUs in ``defer_cpus``.
+
+    With batching configured (v5: EXPERT=y): v5 defers only when more than
+    ARM64_NR_CPUS_FOR_BATCHED_TLB CPUs are online; a CPU whose core needs
+    the REPEAT_TLBI workaround never defers -- on v5 only that CPU
+    (this_cpu_has_cap()), on 6.6 and later every CPU once one is affected
+    (cpus_have_const_cap()).  The model-only MODEL_ARM64_TLBBATCH_NEVER_DEFER
+    says no everywhere.
+    """
+    n = facts.nr_cpus
+    everyone = (1 << n) - 1
+    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        expert = "y" if cfg.EXPERT else "n"
+        return Decision(False, "synchronous", None,
+                        "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
+                        f"because CONFIG_EXPERT={expert} (arm64 selects it only if "
+                        "EXPERT); every unmapped PTE is flushed synchronously "
+                        "(ptep_clear_flush: TLBI + DSB)", 0)
+    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB if facts.variant == "v5" else None
+    if threshold is not None and n <= threshold:
+        return Decision(False, "synchronous", threshold,
+                        f"configured but not deferring: {n} online CPUs <= "
+                        f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={threshold} "
+                        "(arch_tlbbatch_should_defer())", 0)
+    affected = repeat_tlbi_affected(cfg, facts.cores)
+    mask = sum(1 << c for c in affected)
+    if affected and not facts.this_cpu_cap:
+        return Decision(False, "synchronous", threshold,
+                        "disabled by the REPEAT_TLBI erratum workaround: "
+                        f"{_affected(facts.cores, affected)}; arch_tlbbatch_should_defer() tests "
+                        "cpus_have_const_cap() (system-wide), so no CPU defers and "
+                        "every TLBI is TLBI; DSB ISH; TLBI", 0)
+    if affected and mask == everyone:
+        return Decision(False, "synchronous", threshold,
+                        "disabled by the REPEAT_TLBI erratum workaround: "
+                        f"{_affected(facts.cores, affected)}: every CPU is affected "
+                        "(this_cpu_has_cap())", 0)
+    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
+        return Decision(False, "synchronous", threshold,
+                        "configured but not deferring: the model-only knob "
+                        "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
+                        "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
+                        "flushed synchronously (ptep_clear_flush: TLBI + DSB)", 0)
+    if affected:
+        return Decision(True, "batched", threshold,
+                        f"deferring only on unaffected CPUs: {_affected(facts.cores, affected)}; "
+                        "v5's arch_tlbbatch_should_defer() tests this_cpu_has_cap(), so "
+                        "those CPUs flush synchronously, and every TLBI on every CPU "
+                        "is TLBI; DSB ISH; TLBI", everyone & ~mask)
+    if threshold is None:
+        reason = (f"deferring ({facts.variant} variant: no CPU threshold); "
+                  "TLBIs are issued without waiting and one DSB ISH completes "
+                  "each batch")
+    else:
+        reason = (f"deferring: {n} online CPUs > "
+                  f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={threshold}; TLBIs "
+                  "are issued without waiting and one DSB ISH completes each batch")
+    if facts.cores is None and cfg.ARM64_WORKAROUND_REPEAT_TLBI:
+        reason += ("; the machine profile lists no cores, so "
+                   "none is assumed to need the REPEAT_TLBI workaround")
+    return Decision(True, "batched", threshold, reason, everyone)
+
+
 class TlbOps:
-    """The arm64 backend of :class:`minikernel.arch.ArchTlbOps`.
+    """The arm64 backend of :class:`minikernel.arch.ArchTlbOps`: what every variant shares.
+
+    Not booted itself: :func:`backend_for` constructs the variant class the
+    baseline names (:class:`TlbOpsV5`, :class:`TlbOps66`, :class:`TlbOpsFlushMm`),
+    which differ only in ``arch_flush_tlb_batched_pending`` and in the
+    decision's inputs.
 
     dvm:       the broadcast-TLBI fabric of the machine
+    decision:  the boot-time deferral decision (:func:`decide`)
     threshold: ARM64_NR_CPUS_FOR_BATCHED_TLB, or None when batching is not
                configured or the variant has no threshold (6.6 and later)
     repeat_tlbi: the REPEAT_TLBI capability is set (some online core is
                affected by an erratum whose option is on): every TLBI repeats
     repeat_tlbi_cpus: cpu -> the erratum option that matched its core
-    repeat_tlbi_mask: those CPUs as an int bitmask
     this_cpu_cap: v5's per-CPU capability test (baseline
                ``arm64_repeat_tlbi_scope`` == "this_cpu")
     variant:   "v5", "6.6" or "flush_mm" (machine.baseline.variant, from the
-               Kconfig choice MODEL_ARM64_BATCHED_TLB_*)
+               Kconfig choice MODEL_ARM64_BATCHED_TLB_*; the class's ``VARIANT``)
     """
+
+    #: machine.baseline.variant of the class (see :data:`VARIANTS`)
+    VARIANT = ""
 
     def __init__(self, machine: Machine) -> None:
         cfg = machine.cfg
         p = machine.profile
         self.machine = machine
+        assert machine.baseline.variant == self.VARIANT, (machine.baseline.variant, self.VARIANT)
         # With tracing on, a Dvm that also writes model_arm64_* trace events.
         self.dvm = (Dvm if machine.trace is None else partial(TracingDvm, machine))(
                        machine.nr_cpus, machine.tlbs,
                        latency_ns=p.dvm_latency_ns(), throughput_ns=p.dvm_throughput_ns(),
                        issue_ns=p.tlbi_issue_ns, dsb_ns=p.dsb_ns,
                        queue_depth=p.dvm_queue_depth or 4,
-                       contention=p.dvm_contention if p.dvm_contention is not None else 1.0)
+                       contention=p.dvm_contention if p.dvm_contention is not None else 1.0,
+                       events=machine.observers.hw)
         self.kpti = bool(p.kpti)
-        self.batching = bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
-        # The variant comes with the baseline kernel boot chose (machine.baseline).
-        self.variant = machine.baseline.variant
-        if self.variant == "6.6":
-            # Linux 6.6 as merged: only a DSB on the calling CPU (replayed, never fixed).
-            self.arch_flush_tlb_batched_pending = self._arch_flush_tlb_batched_pending_6_6
-        self.threshold = (cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
-                          if self.batching and self.variant == "v5" else None)
+        self.variant = self.VARIANT
         cores = p.cores
         self.cores = None if cores is None else cores_for_cpus(cores, machine.nr_cpus)
-        self.repeat_tlbi_cpus = repeat_tlbi_affected(cfg, self.cores)
-        self.repeat_tlbi_mask = sum(1 << c for c in self.repeat_tlbi_cpus)
-        self.repeat_tlbi = bool(self.repeat_tlbi_cpus)
         self.this_cpu_cap = machine.baseline.arm64_repeat_tlbi_scope == "this_cpu"
+        self.decision = decide(cfg, Arm64Facts(machine.nr_cpus, self.cores, self.variant,
+                                               self.this_cpu_cap))
+        self.threshold = self.decision.threshold
+        self._defer_cpus = self.decision.defer_cpus
+        self.repeat_tlbi_cpus = repeat_tlbi_affected(cfg, self.cores)
+        self.repeat_tlbi = bool(self.repeat_tlbi_cpus)
         self.max_tlbi_ops_name = machine.baseline.arm64_max_tlbi_ops_name
-        # MODEL: the model-only knob that makes should_defer say no (A/B "off"
-        # on the threshold-less variants).
-        self.never_defer = self.batching and bool(cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER)
-        self.num_online_cpus = machine.nr_cpus
 
     # Instruction helpers (asm/tlbflush.h: __tlbi / __tlbi_user)
 
@@ -203,21 +298,16 @@ class TlbOps:
         return True
 
     def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
-        """Models: arch_tlbbatch_should_defer() (v5, and 6.6 as merged).
+        """Models: arch_tlbbatch_should_defer() (v5, and 6.6 and later as merged).
 
         Small systems broadcast cheaply, so v5 only defers above a CPU-count
         threshold; and a CPU needing the REPEAT_TLBI workaround must not
         leave TLBIs outstanding.  v5 asks whether *this* CPU's core is
-        affected (this_cpu_has_cap); 6.6 and later whether any is
-        (cpus_have_const_cap).
+        affected (this_cpu_has_cap()); 6.6 and later whether any is
+        (cpus_have_const_cap()).  Every input is fixed at boot, so the rule
+        is evaluated once, by :func:`decide`; this reads its answer for *cpu*.
         """
-        if self.threshold is not None and self.num_online_cpus <= self.threshold:
-            return False                  # v5 only; 6.6 dropped the threshold
-        if self.never_defer:
-            return False
-        if self.this_cpu_cap:
-            return not self.repeat_tlbi_mask >> cpu.id & 1
-        return not self.repeat_tlbi
+        return self._defer_cpus >> cpu.id & 1 == 1
 
     def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
                                   mm: MmStruct, uaddr: int) -> None:
@@ -237,28 +327,8 @@ class TlbOps:
         self.dvm.dsb_ish(cpu)
 
     def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
-        """Models: the flush flush_tlb_batched_pending() does: flush_tlb_mm().
-
-        v5 predates the arch hook (the generic code called flush_tlb_mm());
-        4b634918384c (2025) made arm64's hook flush_tlb_mm() again, because
-        a DSB on this CPU does not complete TLBIs reclaim issued on another.
-        """
-        self.flush_tlb_mm(cpu, mm)
-
-    def _arch_flush_tlb_batched_pending_6_6(self, cpu: Cpu, mm: MmStruct) -> None:
-        """Models: arch_flush_tlb_batched_pending() in Linux 6.6: ``dsb(ish)`` only.
-
-        Waits for the TLBIs *this* CPU issued.  When reclaim deferred the
-        flush on another CPU, its TLBIs stay outstanding and stale entries
-        stay usable after the caller (mprotect, munmap ...) returns.
-        Replayed as merged; installed at boot for MODEL_ARM64_BATCHED_TLB_6_6.
-        """
-        san = self.machine.sanitizer
-        if san is not None:
-            elsewhere = sum(len(c.pending_tlbi) for c in self.machine.cpus if c is not cpu)
-            san.event(cpu, f"arch_flush_tlb_batched_pending (6.6): DSB ISH on CPU{cpu.id} only; "
-                           f"{elsewhere} TLBI(s) issued by other CPUs stay outstanding", mm=mm)
-        self.dvm.dsb_ish(cpu)
+        """Models: the flush flush_tlb_batched_pending() does: each variant's own (the subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__}: boot the variant class (backend_for)")
 
     def switch_mm(self, cpu: Cpu, prev: MmStruct | None, next: MmStruct | None) -> None:
         """Models: arm64 switch_mm(): the TTBR0 switch (the DSB is __switch_to's).
@@ -289,67 +359,96 @@ class TlbOps:
         return ArchTlbflushUnmapBatch()
 
     def tlb_flush_path(self) -> FlushPath:
-        """Model-only: why reclaim will or will not defer flushes on this machine."""
-        path = self._tlb_flush_path()
-        if (path.batched and self.cores is None
-                and self.machine.cfg.ARM64_WORKAROUND_REPEAT_TLBI):
-            return FlushPath(True, path.reason + "; the machine profile lists no cores, so "
-                                   "none is assumed to need the REPEAT_TLBI workaround")
-        return path
-
-    def _tlb_flush_path(self) -> FlushPath:
-        if not self.batching:
-            expert = "y" if self.machine.cfg.EXPERT else "n"
-            return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n "
-                                    f"because CONFIG_EXPERT={expert} (arm64 selects it only if "
-                                    "EXPERT); every unmapped PTE is flushed synchronously "
-                                    "(ptep_clear_flush: TLBI + DSB)")
-        if self.threshold is not None and self.num_online_cpus <= self.threshold:
-            return FlushPath(False, f"configured but not deferring: {self.num_online_cpus} "
-                                    "online CPUs <= CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB="
-                                    f"{self.threshold} (arch_tlbbatch_should_defer())")
-        if self.repeat_tlbi and not self.this_cpu_cap:
-            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround: "
-                                    f"{self._affected()}; arch_tlbbatch_should_defer() tests "
-                                    "cpus_have_const_cap() (system-wide), so no CPU defers and "
-                                    "every TLBI is TLBI; DSB ISH; TLBI")
-        if self.repeat_tlbi and self.repeat_tlbi_mask == (1 << self.num_online_cpus) - 1:
-            return FlushPath(False, "disabled by the REPEAT_TLBI erratum workaround: "
-                                    f"{self._affected()}: every CPU is affected "
-                                    "(this_cpu_has_cap())")
-        if self.repeat_tlbi:
-            return FlushPath(True, f"deferring only on unaffected CPUs: {self._affected()}; v5's "
-                                   "arch_tlbbatch_should_defer() tests this_cpu_has_cap(), so "
-                                   "those CPUs flush synchronously, and every TLBI on every CPU "
-                                   "is TLBI; DSB ISH; TLBI")
-        if self.never_defer:
-            return FlushPath(False, "configured but not deferring: the model-only knob "
-                                    "CONFIG_MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes "
-                                    "arch_tlbbatch_should_defer() say no; every unmapped PTE is "
-                                    "flushed synchronously (ptep_clear_flush: TLBI + DSB)")
-        if self.threshold is None:
-            return FlushPath(True, f"deferring ({self.variant} variant: no CPU threshold); "
-                                   "TLBIs are issued without waiting and one DSB ISH completes "
-                                   "each batch")
-        return FlushPath(True, f"deferring: {self.num_online_cpus} online CPUs > "
-                               f"CONFIG_ARM64_NR_CPUS_FOR_BATCHED_TLB={self.threshold}; TLBIs "
-                               "are issued without waiting and one DSB ISH completes each batch")
-
-    def _affected(self) -> str:
-        """Model-only: "CPUs 0-3 are Cortex-A55 r2p0 (CONFIG_ARM64_ERRATUM_2441007=y)" for reasons."""
-        groups: dict[tuple[str, str], list[int]] = {}
-        for c, opt in sorted(self.repeat_tlbi_cpus.items()):
-            groups.setdefault((str(self.cores[c]), opt), []).append(c)
-        return "; ".join(f"CPU{'s' if len(cs) > 1 else ''} {_cpu_list(cs)} "
-                         f"{'are' if len(cs) > 1 else 'is'} {core} (CONFIG_{opt}=y"
-                         f"{_ERRATUM_NOTE.get(opt, '')})"
-                         for (core, opt), cs in groups.items())
+        """Model-only: why reclaim will or will not defer flushes on this machine (:func:`decide`)."""
+        return self.decision.flush_path
 
     def counters(self) -> dict[str, int]:
         """Model-only: TLBIs issued, DSB ISH executed, and DSBs that had to wait."""
         d = self.dvm
         return {"tlbi_issued": d.tlbi_issued, "dsb_ish": d.dsb_ish_count,
                 "dsb_ish_waited": d.dsb_ish_waited, "tlbi_queue_full": d.tlbi_queue_full}
+
+
+class TlbOpsV5(TlbOps):
+    """arm64 on the v5 baseline (Linux 6.1): v5 of the batched-flush series as posted.
+
+    The deferral decision has v5's CPU threshold and per-CPU erratum test
+    (:func:`decide`).  There is no arch hook for pending batches yet: the
+    generic flush_tlb_batched_pending() of the time calls flush_tlb_mm().
+    """
+
+    VARIANT = "v5"
+
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
+        """Models: the flush v5's flush_tlb_batched_pending() does: the generic flush_tlb_mm()."""
+        self.flush_tlb_mm(cpu, mm)
+
+
+class TlbOps66(TlbOps):
+    """arm64 on Linux 6.6: the series as merged, replayed with the race it shipped with."""
+
+    VARIANT = "6.6"
+
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
+        """Models: arch_flush_tlb_batched_pending() in Linux 6.6: ``dsb(ish)`` only.
+
+        Waits for the TLBIs *this* CPU issued.  When reclaim deferred the
+        flush on another CPU, its TLBIs stay outstanding and stale entries
+        stay usable after the caller (mprotect, munmap ...) returns.
+        Replayed as merged, never fixed here.
+        """
+        san = self.machine.sanitizer
+        if san is not None:
+            elsewhere = sum(len(c.pending_tlbi) for c in self.machine.cpus if c is not cpu)
+            san.event(cpu, f"arch_flush_tlb_batched_pending (6.6): DSB ISH on CPU{cpu.id} only; "
+                           f"{elsewhere} TLBI(s) issued by other CPUs stay outstanding", mm=mm)
+        self.dvm.dsb_ish(cpu)
+
+
+class TlbOpsFlushMm(TlbOps):
+    """arm64 on Linux 6.16: 6.6's shape with 4b634918384c's arch_flush_tlb_batched_pending()."""
+
+    VARIANT = "flush_mm"
+
+    def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
+        """Models: arch_flush_tlb_batched_pending() since 4b634918384c (2025): flush_tlb_mm().
+
+        A DSB on this CPU does not complete TLBIs reclaim issued on another,
+        so the hook flushes the whole mm again, as the generic code did before 6.6.
+        """
+        self.flush_tlb_mm(cpu, mm)
+
+
+#: machine.baseline.variant -> the backend class, with the Kconfig choice member naming it.
+VARIANTS: dict[str, tuple[type[TlbOps], str]] = {
+    "v5": (TlbOpsV5, "MODEL_ARM64_BATCHED_TLB_V5"),
+    "6.6": (TlbOps66, "MODEL_ARM64_BATCHED_TLB_6_6"),
+    "flush_mm": (TlbOpsFlushMm, "MODEL_ARM64_BATCHED_TLB_FLUSH_MM"),
+}
+
+
+def backend_for(machine: Machine) -> TlbOps:
+    """Model-only: the arm64 backend class of the baseline's series variant, constructed."""
+    return VARIANTS[machine.baseline.variant][0](machine)
+
+
+def _variant_of(cfg) -> str:
+    """The series variant a KernelConfig names (v5, the default, with the choice hidden)."""
+    for variant, (_, sym) in VARIANTS.items():
+        if getattr(cfg, sym):
+            return variant
+    return "v5"
+
+
+def _affected(cores, affected: dict[int, str]) -> str:
+    """Model-only: "CPUs 0-3 are Cortex-A55 r2p0 (CONFIG_ARM64_ERRATUM_2441007=y)" for reasons."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for c, opt in sorted(affected.items()):
+        groups.setdefault((str(cores[c]), opt), []).append(c)
+    return "; ".join(f"CPU{'s' if len(cs) > 1 else ''} {_cpu_list(cs)} "
+                     f"{'are' if len(cs) > 1 else 'is'} {core} (CONFIG_{opt}=y"
+                     f"{_ERRATUM_NOTE.get(opt, '')})"
+                     for (core, opt), cs in groups.items())
 
 
 _ERRATUM_NOTE = {"ARM64_ERRATUM_2441007": "; every A55 revision since 171df58028bf"}
@@ -372,35 +471,64 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
 
     *profile* is the machine (default: the arch's default profile): its
     cores decide which erratum options matter.  Empty when *cfg* already is
-    that kernel (as :func:`_batched` decides, which is what
-    ``tlb_flush_path().batched`` says at boot).
+    that kernel, as :func:`decide` says -- the decision the booted backend
+    takes, so ``tlb_flush_path().batched`` of the result is *on*.
 
     On: EXPERT=y (v5 selects batching only then), a v5 threshold below
-    *cpus*, the model-only never-defer knob off, and off every erratum
-    option that is on and matches a core.  Off: on v5, raise the threshold
-    to *cpus* (batching stays configured, arch_tlbbatch_should_defer() says
-    no; this keeps any user assignment to the threshold valid); on the
-    variants without a threshold (6.6 and later) the model-only knob
+    *cpus* (from the Kconfig default when *cfg* has none, EXPERT=n), the
+    model-only never-defer knob off, and off every erratum option that is on
+    and matches a core.  Off: on v5, raise the threshold to *cpus* (batching
+    stays configured, arch_tlbbatch_should_defer() says no; this keeps any
+    user assignment to the threshold valid); on the variants without a
+    threshold (6.6 and later) the model-only knob
     MODEL_ARM64_TLBBATCH_NEVER_DEFER=y makes should_defer say no.
     """
     cores = _cores(profile, cpus)
-    if _batched(cfg, cpus, cores) is on:
+    variant = _variant_of(cfg)
+    d = decide(cfg, Arm64Facts(cpus, cores, variant, variant == "v5"))
+    if d.defer is on:
         return []
-    threshold = cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB
     if not on:
-        if threshold is None:
+        if d.threshold is None:
             return ["MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"]
         return [f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus}"]
     sets = [] if cfg.EXPERT else ["EXPERT=y"]
     if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
         sets.append("MODEL_ARM64_TLBBATCH_NEVER_DEFER=n")
-    if cfg.MODEL_ARM64_BATCHED_TLB_V5 or not cfg.EXPERT:
-        if threshold is None:
-            threshold = 8               # the Kconfig default once EXPERT=y
+    if variant == "v5":
+        threshold = d.threshold
+        if threshold is None:           # not configured (EXPERT=n): the tree's default
+            threshold = cfg.sym_default("ARM64_NR_CPUS_FOR_BATCHED_TLB")
         if cpus <= threshold:
             sets.append(f"ARM64_NR_CPUS_FOR_BATCHED_TLB={cpus - 1}")
     sets += [f"{e}=n" for e in errata_matching(cores) if cfg.IS_ENABLED(e)]
     return sets
+
+
+def why(assignment: str, cpus: int) -> str | None:
+    """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not arm64's)."""
+    sym, _, val = assignment.partition("=")
+    if assignment == "MODEL_ARM64_BATCHED_TLB_V5=y":
+        return ("MODEL_ARM64_BATCHED_TLB_V5=y (the series as merged has no switch that stops "
+                "deferral on unaffected cores, so B is v5, the Linux 6.1 baseline, with its "
+                "threshold)")
+    if sym == "ARM64_NR_CPUS_FOR_BATCHED_TLB":
+        if int(val) < cpus:
+            return f"the deferral threshold drops to {val}, below the {cpus} online CPUs"
+        return (f"the deferral threshold rises to the {cpus} online CPUs, so "
+                "arch_tlbbatch_should_defer() says no (batching stays configured; only the "
+                "deferral decision changes)")
+    if sym in ERRATA_REPEAT_TLBI:
+        return (f"{assignment} drops a REPEAT_TLBI erratum workaround (only safe on cores "
+                "without that erratum)")
+    if sym == "MODEL_ARM64_TLBBATCH_NEVER_DEFER":
+        if val == "y":
+            return ("the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER=y (no upstream "
+                    "counterpart; this variant has no CPU threshold) makes "
+                    "arch_tlbbatch_should_defer() say no (batching stays configured; only the "
+                    "deferral decision changes)")
+        return "the model-only knob MODEL_ARM64_TLBBATCH_NEVER_DEFER is turned off"
+    return None
 
 
 def _cores(profile, cpus: int):
@@ -413,19 +541,6 @@ def _cores(profile, cpus: int):
     return cores_for_cpus(profile.cores, cpus)
 
 
-def _batched(cfg, cpus: int, cores) -> bool:
-    """Model-only: the boot decision of TlbOps.tlb_flush_path().batched, from config and cores."""
-    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
-        return False
-    if cfg.MODEL_ARM64_TLBBATCH_NEVER_DEFER:
-        return False
-    v5 = bool(cfg.MODEL_ARM64_BATCHED_TLB_V5)
-    if v5 and cpus <= cfg.ARM64_NR_CPUS_FOR_BATCHED_TLB:
-        return False
-    affected = repeat_tlbi_affected(cfg, cores)
-    if not affected:
-        return True
-    return v5 and len(affected) < cpus
-
-
-__all__ = ["ERRATA_REPEAT_TLBI", "MAX_DVM_OPS", "MAX_TLBI_OPS", "TlbOps", "deferral_sets"]
+__all__ = ["ERRATA_REPEAT_TLBI", "MAX_DVM_OPS", "MAX_TLBI_OPS", "VARIANTS", "Arm64Facts",
+           "TlbOps", "TlbOps66", "TlbOpsFlushMm", "TlbOpsV5", "backend_for", "decide",
+           "deferral_sets", "why"]

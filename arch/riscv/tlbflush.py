@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.riscv.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.hw.riscv import SBI_TLB_RANGE_FLUSH_LIMIT_PAGES, RiscvTlb
@@ -73,11 +73,12 @@ FLUSH_TLB_NO_ASID = -1
 def riscv_tlbbatch_should_defer(batching: bool) -> FlushPath:
     """Models: riscv arch_tlbbatch_should_defer() (6.8) with should_defer_flush()'s config test.
 
-    The one deferral decision of the riscv backend, pure: with batching
+    The one deferral rule of the riscv backend, pure: with batching
     configured every reclaim unmap defers -- riscv's ``arch_tlbbatch_should_defer``
     returns true unconditionally (a local flush is one sfence.vma, but the
     mm's cpumask may hold other harts, and a remote fence costs an ecall and
-    IPIs) -- and without it none does.  Returns the decision with its reason.
+    IPIs) -- and without it none does.  Returns the decision with its reason;
+    :func:`decide` adds why batching is not configured.
     """
     if batching:
         return FlushPath(True, "deferring: RISCV selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH "
@@ -86,6 +87,26 @@ def riscv_tlbbatch_should_defer(batching: bool) -> FlushPath:
     return FlushPath(False, "not configured: CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH=n: every "
                             "unmapped PTE is flushed at once (flush_tlb_page: an SBI remote "
                             "fence or IPIs when the mm is active on another hart)")
+
+
+def decide(cfg, baseline_name: str) -> Decision:
+    """Model-only: the riscv deferral decision of a kernel, with its reason (pure, once at boot).
+
+    :func:`riscv_tlbbatch_should_defer` on the configured batching; when it
+    is off, the reason says whether the release predates riscv batching
+    (*baseline_name*, e.g. "Linux 6.6") or the model-only knob dropped it.
+    """
+    path = riscv_tlbbatch_should_defer(bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH))
+    if path.batched:
+        return Decision(True, "batched", None, path.reason)
+    if not cfg.RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH:
+        return Decision(False, "synchronous", None, path.reason.replace(
+            "not configured:", f"not configured ({baseline_name}, before 54d7431af73e):"), 0)
+    return Decision(False, "synchronous", None,
+                    "off by the model-only knob "
+                    "CONFIG_RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                    "counterpart; Linux 6.8 riscv always batches): every unmapped "
+                    "PTE is flushed at once (flush_tlb_page)", 0)
 
 
 class TlbOps:
@@ -110,7 +131,8 @@ class TlbOps:
                            entry_ns=_fig(p.riscv_ipi_entry_ns))
         self.use_ipi_for_rfence = bool(p.riscv_ipi_for_rfence)
         self.use_asid_allocator = bool(p.riscv_asid)
-        self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
+        self.decision = decide(machine.cfg, machine.baseline.name)
+        self.batching = self.decision.defer
         self.flush_all_threshold = machine.baseline.riscv_tlb_flush_all_threshold
         self.cpus = machine.cpus
         self.active_mm: list[MmStruct | None] = [None] * machine.nr_cpus
@@ -235,8 +257,8 @@ class TlbOps:
         return True
 
     def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
-        """Models: riscv arch_tlbbatch_should_defer(): always true (6.8); see the pure function."""
-        return riscv_tlbbatch_should_defer(self.batching).batched
+        """Models: riscv arch_tlbbatch_should_defer(): always true (6.8); the boot decision's answer."""
+        return self.batching
 
     def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
                                   mm: MmStruct, uaddr: int) -> None:
@@ -303,18 +325,8 @@ class TlbOps:
         return ArchTlbflushUnmapBatch()
 
     def tlb_flush_path(self) -> FlushPath:
-        """Model-only: the boot-time decision (:func:`riscv_tlbbatch_should_defer`)."""
-        path = riscv_tlbbatch_should_defer(self.batching)
-        if path.batched or not self.machine.cfg.RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH:
-            if not path.batched:
-                return FlushPath(False, path.reason.replace(
-                    "not configured:", f"not configured ({self.machine.baseline.name}, before "
-                                       "54d7431af73e):"))
-            return path
-        return FlushPath(False, "off by the model-only knob "
-                                "CONFIG_RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                                "counterpart; Linux 6.8 riscv always batches): every unmapped "
-                                "PTE is flushed at once (flush_tlb_page)")
+        """Model-only: the boot-time decision (:func:`decide`)."""
+        return self.decision.flush_path
 
     def counters(self) -> dict[str, int]:
         """Model-only: fences and remote-fence traffic."""
@@ -338,18 +350,31 @@ def _bits(mask: int):
         mask ^= low
 
 
+def backend_for(machine: Machine) -> TlbOps:
+    """Model-only: the riscv backend (one class: the releases differ in decision and threshold)."""
+    return TlbOps(machine)
+
+
 def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
-    """Model-only: assignments configuring riscv batching on or off.
+    """Model-only: assignments configuring riscv batching on or off (:func:`decide` says which is).
 
     "Off" on 6.8 needs the model-only knob RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH
     (under EXPERT); the 6.6 baseline is already off.  "On" from 6.6 moves to
     the first kernel that batches, 6.8 (there is no other way to batch on riscv).
     """
+    if bool(cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH) is on:   # decide()'s answer, whatever the release
+        return []
     if on:
         if cfg.MODEL_RISCV_KERNEL_6_6:
             return ["MODEL_RISCV_KERNEL_6_8=y"]
-        return ["RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"] \
-            if cfg.RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH else []
-    if cfg.MODEL_RISCV_KERNEL_6_6 or cfg.RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH:
-        return []
+        return ["RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"]
     return ([] if cfg.EXPERT else ["EXPERT=y"]) + ["RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"]
+
+
+def why(assignment: str, cpus: int) -> str | None:
+    """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not riscv's)."""
+    if assignment == "MODEL_RISCV_KERNEL_6_8=y":
+        return ("MODEL_RISCV_KERNEL_6_8=y (riscv batches from Linux 6.8, 54d7431af73e, so B is "
+                "that release: its range threshold differs from 6.6's too)")
+    return knob_why(assignment, "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH", "riscv 6.8 always batches",
+                    "RISCV selects batching as in 6.8")

@@ -44,11 +44,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch import nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch as _X86Batch
 from minikernel.arch.x86.tlbflush import (
     TLB_FLUSH_ALL,
-    TlbOps,
+    TlbOpsLazyCpumask,
     tlb_single_page_flush_ceiling,
 )
 from minikernel.compat import SLOTS
@@ -87,14 +87,19 @@ def invlpgb_tlbbatch_flush_steps(unmapped_pages: bool, others_in_mask: bool,
     return others_in_mask, unmapped_pages
 
 
-class InvlpgbTlbOps(TlbOps):
-    """The x86 backend on an INVLPGB-capable CPU (X86_BROADCAST_TLB_FLUSH=y).
+class InvlpgbTlbOps(TlbOpsLazyCpumask):
+    """The x86 backend on an INVLPGB-capable CPU (X86_BROADCAST_TLB_FLUSH=y, Linux 6.16).
+
+    A subclass of the 6.14+ backend (lazy ``mm_cpumask``): the only baseline
+    with X86_BROADCAST_TLB_FLUSH is 6.16.
 
     invlpgb:      the broadcast-invalidation unit (minikernel.hw.x86_invlpgb)
     global_asid:  mm -> its global ASID (``mm->context.global_asid``)
     transition:   mms still in their ASID transition (``asid_transition``)
     reviewed_bug: MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH
     """
+
+    INVLPGB = True
 
     def __init__(self, machine: Machine) -> None:
         super().__init__(machine)
@@ -226,16 +231,6 @@ class InvlpgbTlbOps(TlbOps):
     def new_batch(self) -> ArchTlbflushUnmapBatch:
         """Model-only: an empty batch with ``unmapped_pages``."""
         return ArchTlbflushUnmapBatch()
-
-    def tlb_flush_path(self) -> FlushPath:
-        """Model-only: x86's decision, plus which mms are flushed by broadcast."""
-        path = super().tlb_flush_path()
-        extra = ("; INVLPGB (X86_BROADCAST_TLB_FLUSH): an mm loaded on more than 3 CPUs gets a "
-                 "global ASID and is flushed by INVLPGB + TLBSYNC")
-        if self.reviewed_bug:
-            extra += (" -- with MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH=y: arch_tlbbatch_flush() "
-                      "TLBSYNCs instead of IPIing the cpumask (the version found in review)")
-        return FlushPath(path.batched, path.reason + extra)
 
     def counters(self) -> dict[str, int]:
         """Model-only: IPIs sent, INVLPGBs issued, TLBSYNCs that waited."""

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.arch import FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.hw.mmu import (
     _PAGE_ACCESSED,
@@ -93,17 +93,54 @@ TLB_REMOTE_WRONG_CPU = "remote wrong CPU"      # 2815a56e4b72 (6.14)
 tlb_single_page_flush_ceiling = 33
 
 
+def decide(cfg, invlpgb: bool = False) -> Decision:
+    """Models: whether x86 reclaim may defer, as far as boot can tell (should_defer_flush()'s config test).
+
+    Pure.  x86 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH unconditionally
+    (only the model-only knob drops it); then the decision is per mm, at run
+    time, in :meth:`TlbOps.arch_tlbbatch_should_defer`: "per-mm".  *invlpgb*:
+    the backend flushes global-ASID mms by INVLPGB (:func:`backend_for`),
+    which the reason says.
+    """
+    if not cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH:
+        return Decision(False, "synchronous", None,
+                        "off by the model-only knob "
+                        "CONFIG_X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
+                        "counterpart; real x86 always batches): every unmapped PTE "
+                        "is flushed at once (flush_tlb_mm_range)", 0)
+    reason = ("configured: X86 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH "
+              "unconditionally; reclaim defers a flush only while the mm is "
+              "active on another CPU (a local flush is one INVLPG), then sends "
+              "one IPI round per batch")
+    if invlpgb:
+        reason += ("; INVLPGB (X86_BROADCAST_TLB_FLUSH): an mm loaded on more than 3 CPUs gets a "
+                   "global ASID and is flushed by INVLPGB + TLBSYNC")
+        if cfg.MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH:
+            reason += (" -- with MODEL_X86_REVERT_TLBBATCH_FLUSH_BOTH=y: arch_tlbbatch_flush() "
+                       "TLBSYNCs instead of IPIing the cpumask (the version found in review)")
+    return Decision(True, "per-mm", None, reason)
+
+
 class TlbOps:
-    """The x86 backend of :class:`minikernel.arch.ArchTlbOps`.
+    """The x86 backend of :class:`minikernel.arch.ArchTlbOps`, up to Linux 6.13.
+
+    At a switch to another mm the previous mm's ``mm_cpumask`` bit is
+    cleared.  :class:`TlbOpsLazyCpumask` is 6.14 and later.
 
     apic:        IPIs and local invalidation instructions
     loaded_mm:   per CPU, the mm whose page table is loaded
                  (``cpu_tlbstate.loaded_mm``; None: init_mm)
     is_lazy:     per CPU, in lazy TLB mode (``cpu_tlbstate_shared.is_lazy``)
-    lazy_cpumask: the baseline keeps bits at every switch (6.14+)
     cpu_tlb_gen: per CPU, asid -> the mm tlb_gen this CPU's TLB is known to
                  reflect (``cpu_tlbstate.ctxs[].tlb_gen``)
+    decision:    the boot-time deferral decision (:func:`decide`)
     """
+
+    #: mm_cpumask is updated lazily (6.14+, :class:`TlbOpsLazyCpumask`): a
+    #: class fact, the baseline's ``x86_mm_cpumask_lazy``.
+    lazy_cpumask = False
+    #: flushes global-ASID mms by INVLPGB (:class:`~minikernel.arch.x86.invlpgb.InvlpgbTlbOps`)
+    INVLPGB = False
 
     def __init__(self, machine: Machine) -> None:
         p = machine.profile
@@ -112,11 +149,12 @@ class TlbOps:
         self.apic = Apic(machine.tlbs, send_ns=p.ipi_send_ns, latency_ns=p.ipi_latency_ns,
                          entry_ns=p.ipi_entry_ns, invlpg_ns=p.invlpg_ns,
                          flush_ns=p.flush_tlb_ns)
-        self.batching = bool(machine.cfg.ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH)
+        assert machine.baseline.x86_mm_cpumask_lazy == self.lazy_cpumask   # backend_for's choice
+        self.decision = decide(machine.cfg, self.INVLPGB)
+        self.batching = self.decision.defer
         self.cpus = machine.cpus
         self.loaded_mm: list[MmStruct | None] = [None] * machine.nr_cpus
         self.is_lazy: list[bool] = [False] * machine.nr_cpus
-        self.lazy_cpumask = machine.baseline.x86_mm_cpumask_lazy
         self.cpu_tlb_gen: list[dict[int, int]] = [{} for _ in range(machine.nr_cpus)]
 
     # arch/x86/mm/tlb.c
@@ -286,7 +324,9 @@ class TlbOps:
 
         A local flush is one INVLPG; batching only pays when it saves IPIs.
         The mask includes lazy CPUs (idle since this mm ran there), so a
-        single-threaded process that migrated defers.
+        single-threaded process that migrated defers.  The part boot can
+        decide (batching configured) is :func:`decide`'s "per-mm"; this is
+        the run-time half, the only one that depends on the mm.
         """
         return bool(mm.mm_cpumask & ~(1 << cpu.id))
 
@@ -378,16 +418,8 @@ class TlbOps:
         return ArchTlbflushUnmapBatch()
 
     def tlb_flush_path(self) -> FlushPath:
-        """Model-only: x86 decides per mm at run time."""
-        if not self.batching:
-            return FlushPath(False, "off by the model-only knob "
-                                    "CONFIG_X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y (no upstream "
-                                    "counterpart; real x86 always batches): every unmapped PTE "
-                                    "is flushed at once (flush_tlb_mm_range)")
-        return FlushPath(True, "configured: X86 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH "
-                               "unconditionally; reclaim defers a flush only while the mm is "
-                               "active on another CPU (a local flush is one INVLPG), then sends "
-                               "one IPI round per batch")
+        """Model-only: the boot-time decision (:func:`decide`); x86 decides per mm at run time."""
+        return self.decision.flush_path
 
     def counters(self) -> dict[str, int]:
         """Model-only: IPIs sent."""
@@ -402,24 +434,49 @@ def _bits(mask: int):
         mask ^= low
 
 
+class TlbOpsLazyCpumask(TlbOps):
+    """The x86 backend from Linux 6.14: ``mm_cpumask`` updated lazily (209954cbc7d0).
+
+    No switch clears a bit; only a flush IPI that finds the CPU running
+    another mm does (``flush_tlb_func``, TLB_REMOTE_WRONG_CPU), and flushes
+    skip CPUs in the mask that run another mm (``should_flush_tlb``).  The
+    verbs read the class's ``lazy_cpumask`` where upstream's code differs.
+    """
+
+    lazy_cpumask = True
+
+
 def backend_for(machine: Machine) -> TlbOps:
-    """Model-only: the x86 backend, with INVLPGB where the kernel and the CPUs have it."""
+    """Model-only: the x86 backend class the baseline and the CPUs call for, constructed.
+
+    6.14 and later (the baseline's ``x86_mm_cpumask_lazy``):
+    :class:`TlbOpsLazyCpumask`; with INVLPGB where the kernel
+    (X86_BROADCAST_TLB_FLUSH, 6.16) and the CPUs have it, its subclass
+    :class:`~minikernel.arch.x86.invlpgb.InvlpgbTlbOps`.
+    """
     if machine.cfg.X86_BROADCAST_TLB_FLUSH and machine.profile.invlpgb:
         from minikernel.arch.x86.invlpgb import InvlpgbTlbOps
         return InvlpgbTlbOps(machine)
+    if machine.baseline.x86_mm_cpumask_lazy:
+        return TlbOpsLazyCpumask(machine)
     return TlbOps(machine)
 
 
 def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
-    """Model-only: assignments configuring x86 batching on or off.
+    """Model-only: assignments configuring x86 batching on or off (:func:`decide` says which is).
 
     x86 always selects batching upstream; "off" needs the model-only knob
     X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH (under EXPERT).  "On" cannot force
     deferral: arch_tlbbatch_should_defer() still wants the mm on another CPU.
     """
-    knob = cfg.X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH
-    if on:
-        return ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"] if knob else []
-    if knob:
+    if decide(cfg).defer is on:
         return []
+    if on:
+        return ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=n"]
     return ([] if cfg.EXPERT else ["EXPERT=y"]) + ["X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"]
+
+
+def why(assignment: str, cpus: int) -> str | None:
+    """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not x86's)."""
+    return knob_why(assignment, "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH", "real x86 always batches",
+                    "X86 selects batching as upstream")

@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections import deque
 
 from minikernel.hw.cpu import Cpu
+from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
 
 TLBI_VA = 0       # TLBI VALE1IS / VAE1IS: one (ASID, VA)
@@ -84,7 +85,8 @@ class Dvm:
 
     def __init__(self, nr_cpus: int, tlbs: TlbArray, *, latency_ns: float,
                  throughput_ns: float, issue_ns: float, dsb_ns: float,
-                 queue_depth: int = 4, contention: float = 0.0) -> None:
+                 queue_depth: int = 4, contention: float = 0.0,
+                 events: HwEvents | None = None) -> None:
         self.tlbs = tlbs
         self.latency_ns = latency_ns
         self.throughput_ns = throughput_ns
@@ -100,7 +102,8 @@ class Dvm:
         self.dsb_ish_count = 0
         self.dsb_ish_waited = 0
         self.tlbi_queue_full = 0
-        self.on_complete = None   # optional observer (sanitizer): (cpu, kind, arg)
+        # the tlbi_complete hook of *events* (attached): (cpu, kind, arg); None: unobserved
+        self.on_complete = events.tlbi_complete if events is not None else None
 
     def broadcasters(self, cpu: Cpu) -> int:
         """CPUs with a DVM operation in flight at *cpu*'s clock, *cpu* counted (>= 1)."""

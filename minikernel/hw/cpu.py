@@ -36,6 +36,7 @@ from minikernel.hw.mmu import (
     ASID_SHIFT,
     PTE_PFN_SHIFT,
 )
+from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray, TlbEntry
 
 FAULT: Any = object()
@@ -63,7 +64,8 @@ class Cpu:
                  "current", "pending_tlbi", "tlb", "_tlbs", "_mem", "_walk_ns",
                  "on_fill")
 
-    def __init__(self, cpu_id: int, tlbs: TlbArray, mem: PhysMem, walk_ns: float) -> None:
+    def __init__(self, cpu_id: int, tlbs: TlbArray, mem: PhysMem, walk_ns: float,
+                 events: HwEvents | None = None) -> None:
         self.id = cpu_id
         self.now = 0.0
         self.sym = "cpu_idle"
@@ -78,8 +80,9 @@ class Cpu:
         self._tlbs = tlbs
         self._mem = mem
         self._walk_ns = walk_ns
-        # optional observer (sanitizer) called with the new entry
-        self.on_fill: Callable[[TlbEntry], None] | None = None
+        # the tlb_fill hook of *events* (attached), called with each new entry; None: unobserved
+        self.on_fill: Callable[[TlbEntry], None] | None = (
+            events.tlb_fill if events is not None else None)
 
     # Public interface
 
@@ -149,3 +152,28 @@ class Cpu:
             self._mem.data[e.pfn] = value
             return value
         return self._mem.data[e.pfn]
+
+
+class ObservedCpu(Cpu):
+    """A Cpu whose access path first reports a hit on an entry an observer marked stale.
+
+    Chosen at construction (boot builds it when *events* has a ``stale_hit``
+    subscriber, the TLB sanitizer), never swapped in, so an unobserved
+    machine's access path stays the plain :meth:`Cpu.access`.  The check is
+    one ``stale`` test on the entry the access is about to hit.
+    """
+
+    __slots__ = ("on_stale_hit",)
+
+    def __init__(self, cpu_id: int, tlbs: TlbArray, mem: PhysMem, walk_ns: float,
+                 events: HwEvents) -> None:
+        super().__init__(cpu_id, tlbs, mem, walk_ns, events)
+        hook = events.stale_hit
+        assert hook is not None, "ObservedCpu without a stale_hit subscriber"
+        self.on_stale_hit: Callable[[Cpu, TlbEntry, bool], None] = hook
+
+    def access(self, vpn: int, write: bool, value: int = 0) -> Any:
+        e = self.tlb.get(self.asid_key | vpn)
+        if e is not None and e.stale is not None:
+            self.on_stale_hit(self, e, write)
+        return Cpu.access(self, vpn, write, value)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import Cpu, ObservedCpu
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.hw.mmu import PAGE_SIZE
-from minikernel.sanitizer import KINDS, CheckingCpu
+from minikernel.sanitizer import KINDS
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, Process
 
 SAN = "DEBUG_TLB_SANITIZER=y"
@@ -28,7 +28,7 @@ def test_off_by_default_and_the_access_path_is_untouched(make_machine, arch):
     assert all(type(c) is Cpu for c in m.cpus)
     assert m.page_alloc.on_free is None
     m = make_machine(arch, SAN)
-    assert m.sanitizer is not None and all(type(c) is CheckingCpu for c in m.cpus)
+    assert m.sanitizer is not None and all(type(c) is ObservedCpu for c in m.cpus)
 
 
 @pytest.mark.stale_entries
