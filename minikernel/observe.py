@@ -65,8 +65,8 @@ class Observers(EventHooks):
     def probing(self, name: str, fn: Callable[..., Any]) -> Iterator[None]:
         """Run *fn* at probe point *name* inside the ``with`` block, then restore what was there.
 
-        What the scenario runner does by hand today (minikernel/scenario.py):
-        a nested pause at the same point gets its own callback and gives the
+        The scenario runner pauses this way (minikernel/scenario/run.py): a
+        nested pause at the same point gets its own callback and gives the
         outer one back on the way out, also when the step raises.
         """
         probes = self.probes

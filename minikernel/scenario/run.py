@@ -2,7 +2,7 @@
 
 Model-only.  ``ScenarioRun`` boots the machine, creates the tasks, and runs
 each step through its op's implementation (``ops.REGISTRY``).  A paused step
-installs a callback in ``Machine.probes`` for its probe point; when its task
+installs a callback for its probe point (``Machine.observers.probing``); when its task
 reaches the hit-th firing, the nested steps run there (on other CPUs), those
 that would sleep on a lock the paused operation holds (``locks.blocked``, or
 a FolioLocked / MigrationEntryWait raised by the step) are retried after it
@@ -151,18 +151,10 @@ class ScenarioRun:
                 self.paused.discard(me.cpu.id)
                 self.held = None
 
-        probes = self.m.probes
         probe = st.pause_at
         assert probe is not None
-        saved = probes.get(probe)
-        probes[probe] = at_probe
-        try:
+        with self.m.observers.probing(probe, at_probe):
             out = self._do(p, st)
-        finally:
-            if saved is None:
-                probes.pop(probe, None)
-            else:
-                probes[probe] = saved
         self.log.append(f"{st.task}: {st.op} resumed and returned -> {out}")
         if not fired:
             self.failures.append(f"{st.where}: {st.task}'s {st.op} never reached "
