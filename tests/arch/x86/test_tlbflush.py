@@ -4,6 +4,7 @@ import pytest
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.mm.memory import SegmentationFault
+from minikernel.mm.rmap import try_to_unmap_flush
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, Process
 
 NPAGES = 256
@@ -264,15 +265,11 @@ def test_switching_between_mms_with_nothing_new_flushes_nothing(make_machine):
     assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None
 
 
-def test_a_range_flush_after_a_missed_generation_flushes_everything(make_machine):
-    """flush_tlb_func(): a partial flush is enough only when it is the next generation
-    (local + 1 == new == mm's).  arch_tlbbatch_add_pending() bumped the mm's tlb_gen
-    for a PTE whose flush is deferred; a range flush of another page then finds the
-    CPUs one generation behind and flushes all -- the deferred page's entries too."""
+def _two_cpus_cache_two_pages_and_defer_the_first(m):
+    """CPUs 0 and 1 cache pages a and b; reclaim (on CPU0) clears a and defers its flush."""
     from minikernel.mm.pgtable_generic import ptep_get_and_clear
-    from minikernel.mm.rmap import set_tlb_ubc_flush_pending, try_to_unmap_flush
+    from minikernel.mm.rmap import set_tlb_ubc_flush_pending
 
-    m = make_machine("x86", cpus=4)
     p = Process.spawn(m, cpu=0)
     t = p.clone_thread(cpu=1)
     buf = p.mmap(2 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
@@ -280,8 +277,18 @@ def test_a_range_flush_after_a_missed_generation_flushes_everything(make_machine
     for proc in (p, t):
         proc.read(a)
         proc.read(b)
-    pte = ptep_get_and_clear(p.task.cpu, p.mm, a)     # reclaim clears a, defers its flush
+    pte = ptep_get_and_clear(p.task.cpu, p.mm, a)
     set_tlb_ubc_flush_pending(p.task, p.mm, pte, a)
+    return p, a, b
+
+
+def test_a_range_flush_after_a_missed_generation_flushes_everything(make_machine):
+    """flush_tlb_func(): a partial flush is enough only when it is the next generation
+    (local + 1 == new == mm's).  arch_tlbbatch_add_pending() bumped the mm's tlb_gen
+    for a PTE whose flush is deferred; a range flush of another page then finds the
+    CPUs one generation behind and flushes all -- the deferred page's entries too."""
+    m = make_machine("x86", cpus=4)
+    p, a, b = _two_cpus_cache_two_pages_and_defer_the_first(m)
     cpus = m.cpus
     m.arch.flush_tlb_range(cpus[0], p.mm.mmap[0], b, b + PAGE_SIZE)
     for c in (0, 1):
@@ -294,19 +301,8 @@ def test_after_the_batch_flush_every_cpu_is_up_to_date(make_machine):
     """The batch's full flush (no mm, no generation of its own) leaves each CPU at the
     mm's tlb_gen, so the next one-page flush is the partial one: an INVLPG, not a
     second full flush."""
-    from minikernel.mm.pgtable_generic import ptep_get_and_clear
-    from minikernel.mm.rmap import set_tlb_ubc_flush_pending, try_to_unmap_flush
-
     m = make_machine("x86", cpus=4)
-    p = Process.spawn(m, cpu=0)
-    t = p.clone_thread(cpu=1)
-    buf = p.mmap(2 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
-    a, b = buf, buf + PAGE_SIZE
-    for proc in (p, t):
-        proc.read(a)
-        proc.read(b)
-    pte = ptep_get_and_clear(p.task.cpu, p.mm, a)
-    set_tlb_ubc_flush_pending(p.task, p.mm, pte, a)
+    p, a, b = _two_cpus_cache_two_pages_and_defer_the_first(m)
     try_to_unmap_flush(p.task)
     vs = m.vmstat
     one, full = vs.nr_tlb_local_flush_one, vs.nr_tlb_local_flush_all
