@@ -48,6 +48,9 @@ SMALLER = {
         "ARM64_NR_CPUS_FOR_BATCHED_TLB=1 --iterations 1 --no-plot",
     ".venv/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json bench.json":
         "python benchmarks/bench.py --quick --json bench.json",
+    # the default sweep (2..256: 8 points, 5 iterations each, A and B) with --no-ranges
+    "minikernel sweep --no-ranges":
+        "minikernel sweep --no-ranges --cpus 2,256 --iterations 1 --no-plot",
     # the migrate workload: 10 iterations of 20 moves each by default
     "python -m minikernel --defconfig arm64 --set EXPERT=y --workload migrate":
         "python -m minikernel --defconfig arm64 --set EXPERT=y --workload migrate --iterations 2",
