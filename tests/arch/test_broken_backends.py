@@ -148,14 +148,6 @@ PROPERTY_VARIANT = {"arm64": "arm64-v5", "arm64-flush-mm": "arm64-flush-mm", "x8
                     "x86-invlpgb-global": "x86-invlpgb", "riscv": "riscv"}
 PROPERTY_CASES = sorted({(b, PROPERTY_VARIANT[c]) for b, c, _ in BREAKAGES},
                         key=lambda bv: (bv[0].__name__, bv[1]))
-#: The generator needs 15-25 s per variant to hit the one interleaving that
-#: skips_batched_pending breaks (reclaim deferring while another CPU's syscall
-#: holds the PTE lock).  By default it runs on arm64 (the arch of 4b634918384c);
-#: the others are --run-slow: the contract check above catches each of them,
-#: and the property test finds the same interleaving on x86 already
-#: (x86-revert-3ea277194daa in test_sanitizer_properties.py).
-SLOW_PROPERTY_CASES = {(skips_batched_pending, v) for v in
-                       ("arm64-flush-mm", "x86", "x86-6.16", "x86-invlpgb", "riscv")}
 
 
 @pytest.fixture(scope="module")
@@ -164,10 +156,8 @@ def properties():
                  "_sanitizer_properties")
 
 
-@pytest.mark.parametrize("breakage,variant", [
-    pytest.param(b, v, id=f"{b.__name__}-{v}",
-                 marks=[pytest.mark.slow] if (b, v) in SLOW_PROPERTY_CASES else [])
-    for b, v in PROPERTY_CASES])
+@pytest.mark.parametrize("breakage,variant", PROPERTY_CASES,
+                         ids=[f"{b.__name__}-{v}" for b, v in PROPERTY_CASES])
 def test_the_sanitizer_property_check_catches_it(properties, break_backend, breakage, variant):
     """The property test's own generator, on the broken backend: it finds a violation.
 
