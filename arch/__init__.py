@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from minikernel.compat import SLOTS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from minikernel.hw.cpu import Cpu
     from minikernel.machine import Machine
     from minikernel.mm.mm_types import MmStruct, VmAreaStruct
@@ -192,7 +194,15 @@ def tlb_ops_for(machine: Machine) -> ArchTlbOps:
     machine's facts (arm64: the series variant; x86: the mm_cpumask
     behaviour and INVLPGB; riscv: one class).
     """
-    return backend(machine.cfg.arch).backend_for(machine)
+    ops = backend(machine.cfg.arch).backend_for(machine)
+    return ops if backend_override is None else backend_override(machine, ops)
+
+
+#: Model-only test seam, None in every real run: ``backend_override(machine,
+#: ops)`` returns the backend the machine gets instead of *ops*, the one chosen
+#: above.  tests/arch/test_broken_backends.py sets it to hand deliberately
+#: broken subclasses of the shipped backends to every Machine, however built.
+backend_override: Callable[[Machine, Any], Any] | None = None
 
 
 def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[str]:

@@ -7,6 +7,9 @@
   cli_env         environment for such subprocesses
   report_line     a line for the terminal summary (e.g. how many property examples paused)
   cpython_extra   import a module of the CPython-only part of the test extra
+
+Tests marked ``slow`` (registered in pyproject.toml) are skipped unless
+pytest runs with ``--run-slow``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,22 @@ def cpython_extra(module: str):
 
 
 _REPORT = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the tests marked slow (skipped by default)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the ``slow`` tests unless --run-slow: each is a longer run of checks
+    that a cheaper test in the default suite also makes."""
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: runs only with --run-slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
 
 
 def pytest_configure(config):

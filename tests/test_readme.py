@@ -48,6 +48,20 @@ SMALLER = {
         "ARM64_NR_CPUS_FOR_BATCHED_TLB=1 --iterations 1 --no-plot",
     ".venv/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json bench.json":
         "python benchmarks/bench.py --quick --json bench.json",
+    # the default sweep (2..256: 8 points, 5 iterations each, A and B) with --no-ranges
+    "minikernel sweep --no-ranges":
+        "minikernel sweep --no-ranges --cpus 2,256 --iterations 1 --no-plot",
+    # the migrate workload: 10 iterations of 20 moves each by default
+    "python -m minikernel --defconfig arm64 --set EXPERT=y --workload migrate":
+        "python -m minikernel --defconfig arm64 --set EXPERT=y --workload migrate --iterations 2",
+    "python -m minikernel --defconfig arm64 --set EXPERT=y --set MODEL_ARM64_BATCHED_TLB_6_6=y "
+    "--workload migrate":
+        "python -m minikernel --defconfig arm64 --set EXPERT=y --set MODEL_ARM64_BATCHED_TLB_6_6=y "
+        "--workload migrate --iterations 2",
+    "python -m minikernel --defconfig x86 --set EXPERT=y --set MODEL_X86_KERNEL_6_6=y "
+    "--workload migrate":
+        "python -m minikernel --defconfig x86 --set EXPERT=y --set MODEL_X86_KERNEL_6_6=y "
+        "--workload migrate --iterations 2",
 }
 
 ELSEWHERE = {
@@ -59,6 +73,12 @@ ELSEWHERE = {
     ".venv/bin/ruff check .": ".ci/run",
     ".venv/bin/python tools/mypy_check.py": ".ci/run",
     ".venv/bin/python tools/lint_imports.py": ".ci/run and tests/test_layering.py",
+    # the reference tool: tests/tools/test_reference.py runs each of its command lines
+    # (with --jobs 1 and 2) and compares the output byte for byte, which is what
+    # --check does.  Running the rewrite here would overwrite tests/reference/ in the
+    # checkout before that test compares against it (tests/tools runs after this file).
+    ".venv/bin/python tools/update_reference.py": "tests/tools/test_reference.py",
+    ".venv/bin/python tools/update_reference.py --check": "tests/tools/test_reference.py",
     # a curses program: needs a terminal
     "make menuconfig": "tests/minikernel/test_menuconfig.py (tmux)",
     # the optional PyPy route: .ci/run installs pypy3 and runs the suite and the

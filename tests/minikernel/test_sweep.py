@@ -22,7 +22,10 @@ def test_parse_cpus():
             parse_cpus(bad)
 
 
+@pytest.mark.slow          # tests/tools/test_reference.py checks it on every run (see below)
 def test_results_do_not_depend_on_the_job_count():
+    """--run-slow: test_sweep_output_is_the_reference runs a sweep of both arches and
+    both workloads with --jobs 1 and with --jobs 2 against the same stored bytes."""
     pts = build_grid(["arm64", "x86"], [2, 8], [""], ["seed", "threads"], [], 2, width=2)
     assert run_sweep(pts, jobs=1) == run_sweep(pts, jobs=2)
 

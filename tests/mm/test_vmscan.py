@@ -141,3 +141,33 @@ def test_direct_reclaim_isolates_swap_cluster_max_folios_at_a_time(make_machine,
     assert [p.read(buf + i * PAGE_SIZE) for i in range(n)] == list(range(1, n + 1))
 
 
+
+
+def test_direct_reclaim_deactivates_swap_cluster_max_folios_at_a_time(make_machine, monkeypatch):
+    """shrink_lruvec(): with the inactive list low, shrink_active_list() moves exactly
+    SWAP_CLUSTER_MAX (32) of the oldest active folios to the inactive list -- no more,
+    no fewer while that many are active."""
+    import minikernel.mm.vmscan as vmscan
+    m = make_machine("arm64", "EXPERT=y", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    n = 100
+    buf = p.mmap(n * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    for i in range(n):
+        p.write(buf + i * PAGE_SIZE, i + 1)
+    child = p.fork(cpu=1)
+    for proc in (p, child):              # two young PTEs each: reclaim activates them
+        for i in range(n):
+            proc.read(buf + i * PAGE_SIZE)
+    moved = []
+    real = vmscan.shrink_active_list
+
+    def spy(current, nr_to_scan):
+        before = len(m.lru.active)
+        real(current, nr_to_scan)
+        moved.append((before, before - len(m.lru.active)))
+
+    monkeypatch.setattr(vmscan, "shrink_active_list", spy)
+    p.reclaim(n)
+    assert moved and any(before > SWAP_CLUSTER_MAX for before, _ in moved), moved
+    assert all(d == min(before, SWAP_CLUSTER_MAX) for before, d in moved), moved
+    assert [child.read(buf + i * PAGE_SIZE) for i in range(n)] == list(range(1, n + 1))

@@ -231,3 +231,36 @@ def test_store_through_a_clean_stale_entry_during_a_deferred_flush_faults(probe)
     assert r.violations == [], r.render_text()
     assert [line.strip() for line in r.log if "read addr" in line][-2:] == [
         "main: read addr='buf' -> 0x9", "t1: read addr='buf' -> 0x9"], r.log
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_store_through_a_stale_entry_while_the_tlbi_is_outstanding(make_machine, dirty):
+    """The clean-entry re-walk on arm64 (hw/cpu.py's rule, DBM or not): reclaim on CPU0
+    cleared the PTE and issued its TLBI without the DSB (deferred).  A store on CPU1
+    through its clean entry re-walks, finds no PTE and faults, so the fault installs a
+    dirty PTE reclaim will see; through a dirty entry it lands without a walk."""
+    from minikernel.hw.mmu import pte_dirty
+    from minikernel.mm.pgtable_generic import ptep_get_and_clear
+    from minikernel.mm.rmap import set_tlb_ubc_flush_pending, try_to_unmap_flush
+
+    m = make_machine("arm64", "EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=1", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    t = p.clone_thread(cpu=1)
+    if dirty:
+        t.write(buf, 1)                                  # CPU1: writable, dirty entry
+    else:
+        assert t.read(buf) == 0                          # CPU1: writable, clean entry
+    vpn = buf >> PAGE_SHIFT
+    pte = ptep_get_and_clear(p.task.cpu, p.mm, buf)
+    set_tlb_ubc_flush_pending(p.task, p.mm, pte, buf)    # TLBI issued, no DSB yet
+    assert m.tlbs.lookup(1, p.mm.asid, vpn) is not None   # still usable on CPU1
+    faults = m.vmstat.pgfault
+    t.write(buf, 2)
+    if dirty:
+        assert m.vmstat.pgfault == faults and vpn not in p.mm.pgd
+    else:
+        assert m.vmstat.pgfault == faults + 1
+        assert pte_dirty(p.mm.pgd[vpn])
+    try_to_unmap_flush(p.task)
+    assert p.read(buf) == 2

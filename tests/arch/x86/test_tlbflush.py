@@ -3,8 +3,9 @@
 import pytest
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
-from minikernel.mm.memory import SegmentationFault  # noqa: F401  (documents the trap type)
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
+from minikernel.mm.memory import SegmentationFault
+from minikernel.mm.rmap import try_to_unmap_flush
+from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, Process
 
 NPAGES = 256
 
@@ -215,3 +216,96 @@ def test_lazy_cpu_returning_to_its_mm_flushes_what_it_missed(make_machine):
     p.move_to(0)
     assert m.tlbs.lookup(0, p.mm.asid, buf >> PAGE_SHIFT) is None
     assert p.read(buf) == 7
+
+
+# -- tlb_gen on the way back into an mm (review 14.7) --
+
+def test_cpu_switching_back_to_an_mm_catches_up_on_flushes_it_missed(make_machine):
+    """Up to 6.13 switching away clears the CPU's mm_cpumask bit, so a flush meanwhile
+    sends it no IPI; switch_mm_irqs_off() coming back sees the mm's newer tlb_gen and
+    flushes before the task runs (the old writable entry would let a store through)."""
+    m = make_machine("x86", "MODEL_X86_KERNEL_6_6=y", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    t = p.clone_thread(cpu=1)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    t.write(buf, 7)                                   # CPU1: a writable, dirty entry
+    Process.spawn(m, "other", cpu=1)                  # CPU1 switches to another mm
+    assert p.mm.mm_cpumask == 0b01
+    p.mprotect(buf, PAGE_SIZE, PROT_READ)             # flushes CPU0 only
+    vpn = buf >> PAGE_SHIFT
+    assert m.tlbs.lookup(1, p.mm.asid, vpn) is not None   # CPU1 missed it: still cached
+    assert t.read(buf) == 7                           # t is back on CPU1: flushed first
+    assert not m.tlbs.lookup(1, p.mm.asid, vpn).writable
+    with pytest.raises(SegmentationFault):
+        t.write(buf, 8)
+    assert p.read(buf) == 7
+
+
+def test_switching_between_mms_with_nothing_new_flushes_nothing(make_machine):
+    """The other side of the tlb_gen check: once a CPU caught up on the generation it
+    missed, switching away and back again keeps its (PCID-tagged) entries -- the
+    switch recorded the generation it loaded, so nothing is flushed."""
+    m = make_machine("x86", "MODEL_X86_KERNEL_6_6=y", cpus=4, trace=True)
+    p = Process.spawn(m, cpu=0)
+    t = p.clone_thread(cpu=1)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    t.write(buf, 7)
+    q = Process.spawn(m, "other", cpu=1)
+    qbuf = q.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    p.mprotect(buf, PAGE_SIZE, PROT_READ)             # CPU1 misses this generation
+    t.read(buf)                                       # ... and catches up: a full flush
+    caught_up = len(m.trace)
+    for _ in range(3):
+        q.write(qbuf, 1)
+        t.read(buf)
+    switches = [line for line in m.trace[caught_up:]
+                if "reason:flush on task switch" in line and "[001]" in line]
+    assert len(switches) == 6, m.trace[caught_up:]
+    assert all("pages:0 " in line for line in switches), switches
+    assert m.tlbs.lookup(1, p.mm.asid, buf >> PAGE_SHIFT) is not None
+
+
+def _two_cpus_cache_two_pages_and_defer_the_first(m):
+    """CPUs 0 and 1 cache pages a and b; reclaim (on CPU0) clears a and defers its flush."""
+    from minikernel.mm.pgtable_generic import ptep_get_and_clear
+    from minikernel.mm.rmap import set_tlb_ubc_flush_pending
+
+    p = Process.spawn(m, cpu=0)
+    t = p.clone_thread(cpu=1)
+    buf = p.mmap(2 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    a, b = buf, buf + PAGE_SIZE
+    for proc in (p, t):
+        proc.read(a)
+        proc.read(b)
+    pte = ptep_get_and_clear(p.task.cpu, p.mm, a)
+    set_tlb_ubc_flush_pending(p.task, p.mm, pte, a)
+    return p, a, b
+
+
+def test_a_range_flush_after_a_missed_generation_flushes_everything(make_machine):
+    """flush_tlb_func(): a partial flush is enough only when it is the next generation
+    (local + 1 == new == mm's).  arch_tlbbatch_add_pending() bumped the mm's tlb_gen
+    for a PTE whose flush is deferred; a range flush of another page then finds the
+    CPUs one generation behind and flushes all -- the deferred page's entries too."""
+    m = make_machine("x86", cpus=4)
+    p, a, b = _two_cpus_cache_two_pages_and_defer_the_first(m)
+    cpus = m.cpus
+    m.arch.flush_tlb_range(cpus[0], p.mm.mmap[0], b, b + PAGE_SIZE)
+    for c in (0, 1):
+        assert m.tlbs.lookup(c, p.mm.asid, a >> PAGE_SHIFT) is None, c
+        assert m.tlbs.lookup(c, p.mm.asid, b >> PAGE_SHIFT) is None, c
+    try_to_unmap_flush(p.task)
+
+
+def test_after_the_batch_flush_every_cpu_is_up_to_date(make_machine):
+    """The batch's full flush (no mm, no generation of its own) leaves each CPU at the
+    mm's tlb_gen, so the next one-page flush is the partial one: an INVLPG, not a
+    second full flush."""
+    m = make_machine("x86", cpus=4)
+    p, a, b = _two_cpus_cache_two_pages_and_defer_the_first(m)
+    try_to_unmap_flush(p.task)
+    vs = m.vmstat
+    one, full = vs.nr_tlb_local_flush_one, vs.nr_tlb_local_flush_all
+    m.arch.flush_tlb_range(m.cpus[0], p.mm.mmap[0], b, b + PAGE_SIZE)
+    assert (vs.nr_tlb_local_flush_one - one, vs.nr_tlb_local_flush_all - full) == (1, 0)
+    assert m.tlbs.lookup(1, p.mm.asid, b >> PAGE_SHIFT) is None
