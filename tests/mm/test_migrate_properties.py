@@ -1,7 +1,8 @@
 """Property tests of migration: random programs paused at random migration probes stay clean.
 
-Until the scenario runner has migration ops (the op registry of the scenario
-package), these drive the migration from Python: a process with a few pages,
+These drive the migration from Python, next to the scenario-level property
+test (tests/minikernel/test_sanitizer_properties.py, whose generator also
+draws the migration ops of the scenario registry): a process with a few pages,
 threads on other CPUs, and one move_pages() paused at a random probe point
 of the migration path while 1-4 random operations run on the other CPUs --
 reads, writes, mprotect, MADV_DONTNEED, fork.  An operation that meets a
