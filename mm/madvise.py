@@ -18,7 +18,7 @@ from minikernel.mm.memory import MmuGather, tlb_finish_mmu, zap_page_range_singl
 from minikernel.mm.mm_types import Folio, TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import vmas_in_range
 from minikernel.mm.pgtable_generic import pmd_addr_end
-from minikernel.mm.rmap import flush_tlb_batched_pending
+from minikernel.mm.rmap import pte_offset_map_lock
 from minikernel.mm.vmscan import folio_isolate_lru, reclaim_pages
 
 MADV_DONTNEED = 4
@@ -44,7 +44,6 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     m = current.machine
     cpu = current.cpu
     mm = tlb.vma.vm_mm
-    pgd = mm.pgd
     clear_young = m.baseline.pageout_clears_young
     cost = m.kernel_ns["madvise_cold_or_pageout_pte_range"]
     mem_map = m.page_alloc.mem_map
@@ -52,10 +51,8 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     addr = start
     while addr < end:
         next_ = pmd_addr_end(addr, end)
-        flush_tlb_batched_pending(current, mm, addr)
-        if m.probes:
-            m.probe("madvise_cold_or_pageout_pte_range:locked", current, mm=mm, start=addr,
-                    end=next_)
+        pgd = pte_offset_map_lock(current, mm, "madvise_cold_or_pageout_pte_range", addr,
+                                  next_)
         folio_list: list[Folio] = []
         for a in range(addr, next_, PAGE_SIZE):
             vpn = a >> PAGE_SHIFT

@@ -51,11 +51,11 @@ from minikernel.mm.mm_types import (
 from minikernel.mm.page_alloc import folio_put
 from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (
-    flush_tlb_batched_pending,
     folio_add_anon_rmap_pte,
     folio_add_file_rmap_pte,
     folio_add_new_anon_rmap,
     folio_remove_rmap_pte,
+    pte_offset_map_lock,
 )
 from minikernel.mm.shmem import shmem_fault
 from minikernel.mm.vmscan import folio_add_lru
@@ -240,17 +240,21 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
     cpu = current.cpu
     saved = cpu.sym
     kernel_ns = m.kernel_ns
-    for sym in m.arch.fault_entry_syms:     # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
-        cpu.sym = sym
-        cpu.charge(sym, kernel_ns[sym])
-    m.vmstat.pgfault += 1
-    vma = current.mm.find_vma(addr)
-    if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
+    prof = cpu.profile
+    try:
+        for sym in m.arch.fault_entry_syms:  # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
+            cpu.sym = sym
+            ns = kernel_ns[sym]             # cpu.charge(sym, ns), inlined
+            cpu.now += ns
+            prof[sym] += ns
+        m.vmstat.pgfault += 1
+        vma = current.mm.find_vma(addr)
+        if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
+            raise SegmentationFault(current, addr, write)
+        cpu.sym = "handle_mm_fault"
+        handle_mm_fault(current, vma, addr, write)
+    finally:
         cpu.sym = saved
-        raise SegmentationFault(current, addr, write)
-    cpu.sym = "handle_mm_fault"
-    handle_mm_fault(current, vma, addr, write)
-    cpu.sym = saved
 
 
 def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> int:
@@ -319,10 +323,7 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
     cpu = current.cpu
     vma = tlb.vma
     mm = vma.vm_mm
-    pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm, start)
-    if m.probes:
-        m.probe("zap_pte_range:locked", current, mm=mm, start=start, end=end)
+    pgd = pte_offset_map_lock(current, mm, "zap_pte_range", start, end)
     cost = m.kernel_ns["zap_pte_range"]
     mem_map = m.page_alloc.mem_map
     delay_rmap_ok = m.baseline.zap_delay_rmap
@@ -379,9 +380,11 @@ def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "tlb_flush_mmu"
-    cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
-    m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
-    cpu.sym = saved
+    try:
+        cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
+        m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+    finally:
+        cpu.sym = saved
     tlb.start = tlb.end = 0
 
 
