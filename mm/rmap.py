@@ -40,7 +40,6 @@ from minikernel.hw.mmu import (
     PAGE_SIZE,
     PTE_PFN_SHIFT,
     make_migration_entry,
-    pte_accessible,
     pte_dirty,
     pte_pfn,
     pte_present,
@@ -123,7 +122,8 @@ def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
                               "(d950c9477d51), dirty batch NOT flushed before IO")
         return
     cpu = current.cpu
-    cpu.charge("try_to_unmap_flush_dirty", m.kernel_ns["try_to_unmap_flush_dirty"])
+    cpu.now += m.kernel_ns["try_to_unmap_flush_dirty"]  # cpu.charge(), inlined
+    cpu.profile["try_to_unmap_flush_dirty"] += m.kernel_ns["try_to_unmap_flush_dirty"]
     if current.tlb_ubc.writable:
         m.vmstat.tlb_flush_dirty += 1
         try_to_unmap_flush(current)
@@ -138,8 +138,9 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("set_tlb_ubc_flush_pending", m.kernel_ns["set_tlb_ubc_flush_pending"])
-    if not pte_accessible(pteval):
+    cpu.now += m.kernel_ns["set_tlb_ubc_flush_pending"]  # cpu.charge(), inlined
+    cpu.profile["set_tlb_ubc_flush_pending"] += m.kernel_ns["set_tlb_ubc_flush_pending"]
+    if not pteval & _PAGE_PRESENT:      # pte_accessible()
         return
     tlb_ubc = current.tlb_ubc
     m.arch.arch_tlbbatch_add_pending(cpu, tlb_ubc.arch, mm, uaddr)
@@ -151,7 +152,7 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
         mm.tlb_flush_batched = 1
     else:
         mm.tlb_flush_batched = batch + 1
-    if pte_dirty(pteval):
+    if pteval & _PAGE_DIRTY:            # pte_dirty()
         tlb_ubc.writable = True
 
 
@@ -411,7 +412,8 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: int, rmap_one=None) -> N
     if rmap_one is None:
         rmap_one = try_to_unmap_one
     m = current.machine
-    current.cpu.charge("rmap_walk", m.kernel_ns["rmap_walk"])
+    current.cpu.now += m.kernel_ns["rmap_walk"]     # cpu.charge(), inlined
+    current.cpu.profile["rmap_walk"] += m.kernel_ns["rmap_walk"]
     mapping = folio.mapping
     if isinstance(mapping, AnonVma):
         vmas = mapping.vmas
@@ -421,8 +423,9 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: int, rmap_one=None) -> N
         return
     index = folio.index
     for vma in tuple(vmas):
-        addr = vma.address_of(index)
-        if addr is None:
+        # vma.address_of(index) (vma_address()), inlined: once per mapping per folio
+        addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if not vma.vm_start <= addr < vma.vm_end:
             continue
         rmap_one(current, folio, vma, addr, flags)
         if not folio.mapcount:
