@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from minikernel.compat import SLOTS
+from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
@@ -171,5 +172,4 @@ def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[st
 
 def nr_pages(start: int, end: int) -> int:
     """Model-only: pages in [start, end) for byte addresses rounded to pages."""
-    from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
     return ((end + PAGE_SIZE - 1) >> PAGE_SHIFT) - (start >> PAGE_SHIFT)

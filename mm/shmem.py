@@ -21,6 +21,9 @@ which is what it held.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import (
     AddressSpace,
@@ -31,6 +34,11 @@ from minikernel.mm.mm_types import (
     TaskStruct,
     VmAreaStruct,
 )
+
+# minikernel.mm.vmscan (folio_add_lru), bound on first use: vmscan imports this
+# module for shmem_writeout, and an import statement inside shmem_get_folio
+# would run on every shmem fault (microseconds each on CPython).
+_vmscan: Any = None
 
 
 def shmem_zero_setup(nr_pages: int) -> AddressSpace:
@@ -68,7 +76,7 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
 
 def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> Folio:
     """Models: shmem_get_folio_gfp(): the folio at *index*, swapped in or allocated as needed."""
-    from minikernel.mm.vmscan import folio_add_lru
+    global _vmscan
     m = current.machine
     cpu = current.cpu
     cpu.now += m.kernel_ns["shmem_get_folio_gfp"]   # cpu.charge(), inlined
@@ -87,7 +95,9 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
         folio.mapping = mapping
         folio.index = index
         mapping.i_pages[index] = folio
-    folio_add_lru(current, folio)
+    if _vmscan is None:
+        _vmscan = importlib.import_module("minikernel.mm.vmscan")
+    _vmscan.folio_add_lru(current, folio)
     return folio
 
 
