@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from minikernel.compat import SLOTS
+from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -248,5 +249,4 @@ def knob_why(assignment: str, knob: str, upstream: str, selects: str) -> str | N
 
 def nr_pages(start: int, end: int) -> int:
     """Model-only: pages in [start, end) for byte addresses rounded to pages."""
-    from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
     return ((end + PAGE_SIZE - 1) >> PAGE_SHIFT) - (start >> PAGE_SHIFT)

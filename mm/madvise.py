@@ -13,12 +13,20 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_pfn, pte_present, pte_young
+from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PTE_PFN_SHIFT,
+    pte_mkold,
+)
 from minikernel.mm.memory import MmuGather, tlb_finish_mmu, zap_page_range_single
-from minikernel.mm.mm_types import Folio, TaskStruct, VmAreaStruct
+from minikernel.mm.mm_types import Folio, PG_lru, PG_referenced, TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import vmas_in_range
 from minikernel.mm.pgtable_generic import pmd_addr_end
-from minikernel.mm.rmap import flush_tlb_batched_pending
+from minikernel.mm.rmap import pte_offset_map_lock
 from minikernel.mm.vmscan import folio_isolate_lru, reclaim_pages
 
 MADV_DONTNEED = 4
@@ -44,7 +52,6 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     m = current.machine
     cpu = current.cpu
     mm = tlb.vma.vm_mm
-    pgd = mm.pgd
     clear_young = m.baseline.pageout_clears_young
     cost = m.kernel_ns["madvise_cold_or_pageout_pte_range"]
     mem_map = m.page_alloc.mem_map
@@ -52,24 +59,23 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     addr = start
     while addr < end:
         next_ = pmd_addr_end(addr, end)
-        flush_tlb_batched_pending(current, mm, addr)
-        if m.probes:
-            m.probe("madvise_cold_or_pageout_pte_range:locked", current, mm=mm, start=addr,
-                    end=next_)
+        pgd = pte_offset_map_lock(current, mm, "madvise_cold_or_pageout_pte_range", addr,
+                                  next_)
         folio_list: list[Folio] = []
         for a in range(addr, next_, PAGE_SIZE):
             vpn = a >> PAGE_SHIFT
             pte = pgd.get(vpn, 0)
-            if not pte_present(pte):
+            if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE):     # pte_present()
                 continue
-            cpu.charge("madvise_cold_or_pageout_pte_range", cost)
-            folio = mem_map[pte_pfn(pte)]
-            if not folio.lru or folio.mapcount != 1:
+            cpu.now += cost                         # cpu.charge(), inlined
+            cpu.profile["madvise_cold_or_pageout_pte_range"] += cost
+            folio = mem_map[pte >> PTE_PFN_SHIFT]           # pte_pfn()
+            if not folio.flags & PG_lru or folio.mapcount != 1:      # folio_test_lru()
                 continue
-            if clear_young and pte_young(pte):
+            if clear_young and pte & _PAGE_ACCESSED:        # pte_young()
                 pgd[vpn] = pte_mkold(pgd.pop(vpn))     # ptep_get_and_clear_full + set_pte_at
                 tlb.tlb_remove_tlb_entry(a)
-            folio.referenced = False                   # folio_clear_referenced()
+            folio.flags &= ~PG_referenced              # folio_clear_referenced()
             if folio_isolate_lru(current, folio):
                 folio_list.append(folio)
         # pte_unmap_unlock(), then:

@@ -43,19 +43,23 @@ from minikernel.mm.mm_types import (
     VM_READ,
     VM_SHARED,
     VM_WRITE,
+    AnonVma,
     Folio,
     FolioLocked,
+    PG_dirty,
+    PG_gathered,
+    PG_locked,
     TaskStruct,
     VmAreaStruct,
 )
 from minikernel.mm.page_alloc import folio_put
 from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (
-    flush_tlb_batched_pending,
     folio_add_anon_rmap_pte,
     folio_add_file_rmap_pte,
     folio_add_new_anon_rmap,
     folio_remove_rmap_pte,
+    pte_offset_map_lock,
 )
 from minikernel.mm.shmem import shmem_fault
 from minikernel.mm.vmscan import folio_add_lru
@@ -84,7 +88,8 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
     writable-clean in a shared writable VMA); swapped-out ones are skipped.
     """
     m = current.machine
-    current.cpu.charge("filemap_map_pages", m.kernel_ns["filemap_map_pages"])
+    current.cpu.now += m.kernel_ns["filemap_map_pages"]  # cpu.charge(), inlined
+    current.cpu.profile["filemap_map_pages"] += m.kernel_ns["filemap_map_pages"]
     mapping = vma.vm_file
     pgd = vma.vm_mm.pgd
     writable = bool(vma.vm_flags & VM_WRITE)
@@ -97,7 +102,8 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
         if vpn in pgd:
             continue
         folio = i_pages.get(vpn + delta)
-        if folio.__class__ is Folio and not folio.locked:     # folio_trylock() failed: skip
+        # folio_trylock() failed (PG_locked): skip
+        if folio.__class__ is Folio and not folio.flags & PG_locked:
             pgd[vpn] = mk_pte(folio.pfn, writable)
             folio_add_file_rmap_pte(folio)
 
@@ -107,7 +113,8 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
     m = current.machine
     cpu = current.cpu
     k = m.kernel_ns
-    cpu.charge("do_fault", k["do_fault"])
+    cpu.now += k["do_fault"]                        # cpu.charge(), inlined
+    cpu.profile["do_fault"] += k["do_fault"]
     vpn = addr >> PAGE_SHIFT
     pgd = vma.vm_mm.pgd
     if not write:
@@ -116,20 +123,24 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
             return
     folio = shmem_fault(current, vma, addr)
     # finish_fault() installs the PTE under the page-table lock.
-    cpu.charge("finish_fault", k["finish_fault"])
-    cpu.charge("_raw_spin_lock", k["_raw_spin_lock"])
-    cpu.charge("_raw_spin_unlock", k["_raw_spin_unlock"])
+    cpu.now += k["finish_fault"]                    # cpu.charge(), inlined
+    cpu.profile["finish_fault"] += k["finish_fault"]
+    cpu.now += k["_raw_spin_lock"]                  # cpu.charge(), inlined
+    cpu.profile["_raw_spin_lock"] += k["_raw_spin_lock"]
+    cpu.now += k["_raw_spin_unlock"]                # cpu.charge(), inlined
+    cpu.profile["_raw_spin_unlock"] += k["_raw_spin_unlock"]
     pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write, young=True)
     folio_add_file_rmap_pte(folio)
     if write:
-        folio.dirty = True
+        folio.flags |= PG_dirty                 # folio_mark_dirty()
 
 
 def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: do_anonymous_page(): first touch of private anonymous memory."""
     m = current.machine
     cpu = current.cpu
-    cpu.charge("do_anonymous_page", m.kernel_ns["do_anonymous_page"])
+    cpu.now += m.kernel_ns["do_anonymous_page"]     # cpu.charge(), inlined
+    cpu.profile["do_anonymous_page"] += m.kernel_ns["do_anonymous_page"]
     folio = vma_alloc_folio(current, vma, addr, True)
     folio_add_new_anon_rmap(folio, vma, addr)
     # Not marked dirty: a write dirties the PTE; add_to_swap() dirties the
@@ -150,7 +161,8 @@ def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("do_swap_page", m.kernel_ns["do_swap_page"])
+    cpu.now += m.kernel_ns["do_swap_page"]          # cpu.charge(), inlined
+    cpu.profile["do_swap_page"] += m.kernel_ns["do_swap_page"]
     swap = m.swap
     off = pte_to_swp_offset(pte)
     folio = swap.swap_cache_get_folio(cpu, off)
@@ -213,7 +225,8 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
 def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: handle_mm_fault() -> handle_pte_fault(): dispatch on what the PTE holds."""
     m = current.machine
-    current.cpu.charge("handle_mm_fault", m.kernel_ns["handle_mm_fault"])
+    current.cpu.now += m.kernel_ns["handle_mm_fault"]  # cpu.charge(), inlined
+    current.cpu.profile["handle_mm_fault"] += m.kernel_ns["handle_mm_fault"]
     pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
     if pte == 0:
         if vma.vm_file is not None:
@@ -240,17 +253,21 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
     cpu = current.cpu
     saved = cpu.sym
     kernel_ns = m.kernel_ns
-    for sym in m.arch.fault_entry_syms:     # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
-        cpu.sym = sym
-        cpu.charge(sym, kernel_ns[sym])
-    m.vmstat.pgfault += 1
-    vma = current.mm.find_vma(addr)
-    if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
+    prof = cpu.profile
+    try:
+        for sym in m.arch.fault_entry_syms:  # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
+            cpu.sym = sym
+            ns = kernel_ns[sym]             # cpu.charge(sym, ns), inlined
+            cpu.now += ns
+            prof[sym] += ns
+        m.vmstat.pgfault += 1
+        vma = current.mm.find_vma(addr)
+        if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
+            raise SegmentationFault(current, addr, write)
+        cpu.sym = "handle_mm_fault"
+        handle_mm_fault(current, vma, addr, write)
+    finally:
         cpu.sym = saved
-        raise SegmentationFault(current, addr, write)
-    cpu.sym = "handle_mm_fault"
-    handle_mm_fault(current, vma, addr, write)
-    cpu.sym = saved
 
 
 def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> int:
@@ -260,7 +277,8 @@ def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> 
     """
     cpu = current.cpu
     vpn = addr >> PAGE_SHIFT
-    cpu.charge("main", current.machine.kernel_ns["main"])
+    cpu.now += current.machine.kernel_ns["main"]    # cpu.charge(), inlined
+    cpu.profile["main"] += current.machine.kernel_ns["main"]
     for _ in range(4):
         r = cpu.access(vpn, write, value)
         if r is not FAULT:
@@ -319,10 +337,7 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
     cpu = current.cpu
     vma = tlb.vma
     mm = vma.vm_mm
-    pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm, start)
-    if m.probes:
-        m.probe("zap_pte_range:locked", current, mm=mm, start=start, end=end)
+    pgd = pte_offset_map_lock(current, mm, "zap_pte_range", start, end)
     cost = m.kernel_ns["zap_pte_range"]
     mem_map = m.page_alloc.mem_map
     delay_rmap_ok = m.baseline.zap_delay_rmap
@@ -332,13 +347,14 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
         pte = pgd.pop(addr >> PAGE_SHIFT, 0)
         if pte == 0:
             continue
-        cpu.charge("zap_pte_range", cost)
+        cpu.now += cost                             # cpu.charge(), inlined
+        cpu.profile["zap_pte_range"] += cost
         if pte_present(pte):
             folio = mem_map[pte_pfn(pte)]
             delay_rmap = False
             if pte_dirty(pte):
-                folio.dirty = True                  # folio_mark_dirty()
-                if not folio.anon:
+                folio.flags |= PG_dirty             # folio_mark_dirty()
+                if not isinstance(folio.mapping, AnonVma):  # !folio_test_anon()
                     force_flush = True
                     delay_rmap = delay_rmap_ok      # tlb_delay_rmap(): always, generic gather
             tlb.tlb_remove_tlb_entry(addr)
@@ -346,7 +362,7 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
                 delayed.append(folio)
             else:
                 folio_remove_rmap_pte(folio)
-            folio.gathered = True                   # __tlb_remove_page() keeps a reference
+            folio.flags |= PG_gathered              # __tlb_remove_page() keeps a reference
             tlb.folios.append(folio)
             if m.probes:
                 m.probe("zap_pte_range:cleared", current, mm=mm, start=start, end=end,
@@ -379,9 +395,11 @@ def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "tlb_flush_mmu"
-    cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
-    m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
-    cpu.sym = saved
+    try:
+        cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
+        m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+    finally:
+        cpu.sym = saved
     tlb.start = tlb.end = 0
 
 
@@ -391,8 +409,8 @@ def tlb_flush_mmu(current: TaskStruct, tlb: MmuGather) -> None:
     cpu = current.cpu
     tlb_flush_mmu_tlbonly(current, tlb)
     for folio in tlb.folios:
-        folio.gathered = False
-        if folio.anon and not folio.mapcount:
+        folio.flags &= ~PG_gathered
+        if isinstance(folio.mapping, AnonVma) and not folio.mapcount:     # folio_test_anon()
             # An anonymous folio nobody maps is garbage, swap copy included.
             if folio.swapcache and m.swap.swap_count(folio.swap) == 0:
                 m.swap.delete_from_swap_cache(folio)

@@ -155,8 +155,10 @@ def move_to_new_folio(current: TaskStruct, dst: Folio, src: Folio) -> None:
     numa = m.numa
     saved = cpu.sym
     cpu.sym = "copy_page"
-    cpu.charge("copy_page", numa.copy_ns(numa.pfn_to_nid(src.pfn), numa.pfn_to_nid(dst.pfn)))
-    cpu.sym = saved
+    try:
+        cpu.charge("copy_page", numa.copy_ns(numa.pfn_to_nid(src.pfn), numa.pfn_to_nid(dst.pfn)))
+    finally:
+        cpu.sym = saved
     m.mem.data[dst.pfn] = m.mem.data[src.pfn]
     # folio_migrate_mapping()
     mapping = src.mapping
@@ -257,23 +259,25 @@ def migrate_folio_move(current: TaskStruct, src: Folio, dst: Folio) -> int:
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "migrate_folio_move"
-    cpu.charge("migrate_folio_move", m.kernel_ns["migrate_folio_move"])
-    if m.probes:
-        m.probe("migrate_folio_move:copy", current, folio=src, dst=dst)
-    move_to_new_folio(current, dst, src)
-    if m.migrate_copy_before_flush:
-        # MODEL: MODEL_MIGRATE_COPY_BEFORE_FLUSH (a hazard, never upstream): the
-        # batch's flush runs after the first copy instead of before the move
-        # loop, so that copy read the old page while other CPUs could still
-        # store to it.  Later folios of the batch find the batch flushed.
-        if m.probes and current.tlb_ubc.flush_required:
-            m.probe("migrate_pages_batch:flush", current, folios=[src])
-        try_to_unmap_flush(current)
-    folio_add_lru(current, dst)
-    remove_migration_ptes(current, src, dst)
-    dst.locked = False
-    migrate_folio_done(current, src)
-    cpu.sym = saved
+    try:
+        cpu.charge("migrate_folio_move", m.kernel_ns["migrate_folio_move"])
+        if m.probes:
+            m.probe("migrate_folio_move:copy", current, folio=src, dst=dst)
+        move_to_new_folio(current, dst, src)
+        if m.migrate_copy_before_flush:
+            # MODEL: MODEL_MIGRATE_COPY_BEFORE_FLUSH (a hazard, never upstream): the
+            # batch's flush runs after the first copy instead of before the move
+            # loop, so that copy read the old page while other CPUs could still
+            # store to it.  Later folios of the batch find the batch flushed.
+            if m.probes and current.tlb_ubc.flush_required:
+                m.probe("migrate_pages_batch:flush", current, folios=[src])
+            try_to_unmap_flush(current)
+        folio_add_lru(current, dst)
+        remove_migration_ptes(current, src, dst)
+        dst.locked = False
+        migrate_folio_done(current, src)
+    finally:
+        cpu.sym = saved
     return MIGRATEPAGE_SUCCESS
 
 
@@ -290,50 +294,52 @@ def migrate_pages_batch(current: TaskStruct, from_: list[Folio], nid: int, mode:
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "migrate_pages_batch"
-    cpu.charge("migrate_pages_batch", m.kernel_ns["migrate_pages_batch"])
-    unmapped: list[tuple[Folio, Folio]] = []
-    nr_failed = 0
-    rc_saved = 0
-    retry = 1
-    for _ in range(nr_pass):
-        if not retry:
-            break
-        retry = 0
-        for folio in list(from_):
-            rc, dst = migrate_folio_unmap(current, folio, nid, mode)
-            if rc == ENOMEM:
-                nr_failed += 1
-                stats.nr_failed_pages += 1
-                rc_saved = rc
+    try:
+        cpu.charge("migrate_pages_batch", m.kernel_ns["migrate_pages_batch"])
+        unmapped: list[tuple[Folio, Folio]] = []
+        nr_failed = 0
+        rc_saved = 0
+        retry = 1
+        for _ in range(nr_pass):
+            if not retry:
                 break
-            if rc == EAGAIN:
-                retry += 1
-                continue
-            from_.remove(folio)
-            if rc == MIGRATEPAGE_SUCCESS:
-                stats.nr_succeeded += 1
-            else:
-                assert dst is not None
-                unmapped.append((folio, dst))
-        if rc_saved:
-            break
-    if not rc_saved:
-        nr_failed += retry
-        stats.nr_failed_pages += retry
-        if retry:
-            for folio in from_:                 # gave up on them: back to the caller
-                ret.append(folio)
-            from_.clear()
-    if m.probes:
-        m.probe("migrate_pages_batch:unmapped", current, folios=[s for s, _ in unmapped])
-    if not m.migrate_copy_before_flush:
+            retry = 0
+            for folio in list(from_):
+                rc, dst = migrate_folio_unmap(current, folio, nid, mode)
+                if rc == ENOMEM:
+                    nr_failed += 1
+                    stats.nr_failed_pages += 1
+                    rc_saved = rc
+                    break
+                if rc == EAGAIN:
+                    retry += 1
+                    continue
+                from_.remove(folio)
+                if rc == MIGRATEPAGE_SUCCESS:
+                    stats.nr_succeeded += 1
+                else:
+                    assert dst is not None
+                    unmapped.append((folio, dst))
+            if rc_saved:
+                break
+        if not rc_saved:
+            nr_failed += retry
+            stats.nr_failed_pages += retry
+            if retry:
+                for folio in from_:                 # gave up on them: back to the caller
+                    ret.append(folio)
+                from_.clear()
         if m.probes:
-            m.probe("migrate_pages_batch:flush", current, folios=[s for s, _ in unmapped])
-        try_to_unmap_flush(current)           # flush TLBs for all unmapped folios
-    for src, dst in unmapped:
-        migrate_folio_move(current, src, dst)
-        stats.nr_succeeded += 1
-    cpu.sym = saved
+            m.probe("migrate_pages_batch:unmapped", current, folios=[s for s, _ in unmapped])
+        if not m.migrate_copy_before_flush:
+            if m.probes:
+                m.probe("migrate_pages_batch:flush", current, folios=[s for s, _ in unmapped])
+            try_to_unmap_flush(current)           # flush TLBs for all unmapped folios
+        for src, dst in unmapped:
+            migrate_folio_move(current, src, dst)
+            stats.nr_succeeded += 1
+    finally:
+        cpu.sym = saved
     return rc_saved or nr_failed
 
 
@@ -379,16 +385,18 @@ def unmap_and_move(current: TaskStruct, src: Folio, nid: int, mode: int, stats: 
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "unmap_and_move"
-    cpu.charge("unmap_and_move", m.kernel_ns["unmap_and_move"])
-    rc, dst = migrate_folio_unmap(current, src, nid, mode)
-    if rc == MIGRATEPAGE_UNMAP:
-        assert dst is not None
-        if m.probes:
-            m.probe("migrate_pages_batch:unmapped", current, folios=[src])
-        rc = migrate_folio_move(current, src, dst)
-    if rc == MIGRATEPAGE_SUCCESS:
-        stats.nr_succeeded += 1
-    cpu.sym = saved
+    try:
+        cpu.charge("unmap_and_move", m.kernel_ns["unmap_and_move"])
+        rc, dst = migrate_folio_unmap(current, src, nid, mode)
+        if rc == MIGRATEPAGE_UNMAP:
+            assert dst is not None
+            if m.probes:
+                m.probe("migrate_pages_batch:unmapped", current, folios=[src])
+            rc = migrate_folio_move(current, src, dst)
+        if rc == MIGRATEPAGE_SUCCESS:
+            stats.nr_succeeded += 1
+    finally:
+        cpu.sym = saved
     return rc
 
 
@@ -407,54 +415,56 @@ def migrate_pages(current: TaskStruct, from_: list[Folio], nid: int, mode: int =
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "migrate_pages"
-    cpu.charge("migrate_pages", m.kernel_ns["migrate_pages"])
-    stats = _Stats()
-    ret: list[Folio] = []
-    batch = m.baseline.migrate_batch
-    rc_gather = 0
-    if not batch:
-        for _ in range(NR_MAX_MIGRATE_PAGES_RETRY):
-            if not from_:
-                break
-            for folio in list(from_):
-                rc = unmap_and_move(current, folio, nid, mode, stats)
-                if rc == EAGAIN:
-                    continue
-                from_.remove(folio)
-                if rc == ENOMEM:
-                    stats.nr_failed_pages += 1 + len(from_)
-                    ret.append(folio)
-                    ret.extend(from_)
-                    from_.clear()
-                    rc_gather = ENOMEM
+    try:
+        cpu.charge("migrate_pages", m.kernel_ns["migrate_pages"])
+        stats = _Stats()
+        ret: list[Folio] = []
+        batch = m.baseline.migrate_batch
+        rc_gather = 0
+        if not batch:
+            for _ in range(NR_MAX_MIGRATE_PAGES_RETRY):
+                if not from_:
                     break
-            if rc_gather:
-                break
-        if not rc_gather:
-            rc_gather = len(from_)
-            stats.nr_failed_pages += len(from_)
-            ret.extend(from_)
+                for folio in list(from_):
+                    rc = unmap_and_move(current, folio, nid, mode, stats)
+                    if rc == EAGAIN:
+                        continue
+                    from_.remove(folio)
+                    if rc == ENOMEM:
+                        stats.nr_failed_pages += 1 + len(from_)
+                        ret.append(folio)
+                        ret.extend(from_)
+                        from_.clear()
+                        rc_gather = ENOMEM
+                        break
+                if rc_gather:
+                    break
+            if not rc_gather:
+                rc_gather = len(from_)
+                stats.nr_failed_pages += len(from_)
+                ret.extend(from_)
+                from_.clear()
+        else:
+            rest = list(from_)
             from_.clear()
-    else:
-        rest = list(from_)
-        from_.clear()
-        while rest:
-            folios, rest = rest[:batch], rest[batch:]
-            if mode == MIGRATE_ASYNC:
-                rc = migrate_pages_batch(current, folios, nid, mode, NR_MAX_MIGRATE_PAGES_RETRY,
-                                         stats, ret)
-            else:
-                rc = migrate_pages_sync(current, folios, nid, mode, stats, ret)
-            ret.extend(folios)
-            if rc < 0:
-                rc_gather = rc
-                ret.extend(rest)
-                break
-            rc_gather += rc
-    from_.extend(ret)
-    m.vmstat.pgmigrate_success += stats.nr_succeeded
-    m.vmstat.pgmigrate_fail += stats.nr_failed_pages
-    cpu.sym = saved
+            while rest:
+                folios, rest = rest[:batch], rest[batch:]
+                if mode == MIGRATE_ASYNC:
+                    rc = migrate_pages_batch(current, folios, nid, mode, NR_MAX_MIGRATE_PAGES_RETRY,
+                                             stats, ret)
+                else:
+                    rc = migrate_pages_sync(current, folios, nid, mode, stats, ret)
+                ret.extend(folios)
+                if rc < 0:
+                    rc_gather = rc
+                    ret.extend(rest)
+                    break
+                rc_gather += rc
+        from_.extend(ret)
+        m.vmstat.pgmigrate_success += stats.nr_succeeded
+        m.vmstat.pgmigrate_fail += stats.nr_failed_pages
+    finally:
+        cpu.sym = saved
     return rc_gather
 
 

@@ -46,7 +46,7 @@ from minikernel.mm.memory import MmuGather, tlb_flush_mmu_tlbonly
 from minikernel.mm.mm_types import VM_READ, VM_WRITE, TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import PROT_READ, PROT_WRITE, vmas_in_range
 from minikernel.mm.pgtable_generic import pmd_addr_end
-from minikernel.mm.rmap import flush_tlb_batched_pending
+from minikernel.mm.rmap import pte_offset_map_lock
 
 
 def pte_modify(pte: int, newflags: int) -> int:
@@ -71,10 +71,7 @@ def change_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int,
     m = current.machine
     cpu = current.cpu
     mm = tlb.vma.vm_mm
-    pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm, start)
-    if m.probes:
-        m.probe("change_pte_range:locked", current, mm=mm, start=start, end=end)
+    pgd = pte_offset_map_lock(current, mm, "change_pte_range", start, end)
     cost = m.kernel_ns["change_pte_range"]
     needs_flush = m.arch.pte_needs_flush
     pages = 0

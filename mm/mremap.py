@@ -26,7 +26,7 @@ from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_present
 from minikernel.mm.mm_types import TaskStruct, VmAreaStruct
 from minikernel.mm.mmap import get_unmapped_area, insert_vma, remove_vma, vmas_in_range
 from minikernel.mm.pgtable_generic import pmd_addr_end
-from minikernel.mm.rmap import flush_tlb_batched_pending
+from minikernel.mm.rmap import pte_offset_map_lock
 
 
 def move_ptes(current: TaskStruct, vma: VmAreaStruct, old_addr: int, old_end: int,
@@ -38,10 +38,7 @@ def move_ptes(current: TaskStruct, vma: VmAreaStruct, old_addr: int, old_end: in
     """
     m = current.machine
     mm = vma.vm_mm
-    pgd = mm.pgd
-    flush_tlb_batched_pending(current, mm, old_addr)
-    if m.probes:
-        m.probe("move_ptes:locked", current, mm=mm, start=old_addr, end=old_end)
+    pgd = pte_offset_map_lock(current, mm, "move_ptes", old_addr, old_end)
     force_flush = False
     delta = (new_addr - old_addr) >> PAGE_SHIFT
     for vpn in range(old_addr >> PAGE_SHIFT, old_end >> PAGE_SHIFT):

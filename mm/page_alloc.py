@@ -25,7 +25,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from minikernel.hw.memory import PAGE_POISON
-from minikernel.mm.mm_types import Folio
+from minikernel.mm.mm_types import (
+    AnonVma,
+    Folio,
+    PG_freed,
+    PG_gathered,
+    PG_isolated,
+    PG_lru,
+    PG_swapcache,
+)
 
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
@@ -73,7 +81,8 @@ class PageAllocator:
         *nodemask* only from the nodes in it (MPOL_BIND, __GFP_THISNODE).
         """
         m = self.machine
-        cpu.charge("__alloc_pages", m.kernel_ns["__alloc_pages"])
+        cpu.now += m.kernel_ns["__alloc_pages"]     # cpu.charge(), inlined
+        cpu.profile["__alloc_pages"] += m.kernel_ns["__alloc_pages"]
         lists = self.free_lists
         free = lists[nid]
         if not free:
@@ -100,7 +109,8 @@ class PageAllocator:
         # where clear_page comes from on a swap-in; the contents are then
         # overwritten by the caller, so only the cost is modelled.
         if zero or self.machine.profile.init_on_alloc:
-            cpu.charge("clear_page", self.machine.kernel_ns["clear_page"])
+            cpu.now += self.machine.kernel_ns["clear_page"]  # cpu.charge(), inlined
+            cpu.profile["clear_page"] += self.machine.kernel_ns["clear_page"]
             self.machine.mem.data[folio.pfn] = 0
         return folio
 
@@ -110,11 +120,11 @@ class PageAllocator:
         Caller's contract: no PTE maps the folio and every TLB flush owed for
         its old mappings has completed (the sanitizer checks the latter).
         """
-        if folio.freed:
+        if folio.flags & PG_freed:
             raise AssertionError(f"double free of pfn {folio.pfn}")
         if self.on_free is not None:
             self.on_free(cpu, folio)
-        folio.freed = True
+        folio.flags |= PG_freed
         self.machine.mem.data[folio.pfn] = PAGE_POISON
         self.machine.vmstat.pgfree += 1
         self.mem_map[folio.pfn] = None
@@ -134,12 +144,14 @@ def folio_put(m: Machine, cpu: Cpu, folio: Folio) -> bool:
 
     # MODEL: the "references" are derived from those flags instead of a refcount.
     """
-    if folio.freed or folio.mapcount or folio.swapcache or folio.isolated or folio.gathered:
+    # folio_test_*() as bit tests on the packed flags (a per-page path)
+    if folio.mapcount or folio.flags & (PG_freed | PG_swapcache | PG_isolated | PG_gathered):
         return False
     mapping = folio.mapping
-    if mapping is not None and not folio.anon and mapping.i_pages.get(folio.index) is folio:
+    if (mapping is not None and not isinstance(mapping, AnonVma)
+            and mapping.i_pages.get(folio.index) is folio):
         return False
-    if folio.lru:
+    if folio.flags & PG_lru:
         m.lru.del_folio(folio)
     m.page_alloc.free_folio(cpu, folio)
     return True

@@ -33,10 +33,13 @@ from __future__ import annotations
 import enum
 
 from minikernel.hw.mmu import (
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_PROTNONE,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PTE_PFN_SHIFT,
     make_migration_entry,
-    pte_accessible,
     pte_dirty,
     pte_pfn,
     pte_present,
@@ -50,6 +53,7 @@ from minikernel.mm.mm_types import (
     AnonVma,
     Folio,
     MmStruct,
+    PG_dirty,
     TaskStruct,
     VmAreaStruct,
 )
@@ -63,8 +67,11 @@ class TtuFlags(enum.IntFlag):
     TTU_BATCH_FLUSH = 0x40
 
 
-TTU_SYNC = TtuFlags.TTU_SYNC
-TTU_BATCH_FLUSH = TtuFlags.TTU_BATCH_FLUSH
+# Plain ints, not the IntFlag members: ``flags & TTU_BATCH_FLUSH`` runs per
+# unmapped page, and an IntFlag's ``&`` is Python-level arithmetic
+# (enum.Flag.__and__ builds a new member); the values are the enum's.
+TTU_SYNC = int(TtuFlags.TTU_SYNC)
+TTU_BATCH_FLUSH = int(TtuFlags.TTU_BATCH_FLUSH)
 
 
 # --- Batched unmap flushing (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH) ---
@@ -85,9 +92,11 @@ def try_to_unmap_flush(current: TaskStruct) -> None:
     cpu = current.cpu
     saved = cpu.sym
     cpu.sym = "try_to_unmap_flush"
-    cpu.charge("try_to_unmap_flush", m.kernel_ns["try_to_unmap_flush"])
-    m.arch.arch_tlbbatch_flush(cpu, tlb_ubc.arch)
-    cpu.sym = saved
+    try:
+        cpu.charge("try_to_unmap_flush", m.kernel_ns["try_to_unmap_flush"])
+        m.arch.arch_tlbbatch_flush(cpu, tlb_ubc.arch)
+    finally:
+        cpu.sym = saved
     tlb_ubc.flush_required = False
     tlb_ubc.writable = False
     m.vmstat.tlb_batch_flush += 1
@@ -113,7 +122,8 @@ def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
                               "(d950c9477d51), dirty batch NOT flushed before IO")
         return
     cpu = current.cpu
-    cpu.charge("try_to_unmap_flush_dirty", m.kernel_ns["try_to_unmap_flush_dirty"])
+    cpu.now += m.kernel_ns["try_to_unmap_flush_dirty"]  # cpu.charge(), inlined
+    cpu.profile["try_to_unmap_flush_dirty"] += m.kernel_ns["try_to_unmap_flush_dirty"]
     if current.tlb_ubc.writable:
         m.vmstat.tlb_flush_dirty += 1
         try_to_unmap_flush(current)
@@ -128,8 +138,9 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("set_tlb_ubc_flush_pending", m.kernel_ns["set_tlb_ubc_flush_pending"])
-    if not pte_accessible(pteval):
+    cpu.now += m.kernel_ns["set_tlb_ubc_flush_pending"]  # cpu.charge(), inlined
+    cpu.profile["set_tlb_ubc_flush_pending"] += m.kernel_ns["set_tlb_ubc_flush_pending"]
+    if not pteval & _PAGE_PRESENT:      # pte_accessible()
         return
     tlb_ubc = current.tlb_ubc
     m.arch.arch_tlbbatch_add_pending(cpu, tlb_ubc.arch, mm, uaddr)
@@ -141,11 +152,11 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
         mm.tlb_flush_batched = 1
     else:
         mm.tlb_flush_batched = batch + 1
-    if pte_dirty(pteval):
+    if pteval & _PAGE_DIRTY:            # pte_dirty()
         tlb_ubc.writable = True
 
 
-def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: TtuFlags) -> bool:
+def should_defer_flush(current: TaskStruct, mm: MmStruct, flags: int) -> bool:
     """Models: should_defer_flush(): may this unmap leave its TLB flush for later?
 
     Only callers passing TTU_BATCH_FLUSH may defer -- reclaim
@@ -203,8 +214,10 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) 
     if pending != flushed:
         saved = cpu.sym
         cpu.sym = "flush_tlb_batched_pending"
-        m.arch.arch_flush_tlb_batched_pending(cpu, mm)
-        cpu.sym = saved
+        try:
+            m.arch.arch_flush_tlb_batched_pending(cpu, mm)
+        finally:
+            cpu.sym = saved
         m.vmstat.tlb_batched_pending_flush += 1
         if m.probes:
             m.probe("flush_tlb_batched_pending:flushed", current, mm=mm, start=addr,
@@ -213,6 +226,34 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) 
         # a deferral that arrived since the read above keeps pending != flushed.
         if mm.tlb_flush_batched == batch:
             mm.tlb_flush_batched = pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT)
+
+
+def pte_offset_map_lock(current: TaskStruct, mm: MmStruct, walker: str, start: int,
+                        end: int) -> dict[int, int]:
+    """Models: pte_offset_map_lock() + flush_tlb_batched_pending(), the PTE walkers' prologue.
+
+    Every walker that changes PTEs one PTE table at a time --
+    change_pte_range (mprotect), zap_pte_range (munmap, MADV_DONTNEED),
+    madvise_cold_or_pageout_pte_range (MADV_PAGEOUT) and move_ptes
+    (mremap) -- maps the table of [start, end) and takes its split
+    page-table lock, then calls flush_tlb_batched_pending(mm) before it
+    reads a PTE (3ea277194daa added the call to all four).  Returns the
+    page table the caller walks (the kernel returns the mapped PTE page).
+
+    The probe ``<walker>:locked`` follows, with the lock held: a scenario
+    pausing there holds this table's lock (minikernel/scenario.py's
+    LOCKED_PROBES) until the walker resumes.
+
+    # MODEL: the lock itself is not an object here; the scenario runner
+    # models who waits for it.  What each walker charges per PTE differs
+    # (every PTE, present ones, non-none ones, none), so the per-PTE loops
+    # stay in the walkers.
+    """
+    flush_tlb_batched_pending(current, mm, start)
+    m = current.machine
+    if m.probes:
+        m.probe(walker + ":locked", current, mm=mm, start=start, end=end)
+    return mm.pgd
 
 
 # --- rmap bookkeeping ---
@@ -265,38 +306,52 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
     m = current.machine
     cpu = current.cpu
     k = m.kernel_ns
+    prof = cpu.profile
     saved = cpu.sym
     cpu.sym = "folio_referenced"
-    cpu.charge("folio_referenced", k["folio_referenced"])
-    cpu.charge("rmap_walk", k["rmap_walk"])
-    arch = m.arch
-    referenced = 0
-    mapcount = folio.mapcount
-    index = folio.index
-    for vma in _folio_vmas(folio):
-        if not mapcount:
-            break
-        addr = vma.address_of(index)
-        if addr is None:
-            continue
-        pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
-        if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
-            continue
-        cpu.sym = "folio_referenced_one"
-        cpu.charge("folio_referenced_one", k["folio_referenced_one"])
-        cpu.charge("page_vma_mapped_walk", k["page_vma_mapped_walk"])
-        mapcount -= 1
-        if arch.ptep_clear_flush_young(cpu, vma, addr):
-            referenced += 1
-        cpu.sym = "folio_referenced"
-    cpu.sym = saved
+    try:
+        # cpu.charge() inlined on this per-page path (same additions, same order)
+        ns = k["folio_referenced"]
+        cpu.now += ns
+        prof["folio_referenced"] += ns
+        ns = k["rmap_walk"]
+        cpu.now += ns
+        prof["rmap_walk"] += ns
+        arch = m.arch
+        referenced = 0
+        mapcount = folio.mapcount
+        index = folio.index
+        pfn = folio.pfn
+        for vma in _folio_vmas(folio):
+            if not mapcount:
+                break
+            addr = vma.address_of(index)
+            if addr is None:
+                continue
+            pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
+            # not pte_present(pte) or pte_pfn(pte) != folio.pfn
+            if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE) or pte >> PTE_PFN_SHIFT != pfn:
+                continue
+            cpu.sym = "folio_referenced_one"
+            ns = k["folio_referenced_one"]
+            cpu.now += ns
+            prof["folio_referenced_one"] += ns
+            ns = k["page_vma_mapped_walk"]
+            cpu.now += ns
+            prof["page_vma_mapped_walk"] += ns
+            mapcount -= 1
+            if arch.ptep_clear_flush_young(cpu, vma, addr):
+                referenced += 1
+            cpu.sym = "folio_referenced"
+    finally:
+        cpu.sym = saved
     return referenced
 
 
 # --- try_to_unmap ---
 
 def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, address: int,
-                     flags: TtuFlags) -> bool:
+                     flags: int) -> bool:
     """Models: try_to_unmap_one(): clear the PTE mapping *folio* at *address* in *vma*.
 
     Either flushes at once (ptep_clear_flush, one TLB shootdown per PTE) or,
@@ -311,36 +366,44 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     mm = vma.vm_mm
     saved = cpu.sym
     cpu.sym = "try_to_unmap_one"
-    cpu.charge("try_to_unmap_one", k["try_to_unmap_one"])
-    cpu.charge("page_vma_mapped_walk", k["page_vma_mapped_walk"])
-    vpn = address >> PAGE_SHIFT
-    pte = mm.pgd.get(vpn, 0)
-    if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+    try:
+        # cpu.charge() inlined on this per-page path (same additions, same order)
+        prof = cpu.profile
+        ns = k["try_to_unmap_one"]
+        cpu.now += ns
+        prof["try_to_unmap_one"] += ns
+        ns = k["page_vma_mapped_walk"]
+        cpu.now += ns
+        prof["page_vma_mapped_walk"] += ns
+        vpn = address >> PAGE_SHIFT
+        pte = mm.pgd.get(vpn, 0)
+        # not pte_present(pte) or pte_pfn(pte) != folio.pfn
+        if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE) or pte >> PTE_PFN_SHIFT != folio.pfn:
+            return True               # page_vma_mapped_walk() found nothing here
+        deferred = should_defer_flush(current, mm, flags)
+        if deferred:
+            pteval = ptep_get_and_clear(cpu, mm, address)
+            set_tlb_ubc_flush_pending(current, mm, pteval, address)
+        else:
+            pteval = ptep_clear_flush(cpu, vma, address)
+            m.vmstat.tlb_sync_flush += 1
+        pte_cleared = m.observers.pte_cleared
+        if pte_cleared is not None:
+            pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_unmap_one")
+        if pteval & _PAGE_DIRTY:      # pte_dirty()
+            folio.flags |= PG_dirty   # move the dirty bit to the folio
+        if isinstance(folio.mapping, AnonVma):      # folio_test_anon()
+            m.swap.swap_duplicate(folio.swap)
+            mm.pgd[vpn] = swp_entry_to_pte(folio.swap)
+        folio_remove_rmap_pte(folio)
+    finally:
         cpu.sym = saved
-        return True                   # page_vma_mapped_walk() found nothing here
-    deferred = should_defer_flush(current, mm, flags)
-    if deferred:
-        pteval = ptep_get_and_clear(cpu, mm, address)
-        set_tlb_ubc_flush_pending(current, mm, pteval, address)
-    else:
-        pteval = ptep_clear_flush(cpu, vma, address)
-        m.vmstat.tlb_sync_flush += 1
-    pte_cleared = m.observers.pte_cleared
-    if pte_cleared is not None:
-        pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_unmap_one")
-    if pte_dirty(pteval):
-        folio.dirty = True            # move the dirty bit to the folio
-    if folio.anon:
-        m.swap.swap_duplicate(folio.swap)
-        mm.pgd[vpn] = swp_entry_to_pte(folio.swap)
-    folio_remove_rmap_pte(folio)
-    cpu.sym = saved
     if m.probes:
         m.probe("try_to_unmap_one:cleared", current, folio=folio, mm=mm, addr=address)
     return True
 
 
-def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags, rmap_one=None) -> None:
+def rmap_walk(current: TaskStruct, folio: Folio, flags: int, rmap_one=None) -> None:
     """Models: rmap_walk() -> rmap_walk_anon() / rmap_walk_file() for try_to_unmap.
 
     Visits every VMA that may map the folio -- through its anon_vma, or the
@@ -350,7 +413,8 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags, rmap_one=None)
     if rmap_one is None:
         rmap_one = try_to_unmap_one
     m = current.machine
-    current.cpu.charge("rmap_walk", m.kernel_ns["rmap_walk"])
+    current.cpu.now += m.kernel_ns["rmap_walk"]     # cpu.charge(), inlined
+    current.cpu.profile["rmap_walk"] += m.kernel_ns["rmap_walk"]
     mapping = folio.mapping
     if isinstance(mapping, AnonVma):
         vmas = mapping.vmas
@@ -360,15 +424,16 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: TtuFlags, rmap_one=None)
         return
     index = folio.index
     for vma in tuple(vmas):
-        addr = vma.address_of(index)
-        if addr is None:
+        # vma.address_of(index) (vma_address()), inlined: once per mapping per folio
+        addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if not vma.vm_start <= addr < vma.vm_end:
             continue
         rmap_one(current, folio, vma, addr, flags)
         if not folio.mapcount:
             break
 
 
-def try_to_unmap(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+def try_to_unmap(current: TaskStruct, folio: Folio, flags: int) -> None:
     """Models: try_to_unmap(): remove every PTE mapping *folio*.
 
     With TTU_BATCH_FLUSH the caller takes on the flushes: see
@@ -380,7 +445,7 @@ def try_to_unmap(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
 # --- try_to_migrate (migration, mm/migrate.c's caller) ---
 
 def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, address: int,
-                       flags: TtuFlags) -> bool:
+                       flags: int) -> bool:
     """Models: try_to_migrate_one(): replace the PTE mapping *folio* with a migration entry.
 
     Like try_to_unmap_one(): since 6.3 (7e12beb8ca2a) it may defer the flush
@@ -395,34 +460,35 @@ def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, add
     mm = vma.vm_mm
     saved = cpu.sym
     cpu.sym = "try_to_migrate_one"
-    cpu.charge("try_to_migrate_one", m.kernel_ns["try_to_migrate_one"])
-    cpu.charge("page_vma_mapped_walk", m.kernel_ns["page_vma_mapped_walk"])
-    vpn = address >> PAGE_SHIFT
-    pte = mm.pgd.get(vpn, 0)
-    if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+    try:
+        cpu.charge("try_to_migrate_one", m.kernel_ns["try_to_migrate_one"])
+        cpu.charge("page_vma_mapped_walk", m.kernel_ns["page_vma_mapped_walk"])
+        vpn = address >> PAGE_SHIFT
+        pte = mm.pgd.get(vpn, 0)
+        if not pte_present(pte) or pte_pfn(pte) != folio.pfn:
+            return True
+        deferred = should_defer_flush(current, mm, flags)
+        if deferred:
+            pteval = ptep_get_and_clear(cpu, mm, address)
+            set_tlb_ubc_flush_pending(current, mm, pteval, address)
+        else:
+            pteval = ptep_clear_flush(cpu, vma, address)
+            m.vmstat.tlb_sync_flush += 1
+        pte_cleared = m.observers.pte_cleared
+        if pte_cleared is not None:
+            pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_migrate_one")
+        if pte_dirty(pteval):
+            folio.dirty = True
+        mm.pgd[vpn] = make_migration_entry(folio.pfn, pteval)
+        folio_remove_rmap_pte(folio)
+    finally:
         cpu.sym = saved
-        return True
-    deferred = should_defer_flush(current, mm, flags)
-    if deferred:
-        pteval = ptep_get_and_clear(cpu, mm, address)
-        set_tlb_ubc_flush_pending(current, mm, pteval, address)
-    else:
-        pteval = ptep_clear_flush(cpu, vma, address)
-        m.vmstat.tlb_sync_flush += 1
-    pte_cleared = m.observers.pte_cleared
-    if pte_cleared is not None:
-        pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_migrate_one")
-    if pte_dirty(pteval):
-        folio.dirty = True
-    mm.pgd[vpn] = make_migration_entry(folio.pfn, pteval)
-    folio_remove_rmap_pte(folio)
-    cpu.sym = saved
     if m.probes:
         m.probe("try_to_migrate_one:cleared", current, folio=folio, mm=mm, addr=address)
     return True
 
 
-def try_to_migrate(current: TaskStruct, folio: Folio, flags: TtuFlags) -> None:
+def try_to_migrate(current: TaskStruct, folio: Folio, flags: int) -> None:
     """Models: try_to_migrate(): every PTE mapping *folio* becomes a migration entry.
 
     With TTU_BATCH_FLUSH the caller (migrate_pages_batch) owes the flush:

@@ -21,8 +21,24 @@ which is what it held.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from minikernel.mm.mempolicy import vma_alloc_folio
-from minikernel.mm.mm_types import AddressSpace, Folio, FolioLocked, TaskStruct, VmAreaStruct
+from minikernel.mm.mm_types import (
+    AddressSpace,
+    Folio,
+    FolioLocked,
+    PG_dirty,
+    PG_locked,
+    TaskStruct,
+    VmAreaStruct,
+)
+
+# minikernel.mm.vmscan (folio_add_lru), bound on first use: vmscan imports this
+# module for shmem_writeout, and an import statement inside shmem_get_folio
+# would run on every shmem fault (microseconds each on CPython).
+_vmscan: Any = None
 
 
 def shmem_zero_setup(nr_pages: int) -> AddressSpace:
@@ -36,10 +52,11 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
     m = current.machine
     cpu = current.cpu
     k = m.kernel_ns
-    cpu.charge("shmem_swapin_folio", k["shmem_swapin_folio"])
+    cpu.now += k["shmem_swapin_folio"]              # cpu.charge(), inlined
+    cpu.profile["shmem_swapin_folio"] += k["shmem_swapin_folio"]
     swap = m.swap
     folio = swap.swap_cache_get_folio(cpu, off)
-    if folio is not None and folio.locked:
+    if folio is not None and folio.flags & PG_locked:     # folio_test_locked()
         raise FolioLocked(folio)           # reclaim holds it; shmem_swapin_folio() would sleep
     if folio is None:
         folio = vma_alloc_folio(current, None, 0, False)
@@ -47,25 +64,28 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
         m.vmstat.pgmajfault += 1
     else:
         swap.delete_from_swap_cache(folio)
-    cpu.charge("shmem_add_to_page_cache", k["shmem_add_to_page_cache"])
+    cpu.now += k["shmem_add_to_page_cache"]         # cpu.charge(), inlined
+    cpu.profile["shmem_add_to_page_cache"] += k["shmem_add_to_page_cache"]
     folio.mapping = mapping
     folio.index = index
     mapping.i_pages[index] = folio
     swap.swap_free(off)                # the page cache's reference to the slot
-    folio.dirty = True                 # no copy on swap any more
+    folio.flags |= PG_dirty            # no copy on swap any more
     return folio
 
 
 def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> Folio:
     """Models: shmem_get_folio_gfp(): the folio at *index*, swapped in or allocated as needed."""
-    from minikernel.mm.vmscan import folio_add_lru
+    global _vmscan
     m = current.machine
     cpu = current.cpu
-    cpu.charge("shmem_get_folio_gfp", m.kernel_ns["shmem_get_folio_gfp"])
-    cpu.charge("xas_load", m.kernel_ns["xas_load"])      # the page-cache lookup
+    cpu.now += m.kernel_ns["shmem_get_folio_gfp"]   # cpu.charge(), inlined
+    cpu.profile["shmem_get_folio_gfp"] += m.kernel_ns["shmem_get_folio_gfp"]
+    cpu.now += m.kernel_ns["xas_load"]              # the page-cache lookup
+    cpu.profile["xas_load"] += m.kernel_ns["xas_load"]
     entry = mapping.i_pages.get(index)
     if isinstance(entry, Folio):
-        if entry.locked:
+        if entry.flags & PG_locked:    # folio_test_locked()
             raise FolioLocked(entry)       # filemap_fault() would sleep in folio_lock()
         return entry
     if entry is not None:
@@ -75,14 +95,17 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
         folio.mapping = mapping
         folio.index = index
         mapping.i_pages[index] = folio
-    folio_add_lru(current, folio)
+    if _vmscan is None:
+        _vmscan = importlib.import_module("minikernel.mm.vmscan")
+    _vmscan.folio_add_lru(current, folio)
     return folio
 
 
 def shmem_fault(current: TaskStruct, vma: VmAreaStruct, addr: int) -> Folio:
     """Models: shmem_fault(): the ->fault of a shmem VMA."""
     m = current.machine
-    current.cpu.charge("shmem_fault", m.kernel_ns["shmem_fault"])
+    current.cpu.now += m.kernel_ns["shmem_fault"]   # cpu.charge(), inlined
+    current.cpu.profile["shmem_fault"] += m.kernel_ns["shmem_fault"]
     mapping = vma.vm_file
     assert mapping is not None                # a shmem VMA always has its object
     return shmem_get_folio(current, mapping, vma.linear_page_index(addr))
@@ -97,7 +120,8 @@ def shmem_writeout(current: TaskStruct, folio: Folio) -> None:
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("shmem_writeout", m.kernel_ns["shmem_writeout"])
+    cpu.now += m.kernel_ns["shmem_writeout"]        # cpu.charge(), inlined
+    cpu.profile["shmem_writeout"] += m.kernel_ns["shmem_writeout"]
     swap = m.swap
     off = swap.folio_alloc_swap()
     if off is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minikernel.mm.mm_types import Folio
+from minikernel.mm.mm_types import Folio, PG_dirty, PG_swapcache
 from minikernel.mm.zram import Zram
 
 if TYPE_CHECKING:
@@ -83,32 +83,33 @@ class SwapInfo:
 
         The folio is marked dirty: the slot holds nothing yet.
         """
-        cpu.charge("add_to_swap", self.machine.kernel_ns["add_to_swap"])
+        cpu.now += self.machine.kernel_ns["add_to_swap"]  # cpu.charge(), inlined
+        cpu.profile["add_to_swap"] += self.machine.kernel_ns["add_to_swap"]
         off = self.folio_alloc_swap()
         if off is None:
             return False
         self.swap_cache[off] = folio
-        folio.swapcache = True
+        folio.flags |= PG_swapcache | PG_dirty  # folio_set_swapcache(), folio_mark_dirty()
         folio.swap = off
-        folio.dirty = True
         return True
 
     def swap_cache_get_folio(self, cpu: Cpu, off: int) -> Folio | None:
         """Models: swap_cache_get_folio()."""
-        cpu.charge("swap_cache_lookup", self.machine.kernel_ns["swap_cache_lookup"])
+        cpu.now += self.machine.kernel_ns["swap_cache_lookup"]  # cpu.charge(), inlined
+        cpu.profile["swap_cache_lookup"] += self.machine.kernel_ns["swap_cache_lookup"]
         return self.swap_cache.get(off)
 
     def add_to_swap_cache(self, folio: Folio, off: int) -> None:
         """Models: add_to_swap_cache(): *folio* now caches slot *off*."""
         self.swap_cache[off] = folio
-        folio.swapcache = True
+        folio.flags |= PG_swapcache         # folio_set_swapcache()
         folio.swap = off
 
     def delete_from_swap_cache(self, folio: Folio) -> None:
         """Models: delete_from_swap_cache() / __delete_from_swap_cache()."""
         off = folio.swap
         del self.swap_cache[off]
-        folio.swapcache = False
+        folio.flags &= ~PG_swapcache        # folio_clear_swapcache()
         folio.swap = 0
         self._maybe_release(off)
 
@@ -117,14 +118,16 @@ class SwapInfo:
     def swap_writepage(self, cpu: Cpu, folio: Folio) -> None:
         """Models: swap_writepage(): write the folio to its slot; synchronous on zram."""
         m = self.machine
-        cpu.charge("swap_writepage", m.kernel_ns["swap_writepage"])
+        cpu.now += m.kernel_ns["swap_writepage"]    # cpu.charge(), inlined
+        cpu.profile["swap_writepage"] += m.kernel_ns["swap_writepage"]
         self.zram.zram_bvec_write(cpu, folio.swap, folio.pfn)
-        folio.dirty = False
+        folio.flags &= ~PG_dirty            # the slot holds the data now
         m.vmstat.pswpout += 1
 
     def swap_read_folio(self, cpu: Cpu, folio: Folio, off: int) -> None:
         """Models: swap_read_folio(): fill *folio* from slot *off*."""
-        cpu.charge("swap_read_folio", self.machine.kernel_ns["swap_read_folio"])
+        cpu.now += self.machine.kernel_ns["swap_read_folio"]  # cpu.charge(), inlined
+        cpu.profile["swap_read_folio"] += self.machine.kernel_ns["swap_read_folio"]
         self.zram.zram_bvec_read(cpu, off, folio.pfn)
         self.machine.vmstat.pswpin += 1
 

@@ -195,30 +195,31 @@ class TlbOps:
         me = cpu.id
         saved = cpu.sym
         cpu.sym = "__flush_tlb_range"
-        others = cmask & ~(1 << me)
-        if not others:
-            self.local_flush_tlb_range_asid(cpu, mm, start, size, asid)
-            cpu.sym = saved
-            return
-        cpus = self.cpus
-        targets = [cpus[i] for i in _bits(others)]
-        mine = bool(cmask >> me & 1)
-        if self.use_ipi_for_rfence:
-            def local():
-                """Models: the local __ipi_flush_tlb_range_asid() of on_each_cpu_mask()."""
+        try:
+            others = cmask & ~(1 << me)
+            if not others:
                 self.local_flush_tlb_range_asid(cpu, mm, start, size, asid)
-            self.hw.ipi_round(cpu, targets,
-                              lambda t: self.local_flush_tlb_range_asid(t, mm, start, size, asid),
-                              "__ipi_flush_tlb_range_asid", "smp_call_function_many_cond",
-                              local=local if mine else None, local_sym="__flush_tlb_range")
-        else:
-            def local_sbi():
-                """Models: the firmware fencing the calling hart, which is in the hart mask."""
-                self._sbi_local_fence(cpu, mm, start, size, asid)
-            self.hw.sbi_remote_fence(cpu, targets,
-                                     lambda t: self._sbi_local_fence(t, mm, start, size, asid),
-                                     "sbi_ecall", local=local_sbi if mine else None)
-        cpu.sym = saved
+                return
+            cpus = self.cpus
+            targets = [cpus[i] for i in _bits(others)]
+            mine = bool(cmask >> me & 1)
+            if self.use_ipi_for_rfence:
+                def local():
+                    """Models: the local __ipi_flush_tlb_range_asid() of on_each_cpu_mask()."""
+                    self.local_flush_tlb_range_asid(cpu, mm, start, size, asid)
+                self.hw.ipi_round(cpu, targets,
+                                  lambda t: self.local_flush_tlb_range_asid(t, mm, start, size, asid),
+                                  "__ipi_flush_tlb_range_asid", "smp_call_function_many_cond",
+                                  local=local if mine else None, local_sym="__flush_tlb_range")
+            else:
+                def local_sbi():
+                    """Models: the firmware fencing the calling hart, which is in the hart mask."""
+                    self._sbi_local_fence(cpu, mm, start, size, asid)
+                self.hw.sbi_remote_fence(cpu, targets,
+                                         lambda t: self._sbi_local_fence(t, mm, start, size, asid),
+                                         "sbi_ecall", local=local_sbi if mine else None)
+        finally:
+            cpu.sym = saved
 
     # asm/tlbflush.h verbs
 
@@ -278,10 +279,12 @@ class TlbOps:
         """
         saved = cpu.sym
         cpu.sym = "arch_tlbbatch_flush"
-        self.__flush_tlb_range(cpu, batch.cpumask, None, FLUSH_TLB_NO_ASID, 0,
-                               FLUSH_TLB_MAX_SIZE)
-        batch.cpumask = 0
-        cpu.sym = saved
+        try:
+            self.__flush_tlb_range(cpu, batch.cpumask, None, FLUSH_TLB_NO_ASID, 0,
+                                   FLUSH_TLB_MAX_SIZE)
+            batch.cpumask = 0
+        finally:
+            cpu.sym = saved
 
     def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: riscv arch_flush_tlb_batched_pending() = flush_tlb_mm()."""
@@ -309,8 +312,10 @@ class TlbOps:
                 real_prev.mm_cpumask &= ~(1 << me)
             saved = cpu.sym
             cpu.sym = "switch_mm"
-            self.hw.sfence_vma_all_local(cpu)    # set_mm_noasid(): local_flush_tlb_all()
-            cpu.sym = saved
+            try:
+                self.hw.sfence_vma_all_local(cpu)    # set_mm_noasid(): local_flush_tlb_all()
+            finally:
+                cpu.sym = saved
 
     def switch_to(self, cpu: Cpu, prev, next) -> None:
         """Models: riscv __switch_to(): nothing TLB-related."""

@@ -161,16 +161,18 @@ class InvlpgbTlbOps(TlbOpsLazyCpumask):
         """Models: flush_tlb_mm_range() with INVLPGB: broadcast for a global ASID, else as x86."""
         saved = cpu.sym
         cpu.sym = "flush_tlb_mm_range"
-        mm.tlb_gen += 1
-        new_gen = mm.tlb_gen
-        if mm in self.global_asid:
-            self.broadcast_tlb_flush(cpu, mm, start, end, new_gen, freed_tables)
-        elif mm.mm_cpumask & ~(1 << cpu.id):
-            self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen, freed_tables)
-            self.consider_global_asid(mm)
-        elif self.loaded_mm[cpu.id] is mm:
-            self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
-        cpu.sym = saved
+        try:
+            mm.tlb_gen += 1
+            new_gen = mm.tlb_gen
+            if mm in self.global_asid:
+                self.broadcast_tlb_flush(cpu, mm, start, end, new_gen, freed_tables)
+            elif mm.mm_cpumask & ~(1 << cpu.id):
+                self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen, freed_tables)
+                self.consider_global_asid(mm)
+            elif self.loaded_mm[cpu.id] is mm:
+                self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
+        finally:
+            cpu.sym = saved
 
     def flush_tlb_func(self, cpu: Cpu, mm: MmStruct | None, start: int, end: int,
                        new_tlb_gen: int, local: bool) -> None:
@@ -223,8 +225,10 @@ class InvlpgbTlbOps(TlbOpsLazyCpumask):
         if sync:
             saved = cpu.sym
             cpu.sym = "arch_tlbbatch_flush"
-            self.invlpgb.sync(cpu)
-            cpu.sym = saved
+            try:
+                self.invlpgb.sync(cpu)
+            finally:
+                cpu.sym = saved
         batch.unmapped_pages = False
         batch.cpumask = 0
 

@@ -250,24 +250,28 @@ class TlbOps:
                 self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
         saved = cpu.sym
         cpu.sym = "smp_call_function_many_cond"
-        self.apic.ipi_round(cpu, targets,
-                            lambda t: self.flush_tlb_func(t, mm, start, end, new_tlb_gen, False),
-                            "flush_tlb_func", "smp_call_function_many_cond", local=local,
-                            local_sym=saved)
-        cpu.sym = saved
+        try:
+            self.apic.ipi_round(cpu, targets,
+                                lambda t: self.flush_tlb_func(t, mm, start, end, new_tlb_gen, False),
+                                "flush_tlb_func", "smp_call_function_many_cond", local=local,
+                                local_sym=saved)
+        finally:
+            cpu.sym = saved
 
     def flush_tlb_mm_range(self, cpu: Cpu, mm: MmStruct, start: int, end: int,
                            freed_tables: bool = False) -> None:
         """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
         saved = cpu.sym
         cpu.sym = "flush_tlb_mm_range"
-        mm.tlb_gen += 1
-        new_gen = mm.tlb_gen
-        if mm.mm_cpumask & ~(1 << cpu.id):
-            self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen, freed_tables)
-        elif self.loaded_mm[cpu.id] is mm:
-            self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
-        cpu.sym = saved
+        try:
+            mm.tlb_gen += 1
+            new_gen = mm.tlb_gen
+            if mm.mm_cpumask & ~(1 << cpu.id):
+                self.flush_tlb_multi(cpu, mm.mm_cpumask, mm, start, end, new_gen, freed_tables)
+            elif self.loaded_mm[cpu.id] is mm:
+                self.flush_tlb_func(cpu, mm, start, end, new_gen, True)
+        finally:
+            cpu.sym = saved
 
     # asm/tlbflush.h verbs
 
@@ -344,13 +348,15 @@ class TlbOps:
         """Models: arch_tlbbatch_flush(): one IPI round, a full flush on every CPU in the mask."""
         saved = cpu.sym
         cpu.sym = "arch_tlbbatch_flush"
-        mask = batch.cpumask
-        if mask & ~(1 << cpu.id):
-            self.flush_tlb_multi(cpu, mask, None, 0, TLB_FLUSH_ALL, 0)
-        elif mask >> cpu.id & 1:
-            self.flush_tlb_func(cpu, None, 0, TLB_FLUSH_ALL, 0, True)
-        batch.cpumask = 0
-        cpu.sym = saved
+        try:
+            mask = batch.cpumask
+            if mask & ~(1 << cpu.id):
+                self.flush_tlb_multi(cpu, mask, None, 0, TLB_FLUSH_ALL, 0)
+            elif mask >> cpu.id & 1:
+                self.flush_tlb_func(cpu, None, 0, TLB_FLUSH_ALL, 0, True)
+            batch.cpumask = 0
+        finally:
+            cpu.sym = saved
 
     def arch_flush_tlb_batched_pending(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: x86 arch_flush_tlb_batched_pending() = flush_tlb_mm()."""

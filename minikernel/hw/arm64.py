@@ -119,7 +119,12 @@ class Dvm:
         return b
 
     def _latency(self, cpu: Cpu) -> float:
-        if self.contention and self.active:
+        active = self.active
+        if self.contention and active:
+            if len(active) == 1 and cpu.id in active:
+                # broadcasters() would count 1 and discard nothing: the factor is
+                # exactly 1.0 + contention * 0 == 1.0, so the latency is latency_ns.
+                return self.latency_ns
             return self.latency_ns * (1.0 + self.contention * (self.broadcasters(cpu) - 1))
         return self.latency_ns
 
@@ -143,8 +148,11 @@ class Dvm:
         instruction stalls only while every slot is held, until the oldest
         operation completes.  Completion follows asynchronously.
         """
-        cpu.charge(cpu.sym, self.issue_ns)
-        q = self.inflight[cpu.id]
+        ns = self.issue_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.profile[cpu.sym] += ns
+        i = cpu.id
+        q = self.inflight[i]
         now = cpu.now
         while q and q[0] <= now:
             q.popleft()
@@ -152,21 +160,39 @@ class Dvm:
             self.tlbi_queue_full += 1
             while len(q) >= self.queue_depth:
                 cpu.wait_until(cpu.sym, "tlbi", q.popleft())
-        done = self._send(cpu)
+            now = cpu.now
+        # self._send(cpu), inlined (once per TLBI): the same operations in the same order
+        port_free = self.port_free
+        start = now if now > port_free[i] else port_free[i]
+        port_free[i] = start + self.throughput_ns
+        active = self.active
+        if self.contention and active and not (len(active) == 1 and i in active):
+            done = start + self._latency(cpu)
+        else:
+            done = start + self.latency_ns      # what _latency() returns here
+        last_done = self.last_done
+        if done < last_done[i]:
+            done = last_done[i]
+        last_done[i] = done
+        active.add(i)
         q.append(done)
         cpu.pending_tlbi.append((done, kind, arg))
         self.tlbi_issued += 1
 
     def dsb_ishst(self, cpu: Cpu) -> None:
         """``DSB ISHST``: order earlier PTE stores before later TLBIs (cost only)."""
-        cpu.charge(cpu.sym, self.dsb_ns)
+        ns = self.dsb_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.profile[cpu.sym] += ns
 
     def dsb_ish(self, cpu: Cpu) -> bool:
         """``DSB ISH`` on *cpu*: a DVM Sync round trip that completes every TLBI *cpu* issued.
 
         Returns True when there was something outstanding to wait for.
         """
-        cpu.charge(cpu.sym, self.dsb_ns)
+        ns = self.dsb_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.profile[cpu.sym] += ns
         self.dsb_ish_count += 1
         pending = cpu.pending_tlbi
         if not pending:

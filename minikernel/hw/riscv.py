@@ -133,9 +133,11 @@ class RiscvTlb:
             saved = t.sym
             t.sym = handler_sym
             before = t.now
-            t.charge(handler_sym, entry_ns)
-            handler(t)
-            t.sym = saved
+            try:
+                t.charge(handler_sym, entry_ns)
+                handler(t)
+            finally:
+                t.sym = saved
             ack = sent + self.latency_ns + (t.now - before) + self.latency_ns
             if ack > latest:
                 latest = ack
@@ -144,8 +146,10 @@ class RiscvTlb:
             saved = src.sym
             if local_sym is not None:
                 src.sym = local_sym
-            local()
-            src.sym = saved
+            try:
+                local()
+            finally:
+                src.sym = saved
         if targets:
             src.wait_until(wait_sym, insn, latest)
         return len(targets)

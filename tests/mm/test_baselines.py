@@ -6,7 +6,7 @@ import pytest
 
 from minikernel import sched
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_dirty
-from minikernel.mm import madvise, memory, mprotect, mremap, rmap, vmscan
+from minikernel.mm import memory, rmap, vmscan
 from minikernel.mm.mm_types import (
     TLB_FLUSH_BATCH_FLUSHED_SHIFT,
     TLB_FLUSH_BATCH_PENDING_LARGE,
@@ -153,8 +153,8 @@ def _bool_tlb_flush_batched(monkeypatch):
             mm.tlb_flush_batched = 0                 # "= false": loses a deferral in between
 
     monkeypatch.setattr(rmap, "set_tlb_ubc_flush_pending", set_pending)
-    for mod in (mprotect, memory, madvise, mremap):
-        monkeypatch.setattr(mod, "flush_tlb_batched_pending", flush_pending)
+    # mprotect, munmap, madvise and mremap all reach it through pte_offset_map_lock().
+    monkeypatch.setattr(rmap, "flush_tlb_batched_pending", flush_pending)
 
 
 def _replay_batched_flush_race(m):
