@@ -227,8 +227,9 @@ def deferral_why(arch: str, assignment: str, cpus: int) -> str:
     explains is returned as it is.
     """
     if assignment.partition("=")[0] == "EXPERT":
-        return ("EXPERT=y (on arm64, v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under "
-                "EXPERT; on x86 it only makes the model-only knob visible)")
+        if arch == "arm64":
+            return "EXPERT=y (v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under EXPERT)"
+        return "EXPERT=y (it only makes the model-only knob visible)"
     return backend(arch).why(assignment, cpus) or assignment
 
 
