@@ -202,10 +202,12 @@ def _add_sanitizer_marker(config):
 
 @pytest.fixture
 def make_machine(request):
-    """make_machine(arch, *sets, cpus=4, trace=False, profile=None) -> a booted Machine.
+    """make_machine(arch, *sets, cpus=4, trace=False, profile=None, observe=()) -> a booted Machine.
 
     *profile*: a MachineProfile or a built-in name (default: the arch's
-    default profile), with *cpus* online.
+    default profile), with *cpus* online.  *observe*: functions subscribing
+    a test's observers (``Machine(..., observe=)``, minikernel/observe.py),
+    after the sanitizer's.
 
     The TLB sanitizer is on (DEBUG_TLB_SANITIZER=y, as the issue asks of tests):
     at teardown every machine built here must have reported no violation,
@@ -217,14 +219,15 @@ def make_machine(request):
 
     machines = []
 
-    def make(arch: str, *sets: str, cpus: int = 4, trace: bool = False, profile=None):
+    def make(arch: str, *sets: str, cpus: int = 4, trace: bool = False, profile=None,
+             observe=()):
         from minikernel.profile import load_profile
         cfg = load_kernel_config(arch, sets=("DEBUG_TLB_SANITIZER=y", *sets))
         if profile is None:
             prof = default_profile(arch, cpus)
         else:
             prof = (load_profile(profile) if isinstance(profile, str) else profile).with_cpus(cpus)
-        m = Machine(cfg, prof, trace=trace)
+        m = Machine(cfg, prof, trace=trace, observe=observe)
         machines.append(m)
         return m
 

@@ -70,22 +70,35 @@ def test_batched_flushes_per_madv_pageout_follow_the_baseline(make_machine, vari
             == batch_flushes + young_flush + pending_flush)
 
 
+class _FreeChecker:
+    """A folio_free observer: once armed, each freed pfn must be in no CPU's TLB."""
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.m = None                     # the machine, set when armed
+        self.freed = []
+
+    def subscribe(self, obs):
+        obs.subscribe("folio_free", self.on_free)
+
+    def on_free(self, cpu, folio):
+        if self.m is not None:
+            assert not self.m.tlbs.entries_for_pfn(folio.pfn), \
+                f"{self.arch}: pfn {folio.pfn} still cached"
+            self.freed.append(folio.pfn)
+
+
 def test_no_page_freed_before_the_flush_covering_it(make_machine):
     for arch in ("arm64", "x86"):
-        m = make_machine(arch, "EXPERT=y", cpus=16)
+        check = _FreeChecker(arch)
+        m = make_machine(arch, "EXPERT=y", cpus=16, observe=[check.subscribe])
         p, buf = _shared_buffer(m)
         t = p.clone_thread(cpu=5)
         for i in range(NPAGES):
             t.read(buf + i * PAGE_SIZE)          # CPU 5 caches every page too
-        freed = []
-
-        def on_free(cpu, folio, m=m, arch=arch, freed=freed):
-            assert not m.tlbs.entries_for_pfn(folio.pfn), f"{arch}: pfn {folio.pfn} still cached"
-            freed.append(folio.pfn)
-
-        m.page_alloc.on_free = on_free
+        check.m = m
         assert p.madvise(buf, SIZE, MADV_PAGEOUT) == NPAGES
-        assert len(freed) == NPAGES
+        assert len(check.freed) == NPAGES
         assert m.vmstat.tlb_deferred_pte == NPAGES
 
 

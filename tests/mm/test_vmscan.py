@@ -7,24 +7,42 @@ from minikernel.mm.vmscan import SWAP_CLUSTER_MAX
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Process
 
 
-def _events(m, p):
-    """Record the reclaim path's steps for one pageout of a written buffer."""
-    log = []
-    m.probes["try_to_unmap_one:cleared"] = lambda cur, folio, mm, addr: log.append(("unmap", folio.pfn))
-    m.probes["pageout:before_io"] = lambda cur, folio: log.append(("io", folio.pfn, cur.tlb_ubc.writable))
-    m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: log.append(("flush", len(folios)))
-    m.page_alloc.on_free = lambda cpu, folio: log.append(
-        ("free", folio.pfn, p.task.tlb_ubc.flush_required))
-    return log
+class _Events:
+    """Record the reclaim path's steps for one pageout of a written buffer.
+
+    Frees come through the observer layer (``folio_free``, subscribed at
+    boot: pass ``observe=[events.subscribe]``); the probe points are set by
+    :meth:`start`, once the buffer is written, so only the pageout is logged.
+    """
+
+    def __init__(self):
+        self.log = []
+        self.p = None
+
+    def subscribe(self, obs):
+        obs.subscribe("folio_free", self._free)
+
+    def _free(self, cpu, folio):
+        if self.p is not None:
+            self.log.append(("free", folio.pfn, self.p.task.tlb_ubc.flush_required))
+
+    def start(self, m, p):
+        log = self.log
+        m.probes["try_to_unmap_one:cleared"] = lambda cur, folio, mm, addr: log.append(("unmap", folio.pfn))
+        m.probes["pageout:before_io"] = lambda cur, folio: log.append(("io", folio.pfn, cur.tlb_ubc.writable))
+        m.probes["shrink_folio_list:before_flush"] = lambda cur, folios: log.append(("flush", len(folios)))
+        self.p = p
+        return log
 
 
 def test_dirty_pte_flushed_before_pageout_and_all_flushed_before_free(make_machine):
-    m = make_machine("arm64", "EXPERT=y", cpus=16)
+    events = _Events()
+    m = make_machine("arm64", "EXPERT=y", cpus=16, observe=[events.subscribe])
     p = Process.spawn(m, cpu=0)
     buf = p.mmap(3 * PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
     for i in range(3):
         p.write(buf + i * PAGE_SIZE, i)              # dirty PTEs
-    log = _events(m, p)
+    log = events.start(m, p)
     p.madvise(buf, 3 * PAGE_SIZE, MADV_PAGEOUT)
     kinds = [e[0] for e in log]
     assert kinds == ["unmap", "io", "unmap", "io", "unmap", "io", "flush",

@@ -7,17 +7,19 @@ import pytest
 from minikernel.hw.arm64 import TLBI_USER, TLBI_VA, Dvm
 from minikernel.hw.cpu import Cpu
 from minikernel.hw.memory import PhysMem
+from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
 
 L, T, ISSUE, DSB = 300.0, 10.0, 2.0, 1.0
 
 
-def machine(n=4, depth=4, contention=0.0):
+def machine(n=4, depth=4, contention=0.0, events=None):
+    """A bare DVM and *n* CPUs; *events*: attached HwEvents the DVM emits to."""
     tlbs = TlbArray(n)
     mem = PhysMem(16)
     cpus = [Cpu(i, tlbs, mem, 0.0) for i in range(n)]
     dvm = Dvm(n, tlbs, latency_ns=L, throughput_ns=T, issue_ns=ISSUE, dsb_ns=DSB,
-              queue_depth=depth, contention=contention)
+              queue_depth=depth, contention=contention, events=events)
     return dvm, cpus
 
 
@@ -74,9 +76,11 @@ def test_contention_grows_with_concurrent_broadcasters():
 
 
 def test_kpti_user_tlbi_costs_but_invalidates_nothing_more():
-    dvm, (c, *_) = machine()
     seen = []
-    dvm.on_complete = lambda cpu, kind, arg: seen.append(kind)
+    events = HwEvents()
+    events.subscribe("tlbi_complete", lambda cpu, kind, arg: seen.append(kind))
+    events.attach()
+    dvm, (c, *_) = machine(events=events)
     dvm.tlbi_is(c, TLBI_VA, 5)
     dvm.tlbi_is(c, TLBI_USER, 5)
     dvm.dsb_ish(c)
