@@ -260,7 +260,8 @@ def _classify(prog, r) -> str:
 STATS: collections.Counter = collections.Counter()
 #: The same, per arch: (arch, kind) -> examples.
 ARCH_STATS: collections.Counter = collections.Counter()
-_APART = ("infeasible (discarded)", "ran a step inside the pause, on a deferring variant")
+_APART = ("infeasible (discarded)", "ran a step inside the pause, on a deferring variant",
+          "run on a deferring variant")
 
 
 def _run_clean(prog):
@@ -275,8 +276,10 @@ def _run_clean(prog):
     kind = _classify(prog, r)
     STATS[kind] += 1
     ARCH_STATS[(sc.arch, kind)] += 1
-    if kind == "ran a step inside the pause" and variant in DEFERRING:
-        STATS["ran a step inside the pause, on a deferring variant"] += 1
+    if variant in DEFERRING:
+        STATS["run on a deferring variant"] += 1
+        if kind == "ran a step inside the pause":
+            STATS["ran a step inside the pause, on a deferring variant"] += 1
     assert r.violations == [], "\n".join([variant] + r.log + [v.report() for v in r.violations])
 
 
@@ -303,14 +306,26 @@ def test_random_programs_are_clean_on_correct_kernels(report_line):
     An example whose pause point is never reached runs its nested steps
     nowhere: it passes without testing an interleaving.  Those are counted
     apart and reported (``-rA`` or the terminal summary), and the run fails
-    if too few examples ran a step inside a paused operation.
+    if too few examples ran a step inside a paused operation, overall or on
+    the variants that defer.
     """
     STATS.clear()
     ARCH_STATS.clear()
     _random_programs_are_clean()
     ran, total = _report(report_line, "sanitizer property examples")
-    # The generator's purpose: most examples pause something and run inside it.
-    assert ran >= total // 3, dict(STATS)
+    # The generator's purpose: examples that pause something and run a step
+    # inside it -- above all on a kernel that defers flushes, where a step
+    # inside a pause can race a deferred flush.  Measured (the 2 000
+    # derandomized examples; the counts the README quotes): 326 of the 845 run
+    # on a deferring variant (39%), 693 of all 2 000 (35%).  A quarter of each
+    # (211, 500) leaves a margin of 28-35% under the measurement, so a small
+    # generator change moves the counts without failing, while a generator
+    # whose pauses stop being reached or whose nested steps stop running fails.
+    # (Before: a third of all examples, 666 against 693.)
+    deferring, ran_deferring = (STATS["run on a deferring variant"],
+                                STATS["ran a step inside the pause, on a deferring variant"])
+    assert ran_deferring >= deferring // 4 and deferring >= total // 4, dict(STATS)
+    assert ran >= total // 4, dict(STATS)
 
 
 def test_the_generator_draws_every_registered_op():
@@ -364,7 +379,9 @@ def test_random_programs_are_clean_on_riscv(report_line):
     clean()
     ran, total = _report(report_line, "sanitizer property examples, riscv")
     # (fewer than on arm64/x86: a migration cannot pause on a one-node machine)
-    assert ran >= total // 5, dict(STATS)
+    # Measured: 70 of 300 (23%); a sixth (50) leaves a margin of 29% (a fifth,
+    # 60, left 10 examples).
+    assert ran >= total // 6, dict(STATS)
 
 
 def test_the_same_programs_find_the_reverted_fix_on_riscv():
