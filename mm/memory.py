@@ -23,6 +23,7 @@ Invariants this module owns:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import filterfalse
 
 from minikernel.compat import SLOTS
 from minikernel.hw.cpu import FAULT
@@ -87,21 +88,26 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
     Only folios already in the page cache get mapped (read-only-clean, or
     writable-clean in a shared writable VMA); swapped-out ones are skipped.
     """
-    m = current.machine
-    current.cpu.now += m.kernel_ns["filemap_map_pages"]  # cpu.charge(), inlined
-    current.cpu.profile["filemap_map_pages"] += m.kernel_ns["filemap_map_pages"]
-    mapping = vma.vm_file
+    cpu = current.cpu
+    ns = current.machine.kernel_ns["filemap_map_pages"]
+    cpu.now += ns                               # cpu.charge(), inlined
+    cpu.profile["filemap_map_pages"] += ns
     pgd = vma.vm_mm.pgd
     writable = bool(vma.vm_flags & VM_WRITE)
     start_vpn = vma.vm_start >> PAGE_SHIFT
-    first = max(start_vpn, addr >> PAGE_SHIFT & ~(FAULT_AROUND_PAGES - 1))
-    last = min(vma.vm_end >> PAGE_SHIFT, first + FAULT_AROUND_PAGES)
-    i_pages = mapping.i_pages
+    first = addr >> PAGE_SHIFT & ~(FAULT_AROUND_PAGES - 1)
+    if first < start_vpn:                       # max(), without the call
+        first = start_vpn
+    last = first + FAULT_AROUND_PAGES
+    end_vpn = vma.vm_end >> PAGE_SHIFT
+    if end_vpn < last:                          # min(), without the call
+        last = end_vpn
+    i_pages_get = vma.vm_file.i_pages.get
     delta = vma.vm_pgoff - start_vpn            # index = vpn + delta (linear_page_index)
-    for vpn in range(first, last):
-        if vpn in pgd:
-            continue
-        folio = i_pages.get(vpn + delta)
+    # Skip the pages already mapped (each tested when the loop reaches it, as
+    # before: filterfalse is lazy), without a Python-level test per page.
+    for vpn in filterfalse(pgd.__contains__, range(first, last)):
+        folio = i_pages_get(vpn + delta)
         # folio_trylock() failed (PG_locked): skip
         if folio.__class__ is Folio and not folio.flags & PG_locked:
             pgd[vpn] = mk_pte(folio.pfn, writable)

@@ -149,11 +149,11 @@ class Dvm:
         operation completes.  Completion follows asynchronously.
         """
         ns = self.issue_ns
-        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        # cpu.charge(cpu.sym, ns), inlined: the same two additions in the same order
+        cpu.now = now = cpu.now + ns
         cpu.profile[cpu.sym] += ns
         i = cpu.id
         q = self.inflight[i]
-        now = cpu.now
         while q and q[0] <= now:
             q.popleft()
         if len(q) >= self.queue_depth:
@@ -163,7 +163,9 @@ class Dvm:
             now = cpu.now
         # self._send(cpu), inlined (once per TLBI): the same operations in the same order
         port_free = self.port_free
-        start = now if now > port_free[i] else port_free[i]
+        start = port_free[i]
+        if now > start:
+            start = now
         port_free[i] = start + self.throughput_ns
         active = self.active
         if self.contention and active and not (len(active) == 1 and i in active):
@@ -171,8 +173,9 @@ class Dvm:
         else:
             done = start + self.latency_ns      # what _latency() returns here
         last_done = self.last_done
-        if done < last_done[i]:
-            done = last_done[i]
+        prev = last_done[i]
+        if done < prev:
+            done = prev
         last_done[i] = done
         active.add(i)
         q.append(done)
@@ -202,6 +205,7 @@ class Dvm:
         cpu.wait_until(cpu.sym, "dsb ish", self._send(cpu))
         self.inflight[cpu.id].clear()
         tlbs = self.tlbs
+        on_complete = self.on_complete
         for _, kind, arg in pending:
             if kind == TLBI_VA:
                 tlbs.invalidate_key(arg)
@@ -209,7 +213,7 @@ class Dvm:
                 tlbs.invalidate_asid(arg)
             else:
                 continue
-            if self.on_complete is not None:
-                self.on_complete(cpu, kind, arg)
+            if on_complete is not None:
+                on_complete(cpu, kind, arg)
         pending.clear()
         return True

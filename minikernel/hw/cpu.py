@@ -129,15 +129,17 @@ class Cpu:
         if e is None:
             pgd = self.pgd
             pte = pgd.get(vpn, 0) if pgd is not None else 0
-            self.now += self._walk_ns
-            self.profile[self.sym] += self._walk_ns
+            ns = self._walk_ns
+            self.now += ns                  # self.charge(self.sym, ns), inlined
+            self.profile[self.sym] += ns
             if not pte & _PAGE_PRESENT or (write and not pte & _PAGE_RW):
                 return FAULT
             npte = pte | (_PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED)
             if npte != pte:                 # the walker writes the PTE only to set A/D
                 pgd[vpn] = pte = npte
-            e = self._tlbs.fill(self.id, key, pte >> PTE_PFN_SHIFT, bool(pte & _PAGE_RW),
-                                bool(pte & _PAGE_DIRTY), self.now)
+            # (pte & X != 0 is bool(pte & X) without the call: & binds tighter than !=)
+            e = self._tlbs.fill(self.id, key, pte >> PTE_PFN_SHIFT, pte & _PAGE_RW != 0,
+                                pte & _PAGE_DIRTY != 0, self.now)
             if self.on_fill is not None:
                 self.on_fill(e)
         elif write:

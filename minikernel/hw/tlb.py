@@ -125,10 +125,13 @@ class TlbArray:
 
     def invalidate_key_local(self, cpu: int, key: int) -> int:
         """Remove *key* from one CPU's TLB only (INVLPG)."""
-        e = self.tlbs[cpu].get(key)
+        tlb = self.tlbs[cpu]
+        e = tlb.get(key)
         if e is None:
             return 0
-        self.drop(e)
+        # self.drop(e), inlined: e is tlb[key] (an entry lives in its own CPU's TLB)
+        del tlb[key]
+        self._unlink(e)
         return 1
 
     def invalidate_asid(self, asid: int, cpu: int | None = None) -> int:
