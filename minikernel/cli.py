@@ -63,6 +63,7 @@ import structlog
 
 from minikernel import kconfig
 from minikernel import report as ab_report
+from minikernel.arch import BACKENDS
 from minikernel.boot import boot
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
@@ -120,12 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--defconfig", metavar="ARCH",
-                     help="boot from arch/ARCH/configs/defconfig (arm64, x86)")
+                     help="boot from arch/ARCH/configs/defconfig "
+                     f"({', '.join(sorted(BACKENDS))})")
     src.add_argument("--config", metavar="FILE", type=Path,
-                     help="boot from a saved .config (arch inferred from CONFIG_ARM64/CONFIG_X86)")
+                     help="boot from a saved .config (arch inferred from its CONFIG_ARM64, "
+                          "CONFIG_X86 or CONFIG_RISCV line)")
     p.add_argument("--arch", metavar="ARCH", dest="boot_arch", default=None,
-                   help="with --config: the arch of a file that has no CONFIG_ARM64=y / "
-                        "CONFIG_X86=y line (e.g. a minimal defconfig); else $ARCH")
+                   help="with --config: the arch of a file that has no arch line "
+                        "(CONFIG_ARM64=y, ...; e.g. a minimal defconfig); else $ARCH")
     p.add_argument("--set", dest="sets", metavar="SYM=VAL", action="append", default=[],
                    help="assign a Kconfig symbol (without CONFIG_) after loading; repeatable")
     p.add_argument("--machine", metavar="NAME|FILE.toml", dest="boot_machine", default=None,
@@ -160,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = sub.add_parser("defconfig", help="write .config from arch/ARCH/configs/defconfig",
                        allow_abbrev=False)
-    s.add_argument("arch", metavar="ARCH", help="arm64 or x86")
+    s.add_argument("arch", metavar="ARCH", help=", ".join(sorted(BACKENDS)))
     s.set_defaults(func=cmd_defconfig)
 
     s = sub.add_parser("olddefconfig", help="refresh .config, new symbols get their defaults",

@@ -601,8 +601,8 @@ def symbol_state(kconf: kconfiglib.Kconfig, name: str) -> str:
 
 
 def infer_arch(path: str | os.PathLike) -> str | None:
-    """SRCARCH of a saved .config from its CONFIG_ARM64=y / CONFIG_X86=y
-    line, or None.  Validates the whole file's syntax on the way."""
+    """SRCARCH of a saved .config from its arch line (CONFIG_ARM64=y,
+    CONFIG_X86=y or CONFIG_RISCV=y), or None.  Validates the whole file's syntax on the way."""
     return _resolve_arch(None, Path(path), _scan_config(Path(path)), required=False)
 
 
@@ -669,9 +669,8 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
         if a.name == sym and a.value == "y"
     }
     if len(found) > 1:
-        raise ConfigError(
-            f"{path}: both CONFIG_ARM64=y and CONFIG_X86=y: expected exactly one arch symbol"
-        )
+        both = " and ".join(f"CONFIG_{ARCH_SYMBOLS[a]}=y" for a in sorted(found, key=found.get))
+        raise ConfigError(f"{path}: both {both}: expected exactly one arch symbol")
     inferred = next(iter(found), None)
     if arch is not None:
         srcarch = srcarch_of(arch)
@@ -682,10 +681,11 @@ def _resolve_arch(arch: str | None, path: Path, lines: list[_Assignment],
             )
         return srcarch
     if inferred is None and required:
+        lines_ = " or ".join(f"CONFIG_{sym}=y" for sym in ARCH_SYMBOLS.values())
+        arches = "|".join(ARCH_SYMBOLS)
         raise ConfigError(
-            f"{path}: cannot tell the arch: expected a CONFIG_ARM64=y or CONFIG_X86=y line "
-            "or an explicit arch (on the command line: --arch arm64|x86, or ARCH=arm64|x86 in "
-            "the environment)"
+            f"{path}: cannot tell the arch: expected a {lines_} line or an explicit arch "
+            f"(on the command line: --arch {arches}, or ARCH={arches} in the environment)"
         )
     return inferred
 

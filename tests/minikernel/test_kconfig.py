@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minikernel.errors import ConfigError, UserError
-from minikernel.kconfig import KernelConfig, load_kernel_config, parse_tree
+from minikernel.kconfig import KernelConfig, infer_arch, load_kernel_config, parse_tree
 
 
 def write(tmp_path, text, name=".config"):
@@ -219,10 +219,17 @@ def test_promptless_symbol_in_dot_config_that_does_not_take(tmp_path):
     ("CONFIG_ARM64=y\nCONFIG_EXPERT=yes\n", r":2: CONFIG_EXPERT=yes: invalid value .* expected y or n"),
     ("CONFIG_ARM64=y\nCONFIG_NR_CPUS=1\n", r":2: CONFIG_NR_CPUS=1: 1 is outside the range of CONFIG_NR_CPUS: expected 2\.\.4096"),
     ("CONFIG_ARM64=y\nCONFIG_X86=y\n", r"both CONFIG_ARM64=y and CONFIG_X86=y"),
+    ("CONFIG_RISCV=y\nCONFIG_ARM64=y\n", r"both CONFIG_RISCV=y and CONFIG_ARM64=y"),
 ])
 def test_bad_dot_config(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match):
         load_kernel_config(config=write(tmp_path, text))
+
+
+def test_a_riscv_dot_config_names_its_arch_and_the_error_lists_riscv(tmp_path):
+    assert infer_arch(write(tmp_path, "CONFIG_RISCV=y\n")) == "riscv"
+    with pytest.raises(ConfigError, match=r"CONFIG_RISCV=y line .*--arch arm64\|x86\|riscv"):
+        load_kernel_config(config=write(tmp_path, "CONFIG_EXPERT=y\n"))
 
 
 def test_missing_config_file(tmp_path):
