@@ -223,13 +223,8 @@ def deferral_sets(cfg: Any, cpus: int, on: bool, profile: Any = None) -> list[st
 def deferral_why(arch: str, assignment: str, cpus: int) -> str:
     """Model-only: what one assignment of :func:`deferral_sets` does, in the backend's words.
 
-    ``EXPERT=y`` is explained here, for every arch; an assignment no backend
-    explains is returned as it is.
+    An assignment no backend explains is returned as it is.
     """
-    if assignment.partition("=")[0] == "EXPERT":
-        if arch == "arm64":
-            return "EXPERT=y (v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under EXPERT)"
-        return "EXPERT=y (it only makes the model-only knob visible)"
     return backend(arch).why(assignment, cpus) or assignment
 
 
@@ -237,9 +232,12 @@ def knob_why(assignment: str, knob: str, upstream: str, selects: str) -> str | N
     """Model-only: the words for an assignment to a "no batching" model-only *knob* (x86, riscv).
 
     *upstream* says what real kernels do, *selects* who selects batching when
-    the knob is off.  None when *assignment* is not to *knob*.
+    the knob is off.  ``EXPERT=y`` is explained too: on these arches it only
+    makes the knob visible.  None when *assignment* is neither.
     """
     sym, _, val = assignment.partition("=")
+    if sym == "EXPERT":
+        return "EXPERT=y (it only makes the model-only knob visible)"
     if sym != knob:
         return None
     if val == "y":

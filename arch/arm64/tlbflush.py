@@ -508,6 +508,8 @@ def deferral_sets(cfg, cpus: int, on: bool, profile=None) -> list[str]:
 def why(assignment: str, cpus: int) -> str | None:
     """Model-only: what one assignment of :func:`deferral_sets` does, in words (None: not arm64's)."""
     sym, _, val = assignment.partition("=")
+    if sym == "EXPERT":
+        return "EXPERT=y (v5 selects ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH only under EXPERT)"
     if assignment == "MODEL_ARM64_BATCHED_TLB_V5=y":
         return ("MODEL_ARM64_BATCHED_TLB_V5=y (the series as merged has no switch that stops "
                 "deferral on unaffected cores, so B is v5, the Linux 6.1 baseline, with its "
