@@ -176,3 +176,15 @@ def test_arm64_variants_differ_only_where_upstream_did():
         assert own == {"arch_flush_tlb_batched_pending"}, (cls, own)
         m = boot(load_kernel_config("arm64", sets=["EXPERT=y", f"{sym}=y"]), cpus=4)
         assert type(m.arch) is cls and m.baseline.variant == variant
+
+
+@pytest.mark.parametrize("sets", [[], ["EXPERT=y"], ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"],
+                                  ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"]])
+def test_arm64_variant_of_a_config_is_the_baselines(sets):
+    """arch/arm64 may not import minikernel.baseline, so deferral_sets reads the
+    series variant from the Kconfig choice itself: it must name the same one."""
+    from minikernel.arch.arm64 import tlbflush
+    from minikernel.baseline import baseline_for
+
+    cfg = load_kernel_config("arm64", sets=sets)
+    assert tlbflush._variant_of(cfg) == baseline_for(cfg).variant
