@@ -159,7 +159,13 @@ class Machine:
         return pid
 
     def alloc_asid(self) -> int:
-        """Model-only: a fresh ASID/PCID for a new mm (never recycled in the model)."""
+        """Model-only: a fresh ASID/PCID for a new mm.
+
+        # MODEL: never recycled: no arm64 ASID generation rollover
+        # (flush_context() on every CPU) and no x86 per-CPU PCID slots; the
+        # scenarios and workloads create a handful of mms, far fewer than
+        # the 2^8 or 2^16 ASIDs of arm64 hardware.
+        """
         asid = self._next_asid
         self._next_asid += 1
         return asid

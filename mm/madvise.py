@@ -105,7 +105,15 @@ def madvise_dontneed_single_vma(current: TaskStruct, vma: VmAreaStruct, start: i
 
 
 def do_madvise(current: TaskStruct, start: int, length: int, advice: int) -> int:
-    """Models: do_madvise(): apply *advice* to every VMA of the range; returns pages reclaimed."""
+    """Models: do_madvise(): apply *advice* to every VMA of the range; returns pages reclaimed.
+
+    # MODEL: MADV_PAGEOUT and MADV_DONTNEED only.  MADV_COLD (the pageout
+    # walk without reclaim) and MADV_FREE (madvise_free_pte_range, which also
+    # calls flush_tlb_batched_pending under the PTE lock, and the lazyfree
+    # discard in try_to_unmap_one) are not in the published benchmarks, and
+    # their PTE-lock walk has the shape of the walkers modelled (zap,
+    # mprotect, mremap, pageout).
+    """
     end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
     nr = 0
     for vma in vmas_in_range(current.mm, start, end):

@@ -438,7 +438,7 @@ def zap_page_range_single(current: TaskStruct, vma: VmAreaStruct, start: int, en
 
     # MODEL: page tables themselves are not pages here (the page table is a
     # flat vpn -> pte map), so free_pgtables() and the flush it owes for
-    # freed tables (freed_tables) are not modelled.
+    # freed tables (freed_tables) are not modelled (see do_munmap).
     """
     tlb = MmuGather(vma)
     addr = start

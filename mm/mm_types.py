@@ -149,8 +149,10 @@ class Folio:
     one int as the kernel packs them; the LRU threaded through it): host
     memory per simulated page is a benchmark target.
 
-    # MODEL: no large folios; no refcount separate from mapcount (isolation
-    # and the swap cache are tracked by the flags above).
+    # MODEL: no large folios (so no THP-split batching, 6.7, and no ranged
+    # arch_tlbbatch_add_pending); no refcount separate from mapcount (isolation
+    # and the swap cache are tracked by the flags above), so no GUP pins and
+    # no anon-exclusive handling: no modelled path takes a page reference.
     """
 
     __slots__ = ("pfn", "mapping", "index", "mapcount", "swap", "flags", "lru_prev", "lru_next")

@@ -125,7 +125,17 @@ def vmas_in_range(mm: MmStruct, start: int, end: int) -> list[VmAreaStruct]:
 
 
 def do_munmap(current: TaskStruct, start: int, length: int) -> None:
-    """Models: do_vmi_munmap() -> unmap_region(): zap, flush, free, then drop the VMAs."""
+    """Models: do_vmi_munmap() -> unmap_region(): zap, flush, free, then drop the VMAs.
+
+    # MODEL: no free_pgtables(): page tables are not pages here (see
+    # zap_page_range_single), so a PTE table left with no VMA is not freed
+    # and the flush the kernel owes it is not issued: one more mmu_gather
+    # flush with freed_tables set, of the table's first page -- x86
+    # flush_tlb_mm_range(freed_tables) also interrupts lazy CPUs, arm64 one
+    # non-leaf TLBI VAE1IS and a DSB on the unmapping CPU, riscv 6.8
+    # flush_tlb_mm().  It comes after the zap's own flush; mremap's
+    # unmapping of the old range owes the same.
+    """
     end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
     mm = current.mm
     for vma in vmas_in_range(mm, start, end):

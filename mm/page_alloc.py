@@ -16,7 +16,10 @@ Invariants this module owns:
     it did before nodes existed (``free_list`` is node 0's list).
 
 # MODEL: one zone per node, no watermarks; running out of frames is an error,
-# not reclaim.  The fallback order is node order, not distance order.
+# not reclaim.  The fallback order is node order, not distance order.  So an
+# allocation inside reclaim never recurses into reclaim (b385d21f27d8 removed
+# init_tlb_ubc() for that nesting), and there is no memcg: current->tlb_ubc
+# is reset only by the flush, which every modelled path keeps by construction.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): shmem faults, swap-out and swap-in.
 
+# MODEL: shmem is the only file-backed memory: no regular-file page cache,
+# so no folio_mkclean() and no writeback of file folios; a shmem folio is
+# written to swap.  The batched flush's contract with IO (flush the dirty
+# batch before pageout) is the same for both, and shmem is what the
+# published benchmark pages out.
+
 Models: mm/shmem.c (``shmem_zero_setup``, ``shmem_fault``,
 ``shmem_swapin_folio``, ``shmem_writeout``) -- the path the seed benchmark
 takes, since its buffer is MAP_SHARED|MAP_ANONYMOUS.

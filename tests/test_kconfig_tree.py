@@ -118,7 +118,7 @@ def test_mm_and_debug_symbols(kconf):
     assert "drivers/block/zram/Kconfig" in _node(kconf, "ZRAM").help
     assert _node(kconf, "SWAP").parent.prompt[0] == "Memory Management options"
     assert expr_str(syms["DEBUG_VM"].direct_dep) == "DEBUG_KERNEL"
-    assert _node(kconf, "DEBUG_VM").filename == "lib/Kconfig.debug"
+    assert _node(kconf, "DEBUG_VM").filename == "mm/Kconfig.debug"
     assert syms["SWAP"].str_value == "y" and syms["MIGRATION"].str_value == "y"
 
 

@@ -17,6 +17,13 @@ step meets those locks as its op's ``locking`` says:
 
 A step that would sleep is retried after the paused operation returns
 (``ScenarioRun``), which is when the kernel's sleeper would wake.
+
+# MODEL: a fault always takes mmap_lock for read, as up to 6.3; since 6.4
+# (CONFIG_PER_VMA_LOCK) a fault first tries the VMA's own lock and munmap
+# can drop mmap_lock to read before zapping, so the kernel allows some
+# interleavings -- a fault during a paused munmap or mprotect of another
+# VMA -- that these rules refuse as "would sleep".  Refusing never makes a
+# race look clean that the kernel has: it only leaves some schedules out.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from minikernel.mm.mm_types import (
     TLB_FLUSH_BATCH_FLUSHED_SHIFT,
     TLB_FLUSH_BATCH_PENDING_LARGE,
     TLB_FLUSH_BATCH_PENDING_MASK,
+    PG_gathered,
     VmBug,
 )
 from minikernel.mm.mmap import PROT_NONE
@@ -372,3 +373,33 @@ def test_debug_vm_off_checks_nothing(make_machine, monkeypatch):
     p.write(buf, 1)
     assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
     assert "io-while-writable" in m.sanitizer.kinds      # the sanitizer still sees it
+
+
+
+@pytest.mark.parametrize("debug_vm", [True, False])
+def test_debug_vm_catches_freeing_a_folio_an_mmu_gather_holds(make_machine, monkeypatch,
+                                                              debug_vm):
+    """shrink_folio_list's free contract: nothing may still hold the folio (VM_BUG_ON_FOLIO)."""
+    sets = ["EXPERT=y"] + (["DEBUG_KERNEL=y", "DEBUG_VM=y"] if debug_vm else [])
+    m = make_machine("arm64", *sets, cpus=16)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(PAGE_SIZE, flags=MAP_SHARED | MAP_ANONYMOUS)
+    p.write(buf, 1)
+    folio = m.page_alloc.mem_map[p.mm.pgd[buf >> PAGE_SHIFT] >> 8]
+    real = vmscan.__remove_mapping
+
+    def remove_mapping_then_gathered(current, f):
+        # Test-local contract breach: after the refcount check passed, a zap's
+        # mmu_gather takes the folio (PG_gathered: a reference it drops only
+        # after the gather's flush) -- shrink_folio_list must not free it.
+        ok = real(current, f)
+        f.flags |= PG_gathered
+        return ok
+
+    monkeypatch.setattr(vmscan, "__remove_mapping", remove_mapping_then_gathered)
+    if debug_vm:
+        with pytest.raises(VmBug, match=f"pfn {folio.pfn} still held by an mmu_gather"):
+            p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT)
+    else:
+        assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
+        assert folio.freed
