@@ -133,6 +133,17 @@ class ArchTlbOps(Protocol):
         """Models: flush_tlb_mm()."""
         ...
 
+    def tlb_flush(self, cpu: Cpu, tlb: Any) -> None:
+        """Models: the arch's tlb_flush(struct mmu_gather *): flush *tlb*'s span [start, end).
+
+        Without ``tlb.freed_tables`` it is ``flush_tlb_range(tlb.vma, start,
+        end)``.  With it the gather holds page tables free_pgtables() freed
+        (one page at each table's address), and the flush must also reach
+        what caches those tables: x86 interrupts lazy CPUs, arm64 issues
+        non-leaf TLBIs at PMD_SIZE stride, riscv (6.8) flushes the whole mm.
+        """
+        ...
+
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
         """Models: pte_needs_flush(): must a TLB flush follow changing *oldpte* to *newpte*?
 

@@ -118,6 +118,12 @@ class KernelBaseline:
     #: under 54d7431af73e; 6.6 fences the whole ASID for anything above one
     #: page (1).
     riscv_tlb_flush_all_threshold: int = 64
+    #: riscv tlb_flush() of an mmu_gather: False: flush_tlb_mm() whatever the
+    #: gather holds (up to 6.6).  True: the gathered range, since
+    #: c5e9b2c2ae82 ("riscv: Improve tlb_flush()", Linux 6.8), and still
+    #: flush_tlb_mm() when page tables were freed, since 97cf301fa42e
+    #: ("riscv: Flush the tlb when a page directory is freed", Linux 6.8).
+    riscv_tlb_flush_by_range: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """Model-only: the baseline for reports (--json ``kernel`` object)."""
@@ -163,4 +169,5 @@ def _behaviour(version: tuple[int, int]) -> dict[str, Any]:
         "x86_mm_cpumask_lazy": version >= (6, 14),
         "migrate_batch": 512 if version >= (6, 3) else 0,
         "riscv_tlb_flush_all_threshold": 64 if version >= (6, 8) else 1,
+        "riscv_tlb_flush_by_range": version >= (6, 8),
     }

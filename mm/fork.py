@@ -32,6 +32,7 @@ from minikernel.hw.mmu import (
 )
 from minikernel.mm.mm_types import VM_SHARED, MmStruct, TaskStruct
 from minikernel.mm.mmap import insert_vma
+from minikernel.mm.pgtable_generic import PMD_SHIFT
 
 
 def dup_mmap(current: TaskStruct, mm: MmStruct) -> None:
@@ -63,4 +64,5 @@ def dup_mmap(current: TaskStruct, mm: MmStruct) -> None:
                     src[vpn] = pte
                 mem_map[pte_pfn(pte)].mapcount += 1
             dst[vpn] = pte
+            mm.pte_tables.add(vpn >> (PMD_SHIFT - PAGE_SHIFT))    # copy_pte_range(): pte_alloc()
     m.arch.flush_tlb_mm(current.cpu, oldmm)   # kernel/fork.c: dup_mmap() "out:" path

@@ -54,7 +54,7 @@ from minikernel.mm.mm_types import (
     VmAreaStruct,
 )
 from minikernel.mm.page_alloc import folio_put
-from minikernel.mm.pgtable_generic import pmd_addr_end, ptep_clear_flush
+from minikernel.mm.pgtable_generic import PMD_SHIFT, PMD_SIZE, pmd_addr_end, ptep_clear_flush
 from minikernel.mm.rmap import (
     folio_add_anon_rmap_pte,
     folio_add_file_rmap_pte,
@@ -235,6 +235,7 @@ def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bo
     current.cpu.profile["handle_mm_fault"] += m.kernel_ns["handle_mm_fault"]
     pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
     if pte == 0:
+        vma.vm_mm.pte_tables.add(addr >> PMD_SHIFT)     # __pte_alloc(), if none yet
         if vma.vm_file is not None:
             do_fault(current, vma, addr, write)
         else:
@@ -301,12 +302,15 @@ class MmuGather:
 
     start, end: the span of cleared PTEs still to be flushed (end == 0: none)
     folios:     folios whose last PTE went away; freed only after the flush
+    freed_tables: free_pgtables() freed page tables into it, so its flush
+                must also reach what may cache them (the arch's tlb_flush)
     """
 
     vma: VmAreaStruct
     start: int = 0
     end: int = 0
     folios: list[Folio] = field(default_factory=list)
+    freed_tables: bool = False
 
     def tlb_remove_tlb_entry(self, addr: int) -> None:
         """Models: tlb_remove_tlb_entry(): widen the range to flush."""
@@ -390,10 +394,11 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
 def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     """Models: tlb_flush_mmu_tlbonly(): flush the gathered span [start, end) and reset it.
 
-    The arch flush (arm64: a TLBI per page and one DSB, or ASIDE1IS past
-    MAX_TLBI_OPS; x86: INVLPGs or a full flush past 33 pages, plus an IPI
-    round to the mm's other CPUs) is inline below tlb_flush_mmu, which is
-    where perf puts its cycles.
+    The arch flush, tlb_flush() (arm64: a TLBI per page and one DSB, or
+    ASIDE1IS past MAX_TLBI_OPS; x86: INVLPGs or a full flush past 33 pages,
+    plus an IPI round to the mm's other CPUs; with freed page tables also
+    to lazy CPUs), is inline below tlb_flush_mmu, which is where perf puts
+    its cycles.
     """
     if not tlb.end:
         return
@@ -403,10 +408,11 @@ def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     cpu.sym = "tlb_flush_mmu"
     try:
         cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
-        m.arch.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+        m.arch.tlb_flush(cpu, tlb)
     finally:
         cpu.sym = saved
-    tlb.start = tlb.end = 0
+    tlb.start = tlb.end = 0                     # __tlb_reset_range()
+    tlb.freed_tables = False
 
 
 def tlb_flush_mmu(current: TaskStruct, tlb: MmuGather) -> None:
@@ -431,19 +437,58 @@ def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
     tlb_flush_mmu(current, tlb)
 
 
-def zap_page_range_single(current: TaskStruct, vma: VmAreaStruct, start: int, end: int) -> None:
-    """Models: zap_page_range_single(): unmap a range of one VMA and flush it (MADV_DONTNEED, munmap).
-
-    One zap_pte_range() per PTE table (zap_pmd_range), one gather for all.
-
-    # MODEL: page tables themselves are not pages here (the page table is a
-    # flat vpn -> pte map), so free_pgtables() and the flush it owes for
-    # freed tables (freed_tables) are not modelled (see do_munmap).
-    """
-    tlb = MmuGather(vma)
+def unmap_page_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> None:
+    """Models: unmap_page_range() -> zap_pmd_range(): one zap_pte_range() per PTE table that exists."""
+    tables = tlb.vma.vm_mm.pte_tables
     addr = start
     while addr < end:
         next_ = pmd_addr_end(addr, end)
-        zap_pte_range(current, tlb, addr, next_)
+        if addr >> PMD_SHIFT in tables:         # pmd_none(): no table, nothing to zap
+            zap_pte_range(current, tlb, addr, next_)
         addr = next_
+
+
+def zap_page_range_single(current: TaskStruct, vma: VmAreaStruct, start: int, end: int) -> None:
+    """Models: zap_page_range_single(): unmap a range of one VMA and flush it (MADV_DONTNEED).
+
+    One zap_pte_range() per PTE table, one gather for all; the page tables
+    stay (only munmap frees them: unmap_region).
+    """
+    tlb = MmuGather(vma)
+    unmap_page_range(current, tlb, start, end)
     tlb_finish_mmu(current, tlb)
+
+
+def free_pgtables(current: TaskStruct, tlb: MmuGather, start: int, end: int, floor: int,
+                  ceiling: int) -> None:
+    """Models: free_pgtables() -> free_pgd_range() down to free_pte_range(): free unused PTE tables.
+
+    [start, end) was just unmapped; *floor* is where the previous VMA ends
+    (0 if none) and *ceiling* where the next begins (0: none).  A PTE table
+    is freed only if its whole 2 MiB lies in [floor, ceiling), i.e. no other
+    VMA shares it.  Each freed table goes into the gather (pte_free_tlb():
+    one page at the table's address, ``freed_tables`` set), so the gather's
+    last flush reaches what may still cache it before it is reused.
+
+    # MODEL: the table's page is not taken from or returned to the page
+    # allocator (it would shift every folio's pfn); only its lifetime
+    # (mm.pte_tables) and the flush it owes are modelled.  Higher levels
+    # (PMD/PUD tables) are not modelled: they would widen the same flush.
+    """
+    addr = start & ~(PMD_SIZE - 1)
+    if addr < floor:
+        addr += PMD_SIZE
+    if ceiling:
+        ceiling &= ~(PMD_SIZE - 1)
+        if not ceiling:
+            return
+        if end - 1 > ceiling - 1:
+            end -= PMD_SIZE
+    tables = tlb.vma.vm_mm.pte_tables
+    while addr < end:
+        t = addr >> PMD_SHIFT
+        if t in tables:
+            tables.discard(t)                   # pte_free_tlb():
+            tlb.tlb_remove_tlb_entry(addr)      # tlb_flush_pmd_range(tlb, addr, PAGE_SIZE)
+            tlb.freed_tables = True
+        addr = (t + 1) << PMD_SHIFT

@@ -241,6 +241,10 @@ class MmStruct:
     mmap:        VMAs sorted by vm_start
     tlb_gen:     x86 mm->context.tlb_gen: bumped by every flush request
     mm_users:    tasks using it
+    pte_tables:  the PTE tables allocated (pte_table() of an address): one is
+                 allocated by the first fault in its 2 MiB (__pte_alloc), by
+                 fork's copy or mremap's move, and freed only by
+                 free_pgtables() (munmap, mremap's unmapping of the old range)
     machine:     the machine it lives on
     """
 
@@ -252,6 +256,7 @@ class MmStruct:
     mmap: list[VmAreaStruct] = field(default_factory=list)
     tlb_gen: int = 0
     mm_users: int = 0
+    pte_tables: set[int] = field(default_factory=set)
 
     def find_vma(self, addr: int) -> VmAreaStruct | None:
         """Models: mm/mmap.c: find_vma(), restricted to VMAs containing *addr*."""

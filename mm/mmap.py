@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
-from minikernel.mm.memory import zap_page_range_single
+from minikernel.mm.memory import (
+    MmuGather,
+    free_pgtables,
+    tlb_finish_mmu,
+    tlb_flush_mmu_tlbonly,
+    unmap_page_range,
+)
 from minikernel.mm.mm_types import (
     VM_MAYWRITE,
     VM_READ,
@@ -124,21 +130,36 @@ def vmas_in_range(mm: MmStruct, start: int, end: int) -> list[VmAreaStruct]:
     return [v for v in mm.mmap if start <= v.vm_start and v.vm_end <= end]
 
 
-def do_munmap(current: TaskStruct, start: int, length: int) -> None:
-    """Models: do_vmi_munmap() -> unmap_region(): zap, flush, free, then drop the VMAs.
+def unmap_region(current: TaskStruct, vmas: list[VmAreaStruct]) -> None:
+    """Models: unmap_region(): zap *vmas* (adjacent, sorted), free their page tables, flush once more.
 
-    # MODEL: no free_pgtables(): page tables are not pages here (see
-    # zap_page_range_single), so a PTE table left with no VMA is not freed
-    # and the flush the kernel owes it is not issued: one more mmu_gather
-    # flush with freed_tables set, of the table's first page -- x86
-    # flush_tlb_mm_range(freed_tables) also interrupts lazy CPUs, arm64 one
-    # non-leaf TLBI VAE1IS and a DSB on the unmapping CPU, riscv 6.8
-    # flush_tlb_mm().  It comes after the zap's own flush; mremap's
-    # unmapping of the old range owes the same.
+    One gather: each VMA's PTEs are zapped and flushed at its end
+    (tlb_end_vma), then free_pgtables() frees the PTE tables no other VMA
+    shares -- bounded by the previous VMA's end and the next one's start --
+    and tlb_finish_mmu() flushes those with ``freed_tables`` set (x86: lazy
+    CPUs interrupted too; arm64: a TLBI per 2 MiB; riscv 6.8: flush_tlb_mm)
+    before freeing the gathered folios.
     """
+    mm = current.mm
+    start, end = vmas[0].vm_start, vmas[-1].vm_end
+    floor = max((v.vm_end for v in mm.mmap if v.vm_end <= start), default=0)
+    ceiling = min((v.vm_start for v in mm.mmap if v.vm_start >= end), default=0)
+    tlb = MmuGather(vmas[0])
+    for vma in vmas:
+        tlb.vma = vma
+        unmap_page_range(current, tlb, vma.vm_start, vma.vm_end)
+        tlb_flush_mmu_tlbonly(current, tlb)             # tlb_end_vma()
+    free_pgtables(current, tlb, start, end, floor, ceiling)
+    tlb_finish_mmu(current, tlb)
+
+
+def do_munmap(current: TaskStruct, start: int, length: int) -> None:
+    """Models: do_vmi_munmap() -> do_vmi_align_munmap(): unmap_region(), then drop the VMAs."""
     end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
     mm = current.mm
-    for vma in vmas_in_range(mm, start, end):
-        zap_page_range_single(current, vma, vma.vm_start, vma.vm_end)
+    vmas = vmas_in_range(mm, start, end)
+    if not vmas:
+        return
+    unmap_region(current, vmas)
+    for vma in vmas:
         remove_vma(mm, vma)
-

@@ -24,8 +24,14 @@ from dataclasses import replace
 
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_present
 from minikernel.mm.mm_types import TaskStruct, VmAreaStruct
-from minikernel.mm.mmap import get_unmapped_area, insert_vma, remove_vma, vmas_in_range
-from minikernel.mm.pgtable_generic import pmd_addr_end
+from minikernel.mm.mmap import (
+    get_unmapped_area,
+    insert_vma,
+    remove_vma,
+    unmap_region,
+    vmas_in_range,
+)
+from minikernel.mm.pgtable_generic import PMD_SHIFT, pmd_addr_end
 from minikernel.mm.rmap import pte_offset_map_lock
 
 
@@ -67,11 +73,18 @@ def do_mremap(current: TaskStruct, addr: int, length: int) -> int:
     new_addr = get_unmapped_area(mm, end - addr)
     new = replace(vma, vm_start=new_addr, vm_end=new_addr + (end - addr))
     insert_vma(mm, new)
-    # move_page_tables(): one move_ptes() per PTE table of the old range.
+    # move_page_tables(): one move_ptes() per PTE table of the old range that
+    # exists, each into a table allocated at the new address (alloc_new_pmd).
     old = addr
     while old < end:
         next_ = pmd_addr_end(old, end)
-        move_ptes(current, vma, old, next_, new_addr + (old - addr))
+        if old >> PMD_SHIFT in mm.pte_tables:
+            new_start = new_addr + (old - addr)
+            mm.pte_tables.update((new_start >> PMD_SHIFT, (new_start + next_ - old - 1) >> PMD_SHIFT))
+            move_ptes(current, vma, old, next_, new_start)
         old = next_
+    # do_vmi_munmap() of the old range: its (now empty) PTE tables are zapped
+    # and freed with their own flush (unmap_region -> free_pgtables).
+    unmap_region(current, [vma])
     remove_vma(mm, vma)
     return new_addr

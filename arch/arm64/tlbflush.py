@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 # Armv8.2 (TSV110, Cortex-A55/A78/X1), which lack it; a v8.4+ core would
 # flush a range with a few range TLBIs instead.
 MAX_TLBI_OPS = 512
+#: PMD_SIZE: what one PTE table maps (2 MiB), the stride of a freed-tables flush
+PMD_SIZE = PAGE_SIZE << 9
 MAX_DVM_OPS = MAX_TLBI_OPS
 
 
@@ -270,6 +272,33 @@ class TlbOps:
         """Models: flush_tlb_mm(): DSB ISHST; TLBI ASIDE1IS; DSB ISH."""
         self.dvm.dsb_ishst(cpu)
         self._tlbi(cpu, TLBI_ASID, mm.asid)
+        self.dvm.dsb_ish(cpu)
+
+    def tlb_flush(self, cpu: Cpu, tlb) -> None:
+        """Models: arm64 tlb_flush(): __flush_tlb_range(start, end, stride, last_level = !freed_tables).
+
+        With freed page tables the gather holds only the tables' entries
+        (munmap flushed each VMA's PTEs at tlb_end_vma first), so the stride
+        is PMD_SIZE: one TLBI VAE1IS per 2 MiB of the span, then the DSB --
+        or, from MAX_TLBI_OPS such steps on, flush_tlb_mm().
+
+        # MODEL: VAE1IS (not last level) and VALE1IS invalidate the same
+        # entries here: the TLB model caches leaf translations only, no
+        # walk caches.
+        """
+        if not tlb.freed_tables:
+            self.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+            return
+        mm = tlb.vma.vm_mm
+        start = tlb.start & ~(PMD_SIZE - 1)
+        end = (tlb.end + PMD_SIZE - 1) & ~(PMD_SIZE - 1)
+        if (end - start) >= MAX_TLBI_OPS * PMD_SIZE:
+            self.flush_tlb_mm(cpu, mm)
+            return
+        self.dvm.dsb_ishst(cpu)
+        base = mm.asid << ASID_SHIFT
+        for addr in range(start, end, PMD_SIZE):
+            self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
         self.dvm.dsb_ish(cpu)
 
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:

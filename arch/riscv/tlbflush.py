@@ -134,6 +134,7 @@ class TlbOps:
         self.decision = decide(machine.cfg, machine.baseline.name)
         self.batching = self.decision.defer
         self.flush_all_threshold = machine.baseline.riscv_tlb_flush_all_threshold
+        self.tlb_flush_by_range = machine.baseline.riscv_tlb_flush_by_range
         self.cpus = machine.cpus
         self.active_mm: list[MmStruct | None] = [None] * machine.nr_cpus
 
@@ -238,6 +239,21 @@ class TlbOps:
         """Models: flush_tlb_mm() = __flush_tlb_range(mm_cpumask, asid, 0, FLUSH_TLB_MAX_SIZE)."""
         self.__flush_tlb_range(cpu, mm.mm_cpumask, mm, self.get_mm_asid(mm), 0,
                                FLUSH_TLB_MAX_SIZE)
+
+    def tlb_flush(self, cpu: Cpu, tlb) -> None:
+        """Models: riscv tlb_flush(): the gather's range, or flush_tlb_mm().
+
+        Up to 6.6 always flush_tlb_mm().  In 6.8 c5e9b2c2ae82 ("riscv:
+        Improve tlb_flush()") flushes the gathered range instead, and
+        97cf301fa42e ("riscv: Flush the tlb when a page directory is freed")
+        keeps flush_tlb_mm() for a gather with freed page tables, as the
+        privileged spec asks when a non-leaf PTE changes (the baseline's
+        ``riscv_tlb_flush_by_range``).
+        """
+        if tlb.freed_tables or not self.tlb_flush_by_range:
+            self.flush_tlb_mm(cpu, tlb.vma.vm_mm)
+        else:
+            self.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
 
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
         """Models: pte_needs_flush() on riscv: the generic default, always true."""

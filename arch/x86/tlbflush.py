@@ -290,6 +290,17 @@ class TlbOps:
         """
         self.flush_tlb_mm_range(cpu, mm, 0, TLB_FLUSH_ALL, freed_tables=True)
 
+    def tlb_flush(self, cpu: Cpu, tlb) -> None:
+        """Models: x86 tlb_flush(): flush_tlb_mm_range(mm, start, end, stride, tlb->freed_tables).
+
+        With freed page tables lazy CPUs are interrupted too: they may still
+        walk the freed tables (a lazy CPU keeps the mm's CR3).
+        """
+        if tlb.freed_tables:
+            self.flush_tlb_mm_range(cpu, tlb.vma.vm_mm, tlb.start, tlb.end, freed_tables=True)
+        else:
+            self.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
+
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
         """Models: x86 pte_needs_flush() (6.0, with mprotect's mmu_gather): flush only what can matter.
 

@@ -17,7 +17,7 @@ from minikernel.mm.mm_types import (
 from minikernel.mm.mmap import PROT_NONE
 from minikernel.mm.pgtable_generic import PTRS_PER_PTE, pte_table
 from minikernel.scenario import load_scenario, override_config, run_scenario
-from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
+from minikernel.user import MADV_DONTNEED, MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 NPAGES = 256
@@ -403,3 +403,94 @@ def test_debug_vm_catches_freeing_a_folio_an_mmu_gather_holds(make_machine, monk
     else:
         assert p.madvise(buf, PAGE_SIZE, MADV_PAGEOUT) == 1
         assert folio.freed
+
+
+# --- free_pgtables: a PTE table no VMA shares is freed, with its own flush ---
+
+def _lone_and_shared_munmap(m):
+    """munmap a VMA alone in its PTE table, then one that shares its table; counter deltas."""
+    p = Process.spawn(m, cpu=0)
+    a = p.mmap((PTRS_PER_PTE + 1) * PAGE_SIZE)      # table T0 and the first page of T1
+    p.write(a, 1)
+    p.write(a + PTRS_PER_PTE * PAGE_SIZE, 2)
+    t0 = pte_table(a)
+
+    def munmap(addr, length):
+        before = dict(m.arch.counters(), **m.vmstat.as_dict())
+        p.munmap(addr, length)
+        after = dict(m.arch.counters(), **m.vmstat.as_dict())
+        return {k: after[k] - before.get(k, 0) for k in after}
+
+    alone = munmap(a, PTRS_PER_PTE * PAGE_SIZE)     # no other VMA in T0: freed
+    assert t0 not in p.mm.pte_tables
+    b, c = p.mmap(PAGE_SIZE), p.mmap(PAGE_SIZE)     # back into T0's span, one table
+    p.write(b, 3)
+    p.write(c, 4)
+    assert pte_table(b) == pte_table(c) == t0 in p.mm.pte_tables
+    shared = munmap(b, PAGE_SIZE)                   # c still uses T0: kept
+    assert t0 in p.mm.pte_tables
+    return p, (alone, shared)
+
+
+def test_arm64_munmap_of_a_tables_only_vma_flushes_the_freed_table(make_machine):
+    m = make_machine("arm64", cpus=4)
+    _, (alone, shared) = _lone_and_shared_munmap(m)
+    per = 2 if m.profile.kpti else 1
+    # the zap's TLBI for the page, then (alone only) one TLBI for the freed table
+    assert (alone["tlbi_issued"], shared["tlbi_issued"]) == (2 * per, per)
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.6", "6.16"])
+def test_x86_freed_table_flush_interrupts_the_lazy_cpu(make_machine, kernel):
+    """The zap's flush skips the lazy CPU (tlb_is_not_lazy); the freed-tables flush does not."""
+    m = make_machine("x86", "DEBUG_TLBFLUSH=y", X86[kernel], cpus=4)
+    p = Process.spawn(m, cpu=0)
+    p.move_to(1)
+    p.move_to(0)                                    # CPU1 went idle: lazy, still in the mask
+    assert m.arch.is_lazy[1] and p.mm.mm_cpumask >> 1 & 1
+    for i in range(2):
+        p.write(p.mmap(PAGE_SIZE), i)               # both VMAs in one PTE table
+    second = p.mm.mmap[1].vm_start
+    received = m.vmstat.nr_tlb_remote_flush_received
+    p.munmap(p.mm.mmap[0].vm_start, PAGE_SIZE)      # shares its table: no IPI for CPU1
+    assert m.vmstat.nr_tlb_remote_flush_received == received and m.arch.is_lazy[1]
+    p.munmap(second, PAGE_SIZE)                     # the table goes: CPU1 is interrupted
+    assert m.vmstat.nr_tlb_remote_flush_received == received + 1
+    assert not m.arch.is_lazy[1]                    # and left for init_mm
+
+
+@pytest.mark.parametrize("kernel, per_address, full", [("6.6", 0, 1), ("6.8", 1, 0)])
+def test_riscv_gather_flush_is_the_whole_mm_up_to_6_6(make_machine, kernel, per_address, full):
+    """riscv tlb_flush(): flush_tlb_mm() for any gather up to 6.6, the range since c5e9b2c2ae82."""
+    m = make_machine("riscv", f"MODEL_RISCV_KERNEL_{kernel.replace('.', '_')}=y", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(2 * PAGE_SIZE)
+    p.write(buf, 1)
+    p.write(buf + PAGE_SIZE, 2)
+    before = m.arch.counters()
+    p.madvise(buf, PAGE_SIZE, MADV_DONTNEED)        # one page, the table stays
+    after = m.arch.counters()
+    assert (after["sfence_vma"] - before["sfence_vma"],
+            after["sfence_vma_all"] - before["sfence_vma_all"]) == (per_address, full)
+
+
+def test_riscv_6_8_freed_table_flush_is_the_whole_mm(make_machine):
+    m = make_machine("riscv", "MODEL_RISCV_KERNEL_6_8=y", cpus=4)
+    _, (alone, shared) = _lone_and_shared_munmap(m)
+    assert (alone["sfence_vma"], alone["sfence_vma_all"]) == (1, 1)    # the page, then the mm
+    assert (shared["sfence_vma"], shared["sfence_vma_all"]) == (1, 0)
+
+
+def test_mremap_frees_the_old_table_and_moves_the_rest(make_machine):
+    m = make_machine("arm64", cpus=4)
+    p = Process.spawn(m, cpu=0)
+    buf = p.mmap(PTRS_PER_PTE * PAGE_SIZE)          # all of table T0
+    p.write(buf, 7)
+    old = pte_table(buf)
+    tlbi = m.arch.counters()["tlbi_issued"]
+    new = p.mremap(buf, PTRS_PER_PTE * PAGE_SIZE)   # to T1; nothing is left in T0
+    per = 2 if m.profile.kpti else 1
+    # move_ptes' force_flush (512 pages: one ASIDE1IS), then the freed T0's flush
+    assert m.arch.counters()["tlbi_issued"] - tlbi == 2 * per
+    assert old not in p.mm.pte_tables and pte_table(new) in p.mm.pte_tables
+    assert p.read(new) == 7
