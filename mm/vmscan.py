@@ -472,6 +472,11 @@ def try_to_free_pages(current: TaskStruct, nr_to_reclaim: int) -> int:
 
     # MODEL: no scan priorities, no anon/file balancing; the scan gives up
     # after isolating three times the LRU's size without reaching the target.
+    # No kswapd and no memcg: reclaim runs in the task that asks for it
+    # (here, or MADV_PAGEOUT).  kswapd's case -- the reclaimer on another CPU
+    # than the process, so even a single-threaded x86 process's mm_cpumask
+    # names a CPU other than the reclaimer's and the flush defers -- is a
+    # scenario "reclaim" step by a task on another CPU.
     """
     m = current.machine
     if m.trace is not None:
