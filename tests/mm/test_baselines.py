@@ -17,7 +17,15 @@ from minikernel.mm.mm_types import (
 from minikernel.mm.mmap import PROT_NONE
 from minikernel.mm.pgtable_generic import PTRS_PER_PTE, pte_table
 from minikernel.scenario import load_scenario, override_config, run_scenario
-from minikernel.user import MADV_DONTNEED, MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, Process
+from minikernel.user import (
+    MADV_DONTNEED,
+    MADV_PAGEOUT,
+    MAP_ANONYMOUS,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_READ,
+    Process,
+)
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 NPAGES = 256
