@@ -26,7 +26,9 @@ that bypasses it):
   - with a batched ``time`` too: the per-TLBI issue cost, so that the
     batched CPU time matches (otherwise that figure is assumed, and the
     batched run is a prediction).
-Everything else is assumed, with a plausible range (``[range]``).
+Everything else is assumed: the hardware figures with a plausible range
+(``[range]``), the small fixed kernel costs (FIXED), init_on_alloc and the
+TLB size without one.
 
 Invariants this module owns:
   - A line of an input file it cannot read is a UserError naming the file,
@@ -633,9 +635,11 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("# seed benchmark (see README, 'A profile for your own machine').")
     w(f"# Inputs: {src or 'given on the command line'}")
     w("# Provenance of each figure: measured / published (an input), fit (solved by the")
-    w("# fit so the model reproduces the inputs), assumption (nobody measured it; its")
-    w("# plausible range is in [range]).  The model's elapsed time is the benchmark's")
-    w("# CPU time (user + sys): the fit targets that, not the wall-clock time.")
+    w("# fit so the model reproduces the inputs), assumption (nobody measured it; an")
+    w("# assumed hardware figure has its plausible range in [range]; the small fixed")
+    w("# [kernel_ns] costs, init_on_alloc and the TLB size have none).  The model's")
+    w("# elapsed time is the benchmark's CPU time (user + sys): the fit targets that, not")
+    w("# the wall-clock time.")
     w("# Residuals (input: target -> model):")
     for n, (t, m) in res.items():
         w(f"#   {n}: {t:.4g} -> {m:.4g}")
@@ -742,6 +746,13 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
         if key == "tlbi_issue_ns" and fit_issue:
             continue
         w(f'"arm64.{key}" = [{lo}, {hi}]')
+    # The per-CPU port time is the assumed share of the fitted latency (above);
+    # its range is that share's range, at the same latency and base.
+    thr = [max(f * lat - prof.dvm_throughput_base_ns, 0.0) / meas.cpus
+           for f in THROUGHPUT_SHARE[1]]
+    w(f'"arm64.dvm_throughput_per_cpu_ns" = [{_fmt(thr[0])}, {_fmt(thr[1])}]'.ljust(53)
+      + f" # assumption: port time {THROUGHPUT_SHARE[1][0]:.0%}-{THROUGHPUT_SHARE[1][1]:.0%} "
+      "of the latency")
     w(f'"tlb.walk_ns" = [{TLB_WALK_NS[1][0]}, {TLB_WALK_NS[1][1]}]')
     if meas.kpti is None:
         w('"machine.kpti" = [false, true]'.ljust(40) + "# not checked with dmesg")
