@@ -138,3 +138,45 @@ def test_fit_to_stdout_is_a_loadable_profile(tmp_path, capsys):
     assert p.dvm_latency_ns() == pytest.approx(shipped.dvm_latency_ns(), rel=1e-3)
     assert main(["fit", "--published", "nosuch"]) == 2
     assert "--published nosuch" in capsys.readouterr().err
+
+
+# --- KPTI: a second TLBI per page where the profile's cores need it (issue 12, item 1) ---
+
+@pytest.mark.parametrize("cores, kpti, want", [
+    (("cortex-a78",), None, True),                # ARMv8.2, no E0PD: KASLR forces KPTI
+    (("tsv110 x96",), None, True),
+    (("cortex-a55:r2p0 x4", "cortex-x1:r1p0"), None, True),
+    (("cortex-a710 x8",), None, False),           # ARMv9.0 has E0PD: no KPTI for KASLR
+    (("cortex-a55 x4", "cortex-a710 x4"), None, True),    # one boot CPU without E0PD is
+                                                          # enough (a CPU-local capability)
+    ((), None, False),                            # cores unknown: assume none
+    (("cortex-a78",), False, False),              # dmesg said so (--kpti no)
+    (("cortex-a710",), True, True),
+])
+def test_fit_decides_kpti_from_the_cores(cores, kpti, want):
+    from minikernel.fit import Measurements, _kpti
+    got, why = _kpti(Measurements(name="m", cpus=8, ghz=2.0, cores=cores, kpti=kpti))
+    assert got is want
+    assert ("given" in why) is (kpti is not None)
+
+
+def test_kpti_issues_a_second_tlbi_per_page_and_costs_its_issue(make_machine):
+    """The same machine with and without KPTI, seed benchmark unbatched: twice the TLBIs,
+    and the second TLBI's issue and port slot are charged (the old model ignored it)."""
+    from dataclasses import replace
+
+    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED
+    from minikernel.profile import load_profile
+    from minikernel.workload import run_seed_benchmark
+    sd = load_profile("snapdragon888")
+    runs = {}
+    for kpti in (False, True):
+        m = make_machine("arm64", *PUBLISHED_KERNEL, *UNBATCHED, cpus=8,
+                         profile=replace(sd, kpti=kpti))
+        assert m.arch.kpti is kpti
+        runs[kpti] = run_seed_benchmark(m, 1, warmup=1)
+    off, on = runs[False], runs[True]
+    assert on.arch["tlbi_issued"] == 2 * off.arch["tlbi_issued"]
+    assert on.arch["dsb_ish_waited"] == off.arch["dsb_ish_waited"]
+    extra = on.profile["ptep_clear_flush"] - off.profile["ptep_clear_flush"]
+    assert extra >= 256 * sd.tlbi_issue_ns
