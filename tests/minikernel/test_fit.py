@@ -12,28 +12,10 @@ from minikernel.fit import parse_annotate, parse_perf_report, parse_time
 from minikernel.published import published
 
 
-def cover_letter_perf(children: bool = False, noise: bool = True) -> str:
-    """A perf report --stdio text from the published Snapdragon lines (published.toml)."""
-    d = published()["snapdragon888"]["unbatched"]["perf"]
-    lines = ["# Samples: 60K of event 'cycles'", f"# Event count (approx.): {d['event_count']}",
-             "#", ("# Children      Self  Command  Shared Object      Symbol" if children else
-                   "# Overhead  Command  Shared Object      Symbol"), "#"]
-    for sym, pct in d["symbols"]:
-        col = f"{min(pct * 2, 99):8.2f}%  {pct:8.2f}%" if children else f"{pct:8.2f}%"
-        lines.append(f"  {col}  a.out    [kernel.kallsyms]  [k] {sym}")
-        if children:
-            lines.append("            |")
-            lines.append("            ---el0_svc")
-    if noise:
-        lines.append("     0.40%  a.out    libc.so.6          [.] __memset_generic")
-        lines.append("     0.30%  perf     [kernel.kallsyms]  [k] ptep_clear_flush")
-    return "\n".join(lines) + "\n"
-
-
-def test_perf_report_with_and_without_children_and_other_commands():
+def test_perf_report_with_and_without_children_and_other_commands(cover_letter):
     want = dict(published()["snapdragon888"]["unbatched"]["perf"]["symbols"])
     for children in (False, True):
-        got, comm = parse_perf_report("perf.txt", cover_letter_perf(children))
+        got, comm = parse_perf_report("perf.txt", cover_letter.perf(children))
         assert comm == "a.out"
         assert got.pop("__memset_generic") == 0.40      # a user-space DSO of a.out
         assert got == want                               # perf's own line not added
@@ -82,16 +64,15 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert "--time" in capsys.readouterr().err
 
 
-def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_path, capsys):
+def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_path, capsys,
+                                                                        cover_letter):
     """5.36 % ptep_clear_flush, the published top symbols, 14.69 s: the profile's A/B
     predicts the Snapdragon's batched CPU time (13.67 s) within 1.5 points (the
     tolerance of test_validation.py, same reason)."""
     perf = tmp_path / "perf.txt"
-    perf.write_text(cover_letter_perf(children=True))
-    tm = published()["snapdragon888"]["unbatched"]["time"]
+    perf.write_text(cover_letter.perf(children=True))
     t = tmp_path / "time.txt"
-    t.write_text(f"~ # time taskset -c 4 ./a.out\n {tm['user_s']:.2f}user {tm['sys_s']:.2f}system "
-                 f"0:{tm['elapsed_s']:.2f}elapsed\n")
+    t.write_text(cover_letter.time())
     out = tmp_path / "mine.toml"
     out.write_text("# a file the user had\n")
     assert main(["fit", "--perf", str(perf), "--time", str(t), "--cpus", "8", "--ghz", "2.42",

@@ -59,3 +59,19 @@ def test_sweep_rows_carry_the_range_unless_asked_not_to():
     assert "far from the measured 8" in rows[1]["far_from_measured"]
     pts = sweep.build_grid(["arm64"], [32], ["snapdragon888"], ["seed"], ["ARM64_ERRATUM_2441007=n"], 1, ranges=False)
     assert sweep.run_point(pts[0])["saving_low_pct"] is None
+
+
+def test_a_saving_that_was_a_fit_input_says_so_in_the_sweep_and_main_job(run_cli):
+    """kunpeng920's batched CPU time at 96 CPUs was a fit input (its [range] fit_inputs):
+    the seed benchmark's saving there is calibration, and the sweep row and the main
+    job say so; a threaded run there, or another CPU count, was never fitted."""
+    pts = sweep.build_grid(["arm64"], [96, 128], ["kunpeng920"], ["seed", "threads"],
+                           ["EXPERT=y"], 1, ranges=False)
+    rows = {(p.cpus, p.workload): sweep.run_point(p) for p in pts}
+    assert "fit input" in rows[96, "seed"]["saving_fit_input"]
+    assert "calibration" in sweep.render_table([rows[96, "seed"]])
+    assert rows[128, "seed"]["saving_fit_input"] is None
+    assert rows[96, "threads"]["saving_fit_input"] is None
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--machine", "kunpeng920",
+                "--workload", "threads:4", "--iterations", "1", "--json")
+    assert json.loads(r.out)["ab"]["saving"]["fit_input"] is None
