@@ -95,6 +95,11 @@ def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_pat
     want = (1 - (b["batched"]["time"]["user_s"] + b["batched"]["time"]["sys_s"])
             / (b["unbatched"]["time"]["user_s"] + b["unbatched"]["time"]["sys_s"])) * 100
     assert saving == pytest.approx(want, abs=1.5)
+    # ... and the README's "predicted" table shows this run's figure.
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    row = [ln for ln in readme.splitlines() if ln.startswith("| `minikernel fit` |")]
+    assert len(row) == 1 and row[0].split("|")[4].strip() == f"{saving:.2f} %"
 
 
 def test_perf_report_with_a_samples_column():
