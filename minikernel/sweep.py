@@ -264,7 +264,7 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
            "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile),
            # the seed benchmark's saving at a fitted profile's measured point may have
            # been a fit input: then it is calibration, not a prediction (said so)
-           "saving_fit_input": (uncertainty.fit_input_note(profile)
+           "saving_fit_input": (uncertainty.fit_input_note(profile, cfg)
                                 if point.workload == "seed" else None)}
     if not point.ranges or uncertainty.needs_range(profile) is None:
         return out

@@ -76,6 +76,14 @@ def test_a_saving_that_was_a_fit_input_says_so_in_the_sweep_and_main_job(run_cli
     r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--machine", "kunpeng920",
                 "--workload", "threads:4", "--iterations", "1", "--json")
     assert json.loads(r.out)["ab"]["saving"]["fit_input"] is None
+    # Another kernel at the fitted point: calibrated figures, not the measurement.
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--set",
+                "MODEL_ARM64_BATCHED_TLB_6_6=y", "--machine", "kunpeng920", "--iterations", "1",
+                "--json")
+    note = json.loads(r.out)["ab"]["saving"]["fit_input"]
+    assert "on Linux 6.1 (v5)" in note and "on Linux 6.6 rests on" in note
+    assert "reproduces a measurement" not in note
+    assert "reproduces a measurement" in rows[96, "seed"]["saving_fit_input"]
 
 
 @pytest.mark.parametrize("name", ["snapdragon888", "kunpeng920", "x86-2s"])
