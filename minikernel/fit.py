@@ -26,7 +26,9 @@ that bypasses it):
   - with a batched ``time`` too: the per-TLBI issue cost, so that the
     batched CPU time matches (otherwise that figure is assumed, and the
     batched run is a prediction).
-Everything else is assumed, with a plausible range (``[range]``).
+Everything else is assumed: the hardware figures with a plausible range
+(``[range]``), the small fixed kernel costs (FIXED), init_on_alloc and the
+TLB size without one.
 
 Invariants this module owns:
   - A line of an input file it cannot read is a UserError naming the file,
@@ -140,10 +142,13 @@ FIXED_SHARE = (0.5, (0.25, 0.75))
 TLB_WALK_NS = (25.0, (10.0, 60.0))
 
 #: Cores that lack E0PD (ARMv8.2 and older): with KASLR they run with KPTI
-#: (arm64 kaslr_requires_kpti()), so every TLBI is issued twice.
+#: (arm64 kaslr_requires_kpti()), so every TLBI is issued twice.  KPTI is a
+#: boot CPU-local capability (ARM64_CPUCAP_BOOT_RESTRICTED_CPU_LOCAL_FEATURE):
+#: one such core among the boot CPUs turns it on for the whole system.
 NO_E0PD_CORES = {"cortex-a53", "cortex-a55", "cortex-a57", "cortex-a72", "cortex-a73",
                  "cortex-a75", "cortex-a76", "cortex-a77", "cortex-a78", "cortex-x1",
-                 "neoverse-n1", "tsv110", "kunpeng920", "cortex-a65", "neoverse-e1"}
+                 "neoverse-n1", "tsv110", "kunpeng920", "cortex-a65", "neoverse-e1",
+                 "qcom-falkor-v1", "qcom-kryo", "qcom-kryo4xx-gold"}
 
 
 @dataclass
@@ -398,10 +403,12 @@ def _kpti(meas: Measurements) -> tuple[bool, str]:
         return meas.kpti, f"{meas.tag}: given"
     # "cortex-a78", "cortex-a78:r1p1" or "cortex-a55:r2p0 x4" (the profile's spelling)
     cores = [re.match(r"\s*([a-z0-9-]*)", c.lower()).group(1) for c in meas.cores]
-    if cores and all(c in NO_E0PD_CORES for c in cores):
-        return True, ("assumption: KASLR on and the cores (" + ", ".join(meas.cores) +
-                      ") lack E0PD, so kaslr_requires_kpti() forces KPTI; check "
-                      "`dmesg | grep -i kpti`")
+    lacking = [c for c in cores if c in NO_E0PD_CORES]
+    if lacking:
+        which = ("the cores (" + ", ".join(meas.cores) + ") lack" if len(lacking) == len(cores)
+                 else "some cores (" + ", ".join(lacking) + ") lack")
+        return True, (f"assumption: KASLR on and {which} E0PD, so kaslr_requires_kpti() "
+                      "forces KPTI; check `dmesg | grep -i kpti`")
     return False, "assumption: no KPTI (cores unknown or with E0PD); check `dmesg | grep -i kpti`"
 
 
@@ -633,9 +640,11 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
     w("# seed benchmark (see README, 'A profile for your own machine').")
     w(f"# Inputs: {src or 'given on the command line'}")
     w("# Provenance of each figure: measured / published (an input), fit (solved by the")
-    w("# fit so the model reproduces the inputs), assumption (nobody measured it; its")
-    w("# plausible range is in [range]).  The model's elapsed time is the benchmark's")
-    w("# CPU time (user + sys): the fit targets that, not the wall-clock time.")
+    w("# fit so the model reproduces the inputs), assumption (nobody measured it; an")
+    w("# assumed hardware figure has its plausible range in [range]; the small fixed")
+    w("# [kernel_ns] costs, init_on_alloc and the TLB size have none).  The model's")
+    w("# elapsed time is the benchmark's CPU time (user + sys): the fit targets that, not")
+    w("# the wall-clock time.")
     w("# Residuals (input: target -> model):")
     for n, (t, m) in res.items():
         w(f"#   {n}: {t:.4g} -> {m:.4g}")
@@ -742,6 +751,13 @@ def render_toml(meas, prof, k, rest, like, scale, lat, issue, fit_issue, kpti_wh
         if key == "tlbi_issue_ns" and fit_issue:
             continue
         w(f'"arm64.{key}" = [{lo}, {hi}]')
+    # The per-CPU port time is the assumed share of the fitted latency (above);
+    # its range is that share's range, at the same latency and base.
+    thr = [max(f * lat - prof.dvm_throughput_base_ns, 0.0) / meas.cpus
+           for f in THROUGHPUT_SHARE[1]]
+    w(f'"arm64.dvm_throughput_per_cpu_ns" = [{_fmt(thr[0])}, {_fmt(thr[1])}]'.ljust(53)
+      + f" # assumption: port time {THROUGHPUT_SHARE[1][0]:.0%}-{THROUGHPUT_SHARE[1][1]:.0%} "
+      "of the latency")
     w(f'"tlb.walk_ns" = [{TLB_WALK_NS[1][0]}, {TLB_WALK_NS[1][1]}]')
     if meas.kpti is None:
         w('"machine.kpti" = [false, true]'.ljust(40) + "# not checked with dmesg")
@@ -759,6 +775,9 @@ def published_measurements(machine: str) -> Measurements:
     """Measurements of a built-in machine, from minikernel/data/published.toml."""
     from minikernel.published import published
     d = published()[machine]
+    sd = published()["snapdragon888"]["unbatched"]
+    sd_clear_page = dict(sd["perf"]["symbols"])["clear_page"]
+    sd_ghz = sd["perf"]["event_count"] / (sd["time"]["user_s"] + sd["time"]["sys_s"]) / 1e9
     src = d["source"]
     u, b = d["unbatched"], d["batched"]
     cpus = d.get("cpus") or d["cpus_candidates"][0]
@@ -770,9 +789,9 @@ def published_measurements(machine: str) -> Measurements:
                      "assumption (no erratum the model knows depends on them)",
             "cpus": "published (\"snapdragon 888 with 8 cores\")",
             "ghz": "spec: cpu4 (taskset -c 4) is a Cortex-A78 at 2.42 GHz; the published perf "
-                   "event count / CPU time gives 2.45",
+                   f"event count / CPU time gives {sd_ghz:.2f}",
             "init_on_alloc": "assumption: Android GKI's default (init_on_alloc=1); explains the "
-                             "published clear_page 1.63 % on a swap-in-only path",
+                             f"published clear_page {sd_clear_page} % on a swap-in-only path",
             "tlb_entries": "spec: Cortex-A78 L2 TLB, 1024 entries"}),
         "kunpeng920": (2.6, ("tsv110 x96",), False, 1536, {
             "cores": "spec: HiSilicon TaiShan v110 cores",

@@ -255,9 +255,10 @@ def saving_report(cfg_a, cfg_b, profile, runs: list[dict], workload: str) -> dic
         why = (f"the migration benchmark was never measured on {profile.name}: its page-copy "
                "figures ([numa]) are assumptions")
     out = {"pct": pct, "range": None, "why_range": why, "far": uncertainty.far_note(profile),
-           # the fits consumed the seed benchmark's figures, never the migration one's
-           "fit_input": (None if workload.startswith("migrate")
-                         else uncertainty.fit_input_note(profile))}
+           # the fits consumed the seed benchmark's figures (one process, one thread),
+           # never those of threads:N, procs:N or the migration benchmark
+           "fit_input": (uncertainty.fit_input_note(profile, cfg_a) if workload == "seed"
+                         else None)}
     if why is None:
         return out
     kw = bench_kw(workload)

@@ -42,7 +42,8 @@ CSV_FIELDS = ("arch", "machine", "cpus", "workload", "sets", "iterations", "conf
               "speedup", "ptep_clear_flush_pct", "sync_flushes_unbatched",
               "batches_batched", "dsb_or_ipi_unbatched", "dsb_or_ipi_batched",
               "pages_reclaimed", "width", "flush_share_pct", "profile_cpus", "saving_pct",
-              "saving_low_pct", "saving_high_pct", "saving_moved_most_by", "far_from_measured")
+              "saving_low_pct", "saving_high_pct", "saving_moved_most_by", "far_from_measured",
+              "saving_fit_input")
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -260,7 +261,11 @@ def _range_keys(point: Point, cfg, profile, pct: float) -> dict[str, Any]:
 
     kw = _bench_kw(point)
     out = {"saving_pct": pct, "saving_low_pct": None, "saving_high_pct": None,
-           "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile)}
+           "saving_moved_most_by": None, "far_from_measured": uncertainty.far_note(profile),
+           # the seed benchmark's saving at a fitted profile's measured point may have
+           # been a fit input: then it is calibration, not a prediction (said so)
+           "saving_fit_input": (uncertainty.fit_input_note(profile, cfg)
+                                if point.workload == "seed" else None)}
     if not point.ranges or uncertainty.needs_range(profile) is None:
         return out
     on = cfg.with_sets(deferral_sets(cfg, point.cpus, True, profile))
@@ -429,6 +434,8 @@ def _saving_cell(r: dict[str, Any]) -> str:
     if r.get("saving_low_pct") is not None:
         cell += (f" ({r['saving_low_pct']:.1f}..{r['saving_high_pct']:.1f}, "
                  f"most: {r['saving_moved_most_by']})")
+    if r.get("saving_fit_input"):
+        cell += " (a fit input: calibration, not a prediction)"
     return cell
 
 

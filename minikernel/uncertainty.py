@@ -16,6 +16,7 @@ sum of the positive swings], naming the figure whose swing is largest.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from types import MappingProxyType
 from typing import Callable
 
@@ -40,13 +41,36 @@ def needs_range(profile: MachineProfile) -> str | None:
     return None
 
 
-def fit_input_note(profile: MachineProfile) -> str | None:
-    """A sentence when the saving at this CPU count was itself a fit input."""
-    if profile.cpus == profile.cpus_measured and \
-            "batched_cpu_time" in profile.ranges.get("fit_inputs", ()):
-        return (f"at {profile.cpus} CPUs {profile.name}'s batched CPU time was a fit input: "
-                "this saving reproduces a measurement (calibration), it does not predict one")
-    return None
+def fit_input_note(profile: MachineProfile, cfg=None) -> str | None:
+    """A sentence when the seed benchmark's saving at this CPU count was itself a fit
+    input; with *cfg* (the kernel run), it also says when that kernel is not the one
+    the fit ran (minikernel.fit: the arch's default baseline, the published config)."""
+    if profile.cpus != profile.cpus_measured or \
+            "batched_cpu_time" not in profile.ranges.get("fit_inputs", ()):
+        return None
+    note = f"at {profile.cpus} CPUs {profile.name}'s batched CPU time was a fit input"
+    if cfg is not None:
+        ran, fitted = _kernel_name(cfg), _fitted_kernel(cfg.arch)
+        if ran != fitted:
+            return (note + f" on {fitted}: this saving on {ran} rests on that calibration "
+                    "(the same fitted figures, another kernel's path), it is not an "
+                    "independent prediction")
+    return note + ": this saving reproduces a measurement (calibration), it does not predict one"
+
+
+def _kernel_name(cfg) -> str:
+    from minikernel.baseline import baseline_for
+    b = baseline_for(cfg).as_dict()
+    v = b["variant"]
+    return b["name"] + (f" ({v})" if v and v not in b["name"] else "")
+
+
+@cache
+def _fitted_kernel(arch: str) -> str:
+    """The kernel the fit's runs boot (minikernel.fit.UNBATCHED over PUBLISHED_KERNEL)."""
+    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED
+    from minikernel.kconfig import load_kernel_config
+    return _kernel_name(load_kernel_config(arch, sets=[*PUBLISHED_KERNEL, *UNBATCHED]))
 
 
 def far_note(profile: MachineProfile) -> str | None:

@@ -7,6 +7,8 @@
   cli_env         environment for such subprocesses
   report_line     a line for the terminal summary (e.g. how many property examples paused)
   cpython_extra   import a module of the CPython-only part of the test extra
+  cover_letter    the Snapdragon's published measurements as the files a user
+                  gives `minikernel fit` (perf report --stdio text, `time` output)
 
 Tests marked ``slow`` (registered in pyproject.toml) are skipped unless
 pytest runs with ``--run-slow``.
@@ -22,6 +24,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import structlog
@@ -161,6 +164,39 @@ def run_cli(capsys):
 def cpython_extra_fixture():
     """cpython_extra(module) as a fixture."""
     return cpython_extra
+
+
+def cover_letter_perf(children: bool = False, noise: bool = True) -> str:
+    """A perf report --stdio text from the published Snapdragon lines (published.toml)."""
+    from minikernel.published import published
+    d = published()["snapdragon888"]["unbatched"]["perf"]
+    lines = ["# Samples: 60K of event 'cycles'", f"# Event count (approx.): {d['event_count']}",
+             "#", ("# Children      Self  Command  Shared Object      Symbol" if children else
+                   "# Overhead  Command  Shared Object      Symbol"), "#"]
+    for sym, pct in d["symbols"]:
+        col = f"{min(pct * 2, 99):8.2f}%  {pct:8.2f}%" if children else f"{pct:8.2f}%"
+        lines.append(f"  {col}  a.out    [kernel.kallsyms]  [k] {sym}")
+        if children:
+            lines.append("            |")
+            lines.append("            ---el0_svc")
+    if noise:
+        lines.append("     0.40%  a.out    libc.so.6          [.] __memset_generic")
+        lines.append("     0.30%  perf     [kernel.kallsyms]  [k] ptep_clear_flush")
+    return "\n".join(lines) + "\n"
+
+
+def cover_letter_time() -> str:
+    """The Snapdragon's unbatched `time` (busybox's one line), after a shell prompt."""
+    from minikernel.published import published
+    tm = published()["snapdragon888"]["unbatched"]["time"]
+    return (f"~ # time taskset -c 4 ./a.out\n {tm['user_s']:.2f}user {tm['sys_s']:.2f}system "
+            f"0:{tm['elapsed_s']:.2f}elapsed\n")
+
+
+@pytest.fixture(name="cover_letter", scope="session")
+def cover_letter_fixture():
+    """cover_letter.perf(children=, noise=) and cover_letter.time(): file texts."""
+    return SimpleNamespace(perf=cover_letter_perf, time=cover_letter_time)
 
 
 @pytest.fixture(name="cli_env")

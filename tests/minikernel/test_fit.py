@@ -12,28 +12,10 @@ from minikernel.fit import parse_annotate, parse_perf_report, parse_time
 from minikernel.published import published
 
 
-def cover_letter_perf(children: bool = False, noise: bool = True) -> str:
-    """A perf report --stdio text from the published Snapdragon lines (published.toml)."""
-    d = published()["snapdragon888"]["unbatched"]["perf"]
-    lines = ["# Samples: 60K of event 'cycles'", f"# Event count (approx.): {d['event_count']}",
-             "#", ("# Children      Self  Command  Shared Object      Symbol" if children else
-                   "# Overhead  Command  Shared Object      Symbol"), "#"]
-    for sym, pct in d["symbols"]:
-        col = f"{min(pct * 2, 99):8.2f}%  {pct:8.2f}%" if children else f"{pct:8.2f}%"
-        lines.append(f"  {col}  a.out    [kernel.kallsyms]  [k] {sym}")
-        if children:
-            lines.append("            |")
-            lines.append("            ---el0_svc")
-    if noise:
-        lines.append("     0.40%  a.out    libc.so.6          [.] __memset_generic")
-        lines.append("     0.30%  perf     [kernel.kallsyms]  [k] ptep_clear_flush")
-    return "\n".join(lines) + "\n"
-
-
-def test_perf_report_with_and_without_children_and_other_commands():
+def test_perf_report_with_and_without_children_and_other_commands(cover_letter):
     want = dict(published()["snapdragon888"]["unbatched"]["perf"]["symbols"])
     for children in (False, True):
-        got, comm = parse_perf_report("perf.txt", cover_letter_perf(children))
+        got, comm = parse_perf_report("perf.txt", cover_letter.perf(children))
         assert comm == "a.out"
         assert got.pop("__memset_generic") == 0.40      # a user-space DSO of a.out
         assert got == want                               # perf's own line not added
@@ -82,16 +64,15 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert "--time" in capsys.readouterr().err
 
 
-def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_path, capsys):
+def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_path, capsys,
+                                                                        cover_letter):
     """5.36 % ptep_clear_flush, the published top symbols, 14.69 s: the profile's A/B
     predicts the Snapdragon's batched CPU time (13.67 s) within 1.5 points (the
     tolerance of test_validation.py, same reason)."""
     perf = tmp_path / "perf.txt"
-    perf.write_text(cover_letter_perf(children=True))
-    tm = published()["snapdragon888"]["unbatched"]["time"]
+    perf.write_text(cover_letter.perf(children=True))
     t = tmp_path / "time.txt"
-    t.write_text(f"~ # time taskset -c 4 ./a.out\n {tm['user_s']:.2f}user {tm['sys_s']:.2f}system "
-                 f"0:{tm['elapsed_s']:.2f}elapsed\n")
+    t.write_text(cover_letter.time())
     out = tmp_path / "mine.toml"
     out.write_text("# a file the user had\n")
     assert main(["fit", "--perf", str(perf), "--time", str(t), "--cpus", "8", "--ghz", "2.42",
@@ -114,6 +95,11 @@ def test_cover_letter_lines_give_a_profile_that_predicts_the_batched_run(tmp_pat
     want = (1 - (b["batched"]["time"]["user_s"] + b["batched"]["time"]["sys_s"])
             / (b["unbatched"]["time"]["user_s"] + b["unbatched"]["time"]["sys_s"])) * 100
     assert saving == pytest.approx(want, abs=1.5)
+    # ... and the README's "predicted" table shows this run's figure.
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    row = [ln for ln in readme.splitlines() if ln.startswith("| `minikernel fit` |")]
+    assert len(row) == 1 and row[0].split("|")[4].strip() == f"{saving:.2f} %"
 
 
 def test_perf_report_with_a_samples_column():
@@ -138,3 +124,45 @@ def test_fit_to_stdout_is_a_loadable_profile(tmp_path, capsys):
     assert p.dvm_latency_ns() == pytest.approx(shipped.dvm_latency_ns(), rel=1e-3)
     assert main(["fit", "--published", "nosuch"]) == 2
     assert "--published nosuch" in capsys.readouterr().err
+
+
+# --- KPTI: a second TLBI per page where the profile's cores need it (issue 12, item 1) ---
+
+@pytest.mark.parametrize("cores, kpti, want", [
+    (("cortex-a78",), None, True),                # ARMv8.2, no E0PD: KASLR forces KPTI
+    (("tsv110 x96",), None, True),
+    (("cortex-a55:r2p0 x4", "cortex-x1:r1p0"), None, True),
+    (("cortex-a710 x8",), None, False),           # ARMv9.0 has E0PD: no KPTI for KASLR
+    (("cortex-a55 x4", "cortex-a710 x4"), None, True),    # one boot CPU without E0PD is
+                                                          # enough (a CPU-local capability)
+    ((), None, False),                            # cores unknown: assume none
+    (("cortex-a78",), False, False),              # dmesg said so (--kpti no)
+    (("cortex-a710",), True, True),
+])
+def test_fit_decides_kpti_from_the_cores(cores, kpti, want):
+    from minikernel.fit import Measurements, _kpti
+    got, why = _kpti(Measurements(name="m", cpus=8, ghz=2.0, cores=cores, kpti=kpti))
+    assert got is want
+    assert ("given" in why) is (kpti is not None)
+
+
+def test_kpti_issues_a_second_tlbi_per_page_and_costs_its_issue(make_machine):
+    """The same machine with and without KPTI, seed benchmark unbatched: twice the TLBIs,
+    and the second TLBI's issue and port slot are charged (the old model ignored it)."""
+    from dataclasses import replace
+
+    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED
+    from minikernel.profile import load_profile
+    from minikernel.workload import run_seed_benchmark
+    sd = load_profile("snapdragon888")
+    runs = {}
+    for kpti in (False, True):
+        m = make_machine("arm64", *PUBLISHED_KERNEL, *UNBATCHED, cpus=8,
+                         profile=replace(sd, kpti=kpti))
+        assert m.arch.kpti is kpti
+        runs[kpti] = run_seed_benchmark(m, 1, warmup=1)
+    off, on = runs[False], runs[True]
+    assert on.arch["tlbi_issued"] == 2 * off.arch["tlbi_issued"]
+    assert on.arch["dsb_ish_waited"] == off.arch["dsb_ish_waited"]
+    extra = on.profile["ptep_clear_flush"] - off.profile["ptep_clear_flush"]
+    assert extra >= 256 * sd.tlbi_issue_ns

@@ -11,6 +11,7 @@ error, so it fails loudly the day the model starts to meet it.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ def _ms(machine: str) -> float:
 
 SAVING = "CPU time saved by batching (%)"
 TAIL = ["_raw_spin_unlock", "xas_load", "clear_page", "zram_slot_lock"]
+HOT_ENDS = ["_raw_spin_unlock_irq", "memset64"]      # the README's hot-symbol row, first/last
 DSB = "share of ptep_clear_flush in its DSB (%)"
 
 
@@ -84,7 +86,8 @@ def test_kunpeng_unbatched_fit_overpredicts_by_the_flush_share():
 
 @cache
 def loo(machine: str) -> dict[str, tuple[float, float]]:
-    rows = leave_one_out(machine, symbols=TAIL if machine == "snapdragon888" else False)
+    rows = leave_one_out(machine, symbols=TAIL + HOT_ENDS if machine == "snapdragon888"
+                         else False)
     return {name: (pub, model) for name, pub, model in rows}
 
 
@@ -125,13 +128,68 @@ def test_leave_one_out_tail_symbol_shares(sym):
     assert model == pytest.approx(published_value, abs=1.0)
 
 
+def _model_cycles():
+    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED, _run
+    r = _run(load_profile("snapdragon888"), UNBATCHED, iterations=1, kernel=PUBLISHED_KERNEL)
+    return r.cycles * published()["snapdragon888"]["iterations"]
+
+
 def test_snapdragon_cycles_match_perfs_event_count():
     """perf's 'Event count (approx.): 35706225414' cycles was not a fit input: the
     model's cycles are its CPU time x the spec clock of the A78 (2.42 GHz).
     Tolerance 3 %: the A78's DVFS steps around 2.42 GHz."""
-    from minikernel.fit import PUBLISHED_KERNEL, UNBATCHED, _run
-    p = load_profile("snapdragon888")
-    r = _run(p, UNBATCHED, iterations=1, kernel=PUBLISHED_KERNEL)
-    d = published()["snapdragon888"]
-    model = r.cycles * d["iterations"]
-    assert model == pytest.approx(d["unbatched"]["perf"]["event_count"], rel=0.03)
+    model = _model_cycles()
+    assert model == pytest.approx(
+        published()["snapdragon888"]["unbatched"]["perf"]["event_count"], rel=0.03)
+
+
+def _kunpeng_unfalsified():
+    """The shipped (full) Kunpeng fit's predictions nobody measured: the share of
+    ptep_clear_flush in its DSB, unbatched, and try_to_unmap_one's batched share."""
+    from minikernel.fit import BATCHED, PUBLISHED_KERNEL, UNBATCHED, _run
+    p = load_profile("kunpeng920")
+    u = _run(p, UNBATCHED, kernel=PUBLISHED_KERNEL)
+    b = _run(p, BATCHED, kernel=PUBLISHED_KERNEL)
+    dsb = u.stalls[("ptep_clear_flush", "dsb ish")] / u.profile["ptep_clear_flush"] * 100
+    return dsb, b.profile["try_to_unmap_one"] / sum(b.profile.values()) * 100
+
+
+def test_readme_predicted_table_is_these_predictions():
+    """The README's "predicted (not used in the fit)" table shows what the model
+    predicts now (a re-fit after a model change must update it)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("Predicted (not used in the fit", 1)[1].split("\n\n", 2)[1]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()
+             if line.startswith("| ")]
+    shown = {(c[0], c[1]): c[3] for c in cells}
+
+    def row(machine: str, start: str) -> str:
+        hits = [v for (m, what), v in shown.items() if m == machine and what.startswith(start)]
+        assert len(hits) == 1, (machine, start)
+        return hits[0]
+
+    sd, kp = unbatched_only("snapdragon888"), unbatched_only("kunpeng920")
+    lsd, lkp = loo("snapdragon888"), loo("kunpeng920")
+    ptep = "ptep_clear_flush share unbatched (%)"
+    ms = "unbatched CPU time per iteration (ms)"
+    assert row("snapdragon888", "user+sys saved") == f"{sd.predictions[SAVING][1]:.2f} %"
+    assert row("snapdragon888", "share of `ptep_clear_flush` in its final DSB") == \
+        f"{sd.predictions[DSB][1]:.1f} %"
+    assert row("snapdragon888", "cycles of the unbatched run") == f"{_model_cycles() / 1e9:.2f} G"
+    assert row("snapdragon888", f"leave out the {shares('snapdragon888')['ptep_clear_flush']} %") \
+        == f"{lsd[ptep][1]:.2f} %"
+    assert row("snapdragon888", "leave out user+sys unbatched") == f"{lsd[ms][1]:.3f} ms"
+    tail = [lsd[f"{s} share unbatched (%)"][1] for s in
+            ("clear_page", "_raw_spin_unlock", "xas_load", "zram_slot_lock")]
+    assert row("snapdragon888", "leave out `clear_page`") == \
+        " / ".join(f"{x:.2f}" for x in tail) + " %"
+    hot = [lsd[f"{s} share unbatched (%)"][1] for s in HOT_ENDS]
+    assert row("snapdragon888", "leave out a hot symbol") == f"{hot[0]:.2f} … {hot[1]:.2f} %"
+    assert row("kunpeng920", "fit from its unbatched numbers alone") == \
+        f"{kp.predictions[SAVING][1]:.2f} %"
+    assert row("kunpeng920", f"leave out the {shares('kunpeng920')['ptep_clear_flush']} %") == \
+        f"{lkp[ptep][1]:.2f} %"
+    assert row("kunpeng920", "leave out user+sys unbatched") == f"{lkp[ms][1]:.3f} ms"
+    dsb, t2u = _kunpeng_unfalsified()
+    assert row("kunpeng920", "share of `ptep_clear_flush` in its DSB") == \
+        f"{dsb:.0f} %; {t2u:.0f} %"

@@ -10,6 +10,7 @@ tests/minikernel/test_validation.py whether the predictions still hold.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,16 @@ FIGURES = ("tlbi_issue_ns", "dvm_latency_base_ns", "dvm_latency_per_cpu_ns",
            "dvm_throughput_per_cpu_ns", "kpti", "cpus", "ghz")
 
 
-@pytest.fixture(scope="module")
-def fitted():
+def _tool():
     spec = importlib.util.spec_from_file_location("fit_profiles", TOOL)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.refit(write=False)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return _tool().refit(write=False)
 
 
 @pytest.mark.parametrize("name", ["snapdragon888", "kunpeng920"])
@@ -44,3 +49,23 @@ def test_fit_reports_residuals_separately_from_predictions(fitted):
         assert set(res.residuals).isdisjoint(res.predictions)
         for target, model in res.residuals.values():
             assert model == pytest.approx(target, rel=1e-3)
+
+
+def _readme_range_table() -> dict[str, tuple[str, str, str, str]]:
+    """README "Uncertainty" table: arguments -> (saving, low, high, moved most by) as printed."""
+    readme = (TOOL.parents[1] / "README.md").read_text()
+    section = readme.split("### Uncertainty", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| ([\d.]+) % \| ([\d.]+) \.\. ([\d.]+) % \| `([^`]+)` \|$",
+                      section, flags=re.M)
+    return {args: (pct, lo, hi, most) for args, pct, lo, hi, most in rows}
+
+
+def test_readme_range_table_is_what_the_tool_prints():
+    """Every row of the README's range table is a RANGE_ROWS main job, with its figures
+    (the table went stale once: its Snapdragon commands were refused after the A55
+    erratum option became the default)."""
+    table = _readme_range_table()
+    mod = _tool()
+    assert set(table) == {" ".join(a) for a in mod.RANGE_ROWS}
+    for args, pct, lo, hi, most in mod.ranges_rows():
+        assert table[args] == (f"{pct:.2f}", f"{lo:.2f}", f"{hi:.2f}", most), args
