@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from minikernel.arch import Decision, FlushPath, nr_pages
+from minikernel.arch import Decision, FlushPath
 from minikernel.arch.arm64.cpu_errata import (
     ERRATA_REPEAT_TLBI,
     errata_matching,
@@ -258,13 +258,23 @@ class TlbOps:
         TLBIs and flushes the whole ASID instead: a 2 MiB range is one
         ASIDE1IS, 511 pages are 511 TLBIs.
         """
-        mm = vma.vm_mm
-        if nr_pages(start, end) >= MAX_TLBI_OPS:
+        self.__flush_tlb_range(cpu, vma.vm_mm, start, end, PAGE_SIZE)
+
+    def __flush_tlb_range(self, cpu: Cpu, mm: MmStruct, start: int, end: int, stride: int) -> None:
+        """Models: __flush_tlb_range(): the range rounded out to ``stride``, one TLBI per step.
+
+        From MAX_TLBI_OPS steps on it flushes the whole ASID instead.
+        Shared by flush_tlb_range() (a page stride) and tlb_flush() with
+        freed page tables (a PMD stride).
+        """
+        start &= ~(stride - 1)
+        end = (end + stride - 1) & ~(stride - 1)
+        if (end - start) >= MAX_TLBI_OPS * stride:
             self.flush_tlb_mm(cpu, mm)
             return
         self.dvm.dsb_ishst(cpu)
         base = mm.asid << ASID_SHIFT
-        for addr in range(start, end, PAGE_SIZE):
+        for addr in range(start, end, stride):
             self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
         self.dvm.dsb_ish(cpu)
 
@@ -289,17 +299,7 @@ class TlbOps:
         if not tlb.freed_tables:
             self.flush_tlb_range(cpu, tlb.vma, tlb.start, tlb.end)
             return
-        mm = tlb.vma.vm_mm
-        start = tlb.start & ~(PMD_SIZE - 1)
-        end = (tlb.end + PMD_SIZE - 1) & ~(PMD_SIZE - 1)
-        if (end - start) >= MAX_TLBI_OPS * PMD_SIZE:
-            self.flush_tlb_mm(cpu, mm)
-            return
-        self.dvm.dsb_ishst(cpu)
-        base = mm.asid << ASID_SHIFT
-        for addr in range(start, end, PMD_SIZE):
-            self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
-        self.dvm.dsb_ish(cpu)
+        self.__flush_tlb_range(cpu, tlb.vma.vm_mm, tlb.start, tlb.end, PMD_SIZE)
 
     def pte_needs_flush(self, oldpte: int, newpte: int) -> bool:
         """Models: pte_needs_flush() on arm64: the generic default, always true.
