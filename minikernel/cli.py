@@ -871,27 +871,54 @@ def _version() -> str:
 
 
 class _IterationProgress:
-    """`run A: 37/100 iterations, ETA 12 s` on stderr (a TTY only; never with --json)."""
+    """`A configured: 37/100 iterations, ETA 12 s (both runs)` on stderr (a TTY only;
+    never with --json).
 
-    def __init__(self) -> None:
+    The ETA is for the whole A/B job: the iterations left in this run and in
+    the runs still to come (*runs* in all, each of the same length), at the
+    rate measured since the job started (boot, warm-ups and all, so it errs
+    long).  The line is rewritten at most every *every* seconds, and always
+    for a run's first and last iteration.
+    """
+
+    def __init__(self, runs: int = 2, every: float = 0.2, clock=None) -> None:
         import time
 
-        self._clock = time.monotonic
-        self._start: dict[str, float] = {}
-        self._shown = False
+        self._clock = clock or time.monotonic
+        self._start = self._clock()
+        self._runs, self._every = runs, every
+        self._labels: list[str] = []
+        self._written: float | None = None
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        start = self._start.setdefault(label, self._clock())
-        left = (self._clock() - start) / done * (total - done)
+        now = self._clock()
+        first = label not in self._labels
+        if first:
+            self._labels.append(label)
+        done_all = (len(self._labels) - 1) * total + done
+        if not first and done != total and self._written is not None \
+                and now - self._written < self._every:
+            return
+        left = (now - self._start) / done_all * (self._runs * total - done_all)
         sys.stderr.write(f"\r{label.split(':')[0]} {label.split(': ')[-1]}: {done}/{total} "
-                         f"iterations, ETA {left:.0f} s   ")
+                         f"iterations, ETA {_duration(left)} (both runs)   ")
         sys.stderr.flush()
-        self._shown = True
+        self._written = now
 
     def close(self) -> None:
-        if self._shown:
+        if self._written is not None:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _duration(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 class Interrupted(Exception):

@@ -163,6 +163,32 @@ def check_flip(machine_a, machine_b, flip: Flip) -> None:
             "kernels that differ in it; no A/B to show")
 
 
+def check_sweep_point(cfg, cpus: int, profile) -> None:
+    """A sweep point's two kernels must take different deferral decisions (UserError if not).
+
+    The sweep runs, per point, *cfg* plus the assignments that make reclaim
+    defer and *cfg* plus those that stop it (``minikernel.arch.deferral_sets``);
+    their boot decisions are compared before anything runs, so a point whose
+    two kernels would decide alike is an error, never a speedup of 1.000.
+    *profile* is the machine at *cpus* CPUs.
+    """
+    from minikernel.machine import Machine
+
+    decided = {}
+    for on in (True, False):
+        sets = deferral_sets(cfg, cpus, on, profile)
+        path = Machine(cfg.with_sets(sets), profile).tlb_flush_path
+        decided[on] = (sets, path)
+    (on_sets, on_path), (off_sets, off_path) = decided[True], decided[False]
+    if on_path.batched is not True or off_path.batched is not False:
+        raise UserError(
+            f"sweep point {_kernel_desc(cfg)} on {cpus} CPUs: the deferring kernel "
+            f"(+ {' '.join(on_sets) or 'nothing'}) and the synchronous one "
+            f"(+ {' '.join(off_sets) or 'nothing'}) do not differ in the deferral decision "
+            f"({on_path.reason}; {off_path.reason}): expected two kernels that differ in it; "
+            "no point to show")
+
+
 def run_ab(machine_a, machine_b, flip: Flip, *, iterations: int, workload: str = "seed",
            warmup: int = 1, progress=None, jobs: int | None = 1) -> dict:
     """Run the seed benchmark on freshly booted *machine_a* (configured) and *machine_b*.

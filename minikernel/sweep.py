@@ -121,7 +121,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
-    from minikernel.report import refuse_erratum_flip
+    from minikernel.report import check_sweep_point, refuse_erratum_flip
     from minikernel.workload import BUFFER_PAGES
 
     if not archs or not cpus or not workloads:
@@ -151,6 +151,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                                     "(raise it with --set NR_CPUS=N)")
                 refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)),
                                     deferral_sets(cfg, c, True, prof.with_cpus(c)))
+                check_sweep_point(cfg, c, prof.with_cpus(c))    # issue 13: never a 1.000 row
                 if "migrate" in workloads:
                     m0 = Machine(cfg, prof.with_cpus(c))
                     if m0.numa.nr_nodes < 2 or not m0.migration:

@@ -362,3 +362,154 @@ def test_trace_marks_the_warm_up_and_arm64_tlbi_dsb_as_model_only(run_cli, tmp_p
     b_measured = b.split("# measured iterations 1..2")[1]
     assert len(re.findall(rf": model_arm64_dsb_ish: completed={per}$", b_measured, re.M)) >= \
         run_b["sync_flushes"] > 0
+
+
+# --- issue 13: the flip for every variant, refused when it flips nothing ---------------
+
+def test_main_job_whose_flip_changes_nothing_exits_2_and_prints_no_table(run_cli, monkeypatch):
+    # A flip the kernels do not differ in (here: a no-op assignment) is refused before
+    # anything runs: one line, nothing on stdout -- never a table of +0.0 % rows.
+    import minikernel.report as rep
+
+    monkeypatch.setattr(rep, "flip_deferral",
+                        lambda cfg, cpus, profile=None: rep.Flip(("EXPERT=y",), "a no-op"))
+    r = run_cli("--defconfig", "arm64", "--set", "EXPERT=y", "--iterations", "1")
+    assert r.rc == 2 and r.out == ""
+    assert r.err.count("\n") == 1 and "does not change the deferral decision" in r.err
+
+
+def test_sweep_point_whose_kernels_decide_alike_is_an_error_before_anything_runs(
+        run_cli, monkeypatch, tmp_path):
+    import minikernel.arch
+    import minikernel.report as rep
+    import minikernel.sweep as sw
+
+    same = lambda cfg, cpus, on, profile=None: []        # noqa: E731  both kernels = the cfg
+    monkeypatch.setattr(minikernel.arch, "deferral_sets", same)
+    monkeypatch.setattr(rep, "deferral_sets", same)
+    ran = []
+    monkeypatch.setattr(sw, "run_point", lambda p: ran.append(p))
+    r = run_cli("sweep", "--arch", "arm64", "--cpus", "4,96", "--set", "EXPERT=y",
+                "--set", "MODEL_ARM64_BATCHED_TLB_6_6=y", "--iterations", "1", "--jobs", "1",
+                "--no-plot", "--out", str(tmp_path / "o"))
+    assert r.rc == 2 and r.out == "" and r.err.count("\n") == 1
+    assert "do not differ in the deferral decision" in r.err
+    assert ran == [] and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("sets", [
+    ("EXPERT=y", "ARM64_BATCHED_TLB_6_6=y"),            # the issue's spelling (old name)
+    ("EXPERT=y", "ARM64_BATCHED_TLB_FLUSH_MM=y"),
+])
+def test_the_issues_sweep_of_a_threshold_less_variant_defers_against_a_kernel_that_does_not(
+        run_cli, sets, tmp_path):
+    argv = [a for s in sets for a in ("--set", s)]
+    r = run_cli("sweep", "--arch", "arm64", "--cpus", "4,96", *argv, "--iterations", "1",
+                "--jobs", "1", "--no-plot", "--no-ranges", "--json", "--out", str(tmp_path))
+    assert r.rc == 0, r.err
+    rows = json.loads(r.out)["points"]
+    assert [p["cpus"] for p in rows] == [4, 96]
+    assert all(p["speedup"] > 1.0 and p["sync_flushes_unbatched"] > 0 for p in rows)
+
+
+# --- issue 13 item 2: an erratum option is not credited to batching ---------------------
+
+def test_the_issues_erratum_case_reports_batchings_effect_alone(run_cli):
+    # kunpeng920's TSV110s have no REPEAT_TLBI erratum: 1286807=y is no workaround in
+    # force there, so B must not drop it and the saving is the one without the option.
+    def ab(*sets):
+        argv = [a for s in sets for a in ("--set", s)]
+        r = run_cli("--defconfig", "arm64", *argv, "--iterations", "1", "--json")
+        assert r.rc == 0, r.err
+        return json.loads(r.out)["ab"]
+
+    with_option = ab("EXPERT=y", "ARM64_ERRATUM_1286807=y")
+    without = ab("EXPERT=y", "ARM64_ERRATUM_1286807=n")
+    assert not any("ERRATUM" in s for s in with_option["flip"]["sets"])
+    assert with_option["saving"]["pct"] == without["saving"]["pct"]
+
+
+def test_an_erratum_in_force_is_refused_by_main_job_and_sweep(run_cli, tmp_path):
+    # Cortex-A76 r2p0 cores: 1286807 matches, the workaround is in force, B would drop it.
+    prof = tmp_path / "a76.toml"
+    prof.write_text('inherit = "kunpeng920"\n[machine]\nname = "a76box"\ncpus = 8\n'
+                    'cores = ["cortex-a76:r2p0 x8"]\n')
+    for argv in (("--defconfig", "arm64", "--machine", str(prof), "--set", "EXPERT=y"),
+                 ("sweep", "--arch", "arm64", "--machine", str(prof), "--cpus", "8",
+                  "--set", "EXPERT=y", "--no-plot", "--out", str(tmp_path / "o"))):
+        r = run_cli(*argv, "--iterations", "1")
+        assert r.rc == 2 and r.out == "" and r.err.count("\n") == 1, r.err
+        assert "CONFIG_ARM64_ERRATUM_1286807=y: the REPEAT_TLBI erratum workaround" in r.err
+
+
+# --- issue 13 item 7: progress on a real terminal only -----------------------------------
+
+def _stderr_on_a_terminal(argv, cwd, env, timeout=120):
+    """Run *argv* with stderr on a pseudo-terminal; returns (rc, stdout, stderr text)."""
+    import os
+    import select
+    import subprocess
+    import time
+
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave,
+                         stdin=subprocess.DEVNULL)
+    os.close(slave)
+    err, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:                 # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    out = p.stdout.read()
+    p.stdout.close()
+    return p.wait(timeout=30), out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("verb", ["main", "sweep"])
+def test_progress_with_eta_on_a_real_terminal_and_never_on_a_pipe_or_with_json(
+        verb, tmp_path, cli_env):
+    import subprocess
+    import sys
+
+    argv = ([sys.executable, "-m", "minikernel", "--defconfig", "arm64", "--smp", "4",
+             "--iterations", "3"] if verb == "main" else
+            [sys.executable, "-m", "minikernel", "sweep", "--arch", "arm64", "--cpus", "4,8",
+             "--iterations", "1", "--no-ranges", "--jobs", "1", "--no-plot", "--out", "o"])
+    shown = (r"A configured: 3/3 iterations, ETA \d+ s \(both runs\).*B flipped: 3/3" if
+             verb == "main" else r"2/2 points, ETA \d+ s")
+    rc, out, err = _stderr_on_a_terminal(argv, tmp_path, cli_env())
+    assert rc == 0 and re.search(shown, err, flags=re.S), err
+    p = subprocess.run(argv, cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    assert p.returncode == 0 and "ETA" not in p.stderr and "ETA" not in p.stdout
+    rc, out, err = _stderr_on_a_terminal([*argv, "--json"], tmp_path, cli_env())
+    assert rc == 0 and "ETA" not in err and "ETA" not in out
+    json.loads(out)                                  # stdout is still exactly one object
+
+
+def test_the_eta_covers_both_runs_and_the_line_is_throttled(capsys):
+    from minikernel.cli import _IterationProgress
+
+    now = [0.0]
+    bar = _IterationProgress(clock=lambda: now[0])
+    for done in range(1, 11):                        # run A: 1 s per iteration
+        now[0] += 1.0
+        bar("A: configured", done, 10)
+    err = capsys.readouterr().err
+    # after A's first iteration: 19 left at 1 s each -- B's ten included
+    assert "A configured: 1/10 iterations, ETA 19 s (both runs)" in err
+    assert "A configured: 10/10 iterations, ETA 10 s (both runs)" in err
+    now[0] += 0.01
+    bar("B: flipped", 1, 10)
+    now[0] += 0.01
+    bar("B: flipped", 2, 10)                         # 0.01 s after the last line: not written
+    err = capsys.readouterr().err
+    assert "B flipped: 1/10" in err and "B flipped: 2/10" not in err
