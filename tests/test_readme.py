@@ -232,3 +232,96 @@ def test_every_readme_command_is_found():
     assert "minikernel defconfig arm64" in COMMANDS or "make ARCH=arm64 defconfig" in COMMANDS
     assert any(c.startswith("minikernel sweep --arch arm64,x86") for c in COMMANDS)
     assert any(c.startswith("minikernel scenario scenarios/") for c in COMMANDS)
+
+
+# --- the usage block against the real parser ---------------------------------------------
+
+def _parser_options() -> dict[str, dict[str, tuple | None]]:
+    """verb ('' for the main job) -> {--option: its choices or None}, from build_parser()."""
+    import argparse
+
+    from minikernel.cli import build_parser
+
+    def opts(p):
+        return {o: (tuple(a.choices) if a.choices else None) for a in p._actions
+                if not isinstance(a, argparse._SubParsersAction) and a.help != argparse.SUPPRESS
+                for o in a.option_strings if o.startswith("--") and o != "--help"}
+
+    parser = build_parser()
+    out = {"": opts(parser)}
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            out.update({name: opts(sp) for name, sp in a.choices.items()})
+    return out
+
+
+def _usage_block() -> str:
+    section = README.split("\n## Command line\n", 1)[1]
+    return re.search(r"```\n(.*?)```", section, flags=re.S).group(1)
+
+
+def _synopses() -> dict[str, list[str]]:
+    """verb -> its README synopsis lines: the usage block under "Command line", the
+    ```sh synopses (lines with [optional] groups) of the sections, and the rows of
+    sweep's option table."""
+    lines: list[str] = []
+    for raw in _usage_block().splitlines():       # continuation lines are indented
+        if raw.startswith(" ") and lines:
+            lines[-1] += " " + raw.strip()
+        elif raw.strip():
+            lines.append(raw.strip())
+    for body in re.findall(r"```sh\n(.*?)```", README, flags=re.S):
+        for line in body.replace("\\\n", " ").splitlines():
+            if line.strip().startswith("minikernel ") and "[" in line:
+                lines.append(line.strip())
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        words = re.sub(r"\s+#.*$", "", line).split()
+        verb = "" if words[1].startswith("-") else words[1]
+        out.setdefault(verb, []).append(" ".join(words))
+    sweep = README.split("(`minikernel sweep`)\n", 1)[1].split("\n## ", 1)[0]
+    out.setdefault("sweep", []).extend(re.findall(r"^\| (`--.*?) \|", sweep, flags=re.M))
+    return out
+
+
+#: options a verb has that its synopsis lines need not show, with where the README
+#: says so (the quoted text must be in README.md)
+NOT_IN_SYNOPSIS = {
+    "--log-format": "Every command also takes `--log-format` and `--log-level`",
+    "--log-level": "Every command also takes `--log-format` and `--log-level`",
+}
+
+
+def test_the_usage_block_names_every_verb_and_option_the_parser_has():
+    parser, readme = _parser_options(), _synopses()
+    assert set(readme) == set(parser), "verbs: README synopses vs build_parser()"
+    for verb, lines in readme.items():
+        shown = set(re.findall(r"(?<![\w-])--[a-z][-a-z]*", " ".join(lines)))
+        name = f"minikernel {verb}".strip()
+        assert shown <= set(parser[verb]), f"{name}: README shows options the parser lacks"
+        missing = set(parser[verb]) - shown - (set(NOT_IN_SYNOPSIS) if verb else set())
+        assert not missing, f"{name}: options missing from README's synopsis: {sorted(missing)}"
+    for opt, where in NOT_IN_SYNOPSIS.items():
+        assert where in README, f"{opt}: README no longer says {where!r}"
+
+
+def test_the_usage_blocks_listed_values_are_the_parsers():
+    from minikernel.arch import BACKENDS
+    from minikernel.kconfig import ARCH_SYMBOLS
+    from minikernel.sweep import EXECUTORS
+    from minikernel.workload import WORKLOADS
+
+    parser = _parser_options()
+    usage = " ".join(_usage_block().split())
+    listed = dict(re.findall(r"\[(--[a-z][-a-z]*) ([a-z]+(?:\|[a-z]+)+)[\] ]", usage))
+    for opt, values in listed.items():
+        verbs = [v for v in parser if parser[v].get(opt)]
+        choices = parser[verbs[0]][opt] if verbs else EXECUTORS if opt == "--executor" else None
+        assert choices is not None, f"{opt} {values}: the parser has no fixed choices for it"
+        assert tuple(values.split("|")) == tuple(choices), opt
+    assert "[--log-format console|json]" in usage
+    workloads = re.search(r"--workload ([\w:\[\]|]+)\]", usage).group(1)
+    assert [w.split("[")[0] for w in workloads.split("|")] == list(WORKLOADS)
+    line = re.search(r"^- `ARCH` is (.*?)\.$", README.replace("\n  ", " "), flags=re.M).group(1)
+    assert re.findall(r"`(\w+)`", line.split("(")[0]) == list(BACKENDS)
+    assert all(f"`CONFIG_{s}=y`" in README for s in ARCH_SYMBOLS.values())
