@@ -1,21 +1,26 @@
 """Every command in README.md is run, and every Python block runs as written.
 
 Commands come from the README's ```sh blocks, from ``$ `` lines of any
-block, and from inline `minikernel ...` spans.  Each one is run from a
-scratch build directory (with ``scenarios/``, ``benchmarks/``,
-``minikernel/`` and ``tools/`` linked in, so the README's relative paths
-work) unless a table below says otherwise:
+block, from inline `minikernel ...` spans, and from inline spans that start
+with another command (`python ...`, `make ...`, `git ...`, `pip ...`,
+`tools/...py ...`; see INLINE_COMMAND).  Each one is run from a scratch
+build directory (with ``scenarios/``, ``benchmarks/``, ``minikernel/`` and
+``tools/`` linked in, so the README's relative paths work) unless a table
+below says otherwise:
 
   SMALLER    commands that take more than a few seconds: the test runs the
              smaller equivalent given (same options, fewer points or
              iterations) -- README readers run the full one.
-  ELSEWHERE  commands another test runs (the test suite itself, a terminal
-             program, the wheel install); the test named there does.
+  ELSEWHERE  commands another test or .ci/run runs: (file, text, why); the
+             file must hold the text (the command or the call that runs it).
+  NOT_RUN    commands the suite never runs, each with the reason (they act
+             on the user's own machine or environment).
   EXPECT     commands whose documented outcome is not exit status 0.
 
-A README command that is in none of these and fails, or one that was
-removed from the README but is still listed here, fails this test: add
-new commands to a table only when running them as written is not possible.
+A README command that is in none of these and fails, one that is in none of
+them and is not a command this file knows how to run, or one that was
+removed from the README but is still listed here, fails this test: add new
+commands to a table only when running them as written is not possible.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 #: placeholder -> what the test substitutes (README synopses)
-PLACEHOLDERS = {"ARCH": "arm64", "FILE": "scenarios/race-2017-mprotect.toml"}
+PLACEHOLDERS = {"ARCH": "arm64", "FILE": "scenarios/race-2017-mprotect.toml",
+                "/path/to/minikernel/Makefile": str(ROOT / "Makefile")}
+
+#: an inline `span` that is a command line: a command word and at least one argument
+INLINE_COMMAND = re.compile(r"^(python3?|\.venv(-pypy)?/bin/\S+|make|pip|git|uv|dmesg|apt-get|"
+                            r"pypy3|tools/\S+\.py|benchmarks/\S+\.py) +\S")
 
 SMALLER = {
     "minikernel sweep --arch arm64 --cpus 2,4,8,16,32,64,96 --set EXPERT=y --set "
@@ -66,34 +76,69 @@ SMALLER = {
 
 ELSEWHERE = {
     # the suite itself, run by .ci/run in a fresh clone
-    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && "
-    ".venv/bin/python -m pytest": ".ci/run (a fresh clone)",
-    "make test": ".ci/run (it is `python -m pytest`)",
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest":
+        (".ci/run", "python3 -m venv .venv && .venv/bin/pip install -e '.[test]'",
+         "the whole suite, in a fresh clone (then `.venv/bin/python -m pytest --run-slow`)"),
+    "python -m pytest": (".ci/run", ".venv/bin/python -m pytest", "the whole suite"),
+    "make test": ("Makefile", "$(PYTHON) -m pytest", "it is `python -m pytest`, which .ci/run runs"),
     # the static checks, run by .ci/run before the tests
-    ".venv/bin/ruff check .": ".ci/run",
-    ".venv/bin/python tools/mypy_check.py": ".ci/run",
-    ".venv/bin/python tools/lint_imports.py": ".ci/run and tests/test_layering.py",
+    ".venv/bin/ruff check .": (".ci/run", ".venv/bin/ruff check .", "static check"),
+    ".venv/bin/python tools/mypy_check.py": (".ci/run", ".venv/bin/python tools/mypy_check.py",
+                                             "static check"),
+    ".venv/bin/python tools/lint_imports.py": ("tests/test_layering.py", "lint_imports",
+                                               "the import contracts (and .ci/run)"),
     # the reference tool: tests/tools/test_reference.py runs each of its command lines
     # (with --jobs 1 and 2) and compares the output byte for byte, which is what
     # --check does.  Running the rewrite here would overwrite tests/reference/ in the
     # checkout before that test compares against it (tests/tools runs after this file).
-    ".venv/bin/python tools/update_reference.py": "tests/tools/test_reference.py",
-    ".venv/bin/python tools/update_reference.py --check": "tests/tools/test_reference.py",
+    ".venv/bin/python tools/update_reference.py":
+        ("tests/tools/test_reference.py", "update_reference.py",
+         "rewriting tests/reference/ here would defeat the byte-for-byte test"),
+    ".venv/bin/python tools/update_reference.py --check":
+        ("tests/tools/test_reference.py", "update_reference.py", "what --check compares"),
+    "tools/update_reference.py --check":
+        ("tests/tools/test_reference.py", "update_reference.py", "what --check compares"),
+    # the fit's tables: 34 s; its two halves are tested apart
+    "python tools/fit_profiles.py --tables":
+        ("tests/tools/test_fit_profiles.py", "ranges_rows()",
+         "the range table's rows (the predicted table: tests/minikernel/test_validation.py)"),
     # a curses program: needs a terminal
-    "make menuconfig": "tests/minikernel/test_menuconfig.py (tmux)",
+    "make menuconfig": ("tests/minikernel/test_menuconfig.py", "tmux",
+                        "a curses program, driven in a real terminal through tmux"),
     # the optional PyPy route: .ci/run installs pypy3 and runs the suite and the
     # quick benchmark under it
-    "apt-get install pypy3 pypy3-venv": ".ci/run (PyPy step)",
+    "apt-get install pypy3 pypy3-venv":
+        (".ci/run", "apt-get install -y -qq pypy3 pypy3-venv", "installs a system package"),
     "pypy3 -m venv .venv-pypy && .venv-pypy/bin/pip install -e '.[test-core]' && "
-    ".venv-pypy/bin/python -m minikernel --defconfig arm64": ".ci/run (PyPy step)",
+    ".venv-pypy/bin/python -m minikernel --defconfig arm64":
+        (".ci/run", "pypy3 -m venv .venv-pypy && .venv-pypy/bin/pip install -q -e '.[test-core]'",
+         "the PyPy step (its update_reference --check runs the main job)"),
+    ".venv-pypy/bin/python -m pytest": (".ci/run", ".venv-pypy/bin/python -m pytest",
+                                        "the PyPy step"),
     ".venv-pypy/bin/python benchmarks/bench.py --iterations 400 --repeat 3 --full --json "
-    "bench-pypy.json": ".ci/run (PyPy step, --quick)",
-    # measurements on the user's own machine (perf, the benchmark binary)
+    "bench-pypy.json": (".ci/run", ".venv-pypy/bin/python benchmarks/bench.py --quick --full",
+                        "the PyPy step, at --quick size"),
+}
+
+NOT_RUN = {
+    # measurements on the user's own machine (perf, the benchmark binary); the suite
+    # feeds the fit what they would produce (tests/minikernel/test_fit.py, the
+    # fit_inputs fixture below)
     "perf record -- taskset -c 4 ./a.out && perf report --stdio > perf.txt":
-        "tests/minikernel/test_fit.py (a perf report built from the cover letter's lines)",
-    "( time taskset -c 4 ./a.out ) 2> time.txt": "tests/minikernel/test_fit.py (time formats)",
+        "measures the benchmark binary on the user's machine",
+    "( time taskset -c 4 ./a.out ) 2> time.txt":
+        "measures the benchmark binary on the user's machine",
     "perf annotate --stdio ptep_clear_flush > annotate.txt":
-        "tests/minikernel/test_fit.py (annotate parsing)",
+        "measures the benchmark binary on the user's machine",
+    "dmesg | grep -i kpti": "reads the boot log of the user's own arm64 machine",
+    "uv python install pypy": "the route the README does not take: it downloads an "
+                              "interpreter from outside the package registries",
+    "pip install '.[dask]'": "installs into the user's environment; the test extra "
+                             "holds both extras (test_sweep.py checks it), so the suite has them",
+    "pip install '.[plot]'": "installs into the user's environment; the test extra "
+                             "holds both extras (test_sweep.py checks it), so the suite has them",
+    "python -m minikernel": "names the program (the sentence says it is the console "
+                            "script), not a command line",
 }
 
 #: The fit walk-through runs as written: the work directory holds perf.txt and
@@ -127,6 +172,9 @@ def readme_commands() -> list[str]:
     for span in re.findall(r"`(minikernel [^`]+)`", README.replace("\n", " ")):
         if "--" in span or " " in span.split(" ", 1)[1].strip():
             cmds.append(re.sub(r"\s+", " ", span))
+    prose = re.sub(r"```.*?```", "", README, flags=re.S).replace("\n", " ")
+    cmds += [re.sub(r"\s+", " ", s) for s in re.findall(r"`([^`]+)`", prose)
+             if INLINE_COMMAND.match(re.sub(r"\s+", " ", s))]
     seen: dict[str, None] = {}
     for c in cmds:
         seen.setdefault(_concrete(c))
@@ -175,7 +223,11 @@ def _argv(cmd: str) -> list[str]:
     if argv[0] in ("python", "python3", ".venv/bin/python"):
         return [sys.executable, *argv[1:]]
     if argv[0] == "make":
+        if argv[1:2] == ["-f"]:
+            return ["make", *argv[1:3], f"PYTHON={sys.executable}", *argv[3:]]
         return ["make", "-f", str(ROOT / "Makefile"), f"PYTHON={sys.executable}", *argv[1:]]
+    if argv[0] == "git":                # about the checkout itself
+        return ["git", "-C", str(ROOT), *argv[1:]]
     raise AssertionError(f"README command {cmd!r}: add it to a table of tests/test_readme.py")
 
 
@@ -183,12 +235,20 @@ COMMANDS = readme_commands()
 
 
 def test_the_tables_name_only_readme_commands():
-    listed = set(SMALLER) | set(ELSEWHERE) | set(EXPECT) | {SETUP_MAIN, FIT_STEP}
+    listed = set(SMALLER) | set(ELSEWHERE) | set(NOT_RUN) | set(EXPECT) | {SETUP_MAIN, FIT_STEP}
     stale = sorted(c for c in listed if c not in COMMANDS)
     assert not stale, f"no longer in README.md: {stale}"
+    assert not set(ELSEWHERE) & set(NOT_RUN) and all(NOT_RUN.values())
 
 
-@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c not in ELSEWHERE], ids=str)
+@pytest.mark.parametrize("cmd", sorted(ELSEWHERE))
+def test_a_command_run_elsewhere_is_run_there(cmd):
+    path, text, why = ELSEWHERE[cmd]
+    assert why and text in (ROOT / path).read_text(), f"{cmd}: {path} no longer runs {text!r}"
+
+
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c not in ELSEWHERE and c not in NOT_RUN],
+                         ids=str)
 def test_readme_command_runs(cmd, tmp_path, cli_env, fit_inputs):
     run = SMALLER.get(cmd, cmd)
     if cmd == SETUP_MAIN:
