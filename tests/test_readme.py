@@ -385,3 +385,40 @@ def test_the_usage_blocks_listed_values_are_the_parsers():
     line = re.search(r"^- `ARCH` is (.*?)\.$", README.replace("\n  ", " "), flags=re.M).group(1)
     assert re.findall(r"`(\w+)`", line.split("(")[0]) == list(BACKENDS)
     assert all(f"`CONFIG_{s}=y`" in README for s in ARCH_SYMBOLS.values())
+
+
+# --- the "Tests" section's suite size ------------------------------------------------------
+
+#: how far the README's test count may drift from the suite before this test fails:
+#: a few merged tests do not make the figure wrong, a release of them does
+SUITE_SIZE_TOLERANCE = 0.03
+
+
+def _collected_count(request) -> int:
+    """Tests in the default suite: this session's, if it collected the whole default
+    suite (no -k, -m, --deselect, no narrower paths), else `pytest --collect-only`."""
+    cfg = request.config
+    here = Path(cfg.invocation_params.dir)
+    paths = {(here / a.split("::")[0]).resolve() for a in cfg.args}
+    whole = (paths <= {ROOT / "tests", ROOT} and not cfg.option.keyword
+             and not cfg.option.markexpr and not getattr(cfg.option, "deselect", None)
+             and not getattr(cfg.option, "lf", False))
+    if whole:
+        return len(request.session.items)
+    p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                        "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    return int(re.search(r"^(\d+) tests? collected", p.stdout, flags=re.M).group(1))
+
+
+def test_the_tests_sections_suite_size_is_the_suites(request):
+    section = README.split("\n## Tests\n", 1)[1]
+    m = re.search(r"runs the default suite: ([\d ]+) tests \(([\d ]+) passed, ([\d ]+)\s+skipped"
+                  r".*?, ([\d ]+) expected failures\) in ([\d ]+) s", section, flags=re.S)
+    assert m, "README's Tests section no longer quotes the suite's size and time"
+    total, passed, skipped, xfailed, _seconds = (int(g.replace(" ", "")) for g in m.groups())
+    assert passed + skipped + xfailed == total, "the quoted outcomes do not add up"
+    collected = _collected_count(request)
+    assert abs(total - collected) <= SUITE_SIZE_TOLERANCE * collected, (
+        f"README says {total} tests, the suite has {collected}: measure it again "
+        "(`python -m pytest`) and update the Tests section")
