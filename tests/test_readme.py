@@ -422,3 +422,82 @@ def test_the_tests_sections_suite_size_is_the_suites(request):
     assert abs(total - collected) <= SUITE_SIZE_TOLERANCE * collected, (
         f"README says {total} tests, the suite has {collected}: measure it again "
         "(`python -m pytest`) and update the Tests section")
+
+
+# --- what the Python blocks' comments say a line gives -----------------------------------
+
+def _shown_values(block: str) -> list[tuple[int, str, str]]:
+    """(line number, expression, comment) of each expression statement whose comment
+    says what it gives: a literal (``# True``, ``# 8``, ``# 42, ...``), a repr prefix
+    (``# FlushPath(batched=False, reason='...: ...')``), or the keys of a dict
+    (``# tlb_deferred_pte, tlb_batch_flush, ...``; ``# arm64: a, b``)."""
+    import ast
+
+    lines = block.splitlines()
+    out = []
+    for node in ast.parse(block).body:
+        if isinstance(node, ast.Expr) and "#" in lines[node.lineno - 1]:
+            code, comment = lines[node.lineno - 1].split("#", 1)
+            out.append((node.lineno, code.strip(), comment.strip()))
+    return out
+
+
+def _check_shown(value, comment: str) -> tuple[bool, str | None]:
+    """(does *comment* say what the line gives, what differs or None).  A comment of
+    none of the three shapes says nothing checkable: (False, None)."""
+    import ast
+
+    lit = re.match(r"(True|False|None|-?\d+(?:\.\d+)?|'[^']*')(?=$|[\s,(])", comment)
+    if lit:
+        want = ast.literal_eval(lit.group(1))
+        return True, None if value == want else f"{value!r} != {want!r}"
+    if re.match(r"[A-Z]\w*\(", comment) and "..." in comment:
+        want = comment.split("...", 1)[0]
+        return True, None if repr(value).startswith(want) else f"{value!r} does not start {want!r}"
+    keys = re.fullmatch(r"(?:\w+: )?((?:\w+, )*\w+)(?:, \.\.\.)?", comment)
+    if keys and "," in comment:
+        if not isinstance(value, dict):
+            return True, f"{value!r} is no dict"
+        missing = set(keys.group(1).split(", ")) - set(value)
+        return True, f"keys missing: {sorted(missing)}" if missing else None
+    return False, None
+
+
+@pytest.mark.parametrize("i", range(len(PY_BLOCKS)))
+def test_python_blocks_give_what_their_comments_say(i, tmp_path, monkeypatch):
+    import ast
+
+    monkeypatch.chdir(tmp_path)
+    block = PY_BLOCKS[i]
+    shown = {n: (code, comment) for n, code, comment in _shown_values(block)}
+    ns: dict = {}
+    checked, wrong = [], []
+    for node in ast.parse(block).body:
+        if not isinstance(node, ast.Expr):
+            exec(compile(ast.Module([node], type_ignores=[]), "<readme>", "exec"), ns)
+            continue
+        value = eval(compile(ast.Expression(node.value), "<readme>", "eval"), ns)
+        if node.lineno in shown:
+            code, comment = shown[node.lineno]
+            says, diff = _check_shown(value, comment)
+            checked += [code] if says else []
+            wrong += [f"{code}  # {comment}: {diff}"] if diff else []
+    assert not wrong, f"README python block {i}:\n" + "\n".join(wrong)
+
+
+
+def test_the_shown_value_check_catches_a_wrong_comment():
+    from minikernel.report import Flip
+
+    assert _check_shown(True, "True  (bool symbols -> bool)") == (True, None)
+    assert _check_shown(8, "8     (int -> int; no value -> None)") == (True, None)
+    assert _check_shown(7, "8     (int -> int)")[1]
+    assert _check_shown(42, "42, swapped back in from zram") == (True, None)
+    assert _check_shown(Flip(("a",), "b"), "Flip(sets=('a',), why='c...')")[1]
+    assert _check_shown(Flip(("a",), "b"), "Flip(sets=('a',), ...)") == (True, None)
+    assert _check_shown({"a": 1, "b": 2}, "arm64: a, b, c")[1]
+    assert _check_shown({"a": 1, "b": 2}, "a, b, ...") == (True, None)
+    assert _check_shown(3, "a free-text note") == (False, None)
+    # the README's blocks: these comments are checked
+    said = [c for b in PY_BLOCKS for _, _, c in _shown_values(b)]
+    assert sum(_check_shown(None, c)[0] for c in said) >= 6, said
