@@ -501,3 +501,29 @@ def test_the_shown_value_check_catches_a_wrong_comment():
     # the README's blocks: these comments are checked
     said = [c for b in PY_BLOCKS for _, _, c in _shown_values(b)]
     assert sum(_check_shown(None, c)[0] for c in said) >= 6, said
+
+
+# --- Set-up: the documented CPython test run exercises the extras ------------------------
+
+def test_the_documented_cpython_run_has_the_extras_it_says_it_tests():
+    """README, Set-up: the test extra holds the plot and dask extras "so the suite
+    tests sweep.png and the Dask executor instead of skipping them"."""
+    import importlib
+    import platform
+
+    from minikernel.compat import tomllib
+
+    assert "so the suite tests `sweep.png` and the Dask\nexecutor instead of skipping them" \
+        in README
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert set(extras["plot"]) | set(extras["dask"]) <= set(extras["test"])
+    if platform.python_implementation() == "PyPy":
+        pytest.skip("PyPy installs test-core only (README, Set-up)")
+    for module in ("matplotlib", "distributed", "importlinter"):
+        importlib.import_module(module)           # installed: never a silent skip
+    users = {f.name for f in (ROOT / "tests").rglob("test_*.py")
+             if re.search(r'cpython_extra\("(matplotlib|distributed)"\)', f.read_text())}
+    assert {"test_sweep.py"} <= users
+    for f in (ROOT / "tests").rglob("*.py"):      # no test may skip on their absence
+        assert not re.search(r'importorskip\(\s*"(matplotlib|distributed|dask)', f.read_text()), f
