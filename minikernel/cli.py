@@ -334,8 +334,14 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
             "split of the DVM/IPI costs into a fixed and a per-CPU part (README, Machine "
             "profiles): the model's prediction, not the hardware's")
     report["ab"] = {k: ab[k] for k in ("flip", "workload", "iterations", "notes")}
-    report["ab"]["saving"] = ab_report.saving_report(kernel.cfg, flipped.cfg, kernel.profile,
-                                                     ab["runs"], args.boot_workload)
+    try:
+        report["ab"]["saving"] = ab_report.saving_report(kernel.cfg, flipped.cfg, kernel.profile,
+                                                         ab["runs"], args.boot_workload)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: A and B finished (all {args.boot_iterations} measured iterations "
+            "each), the re-runs for the saving's range did not; nothing printed"
+            + (f"; wrote {args.trace}" if args.trace is not None else "")) from None
     report["runs"] = ab["runs"]
     return report
 

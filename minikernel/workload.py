@@ -69,8 +69,12 @@ class RunResult:
     arch: dict[str, int] = field(default_factory=dict)
 
 
-class BenchmarkInterrupted(Exception):
-    """Ctrl-C during the loop: *done* of *iterations* measured iterations had finished."""
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the loop: *done* of *iterations* measured iterations had finished.
+
+    A KeyboardInterrupt, so a caller that does not count iterations (the
+    sweep, the range re-runs, the fit) still sees a Ctrl-C, never an error.
+    """
 
     def __init__(self, done: int, iterations: int) -> None:
         super().__init__(f"{done} of {iterations} measured iterations done")

@@ -513,3 +513,37 @@ def test_the_eta_covers_both_runs_and_the_line_is_throttled(capsys):
     bar("B: flipped", 2, 10)                         # 0.01 s after the last line: not written
     err = capsys.readouterr().err
     assert "B flipped: 1/10" in err and "B flipped: 2/10" not in err
+
+
+@pytest.mark.parametrize("verb", ["main", "sweep"])
+def test_ctrl_c_in_the_range_re_runs_is_a_clean_stop(verb, run_cli, monkeypatch, tmp_path):
+    # Ctrl-C while the saving's range re-runs (one iteration each) run: the loop turns
+    # it into BenchmarkInterrupted, which must still end as one line and exit 130 (it
+    # was a traceback, exit 1) -- the main job saying A and B had finished, the sweep
+    # writing the points that had.
+    import csv
+
+    import minikernel.uncertainty as unc
+    from minikernel.workload import BenchmarkInterrupted
+
+    real, calls = unc.saving_range, []
+
+    def interrupted_second(*a, **kw):
+        calls.append(a)
+        if len(calls) == (1 if verb == "main" else 2):
+            raise BenchmarkInterrupted(0, 1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(unc, "saving_range", interrupted_second)
+    if verb == "main":
+        r = run_cli("--defconfig", "arm64", "--smp", "4", "--iterations", "2",
+                    "--log-level", "error")
+        assert r.rc == 130 and r.out == "" and r.err.count("\n") == 1, r.err
+        assert "interrupted: A and B finished (all 2 measured iterations each)" in r.err
+    else:
+        r = run_cli("sweep", "--arch", "arm64", "--cpus", "4,8", "--iterations", "1",
+                    "--jobs", "1", "--no-plot", "--out", str(tmp_path / "o"))
+        assert r.rc == 130 and r.err.count("\n") == 1, r.err
+        assert "interrupted: 1 of 2 points done; wrote" in r.err
+        assert [row["cpus"] for row in csv.DictReader(open(tmp_path / "o" / "sweep.csv"))] \
+            == ["4"]
