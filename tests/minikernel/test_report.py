@@ -547,3 +547,42 @@ def test_ctrl_c_in_the_range_re_runs_is_a_clean_stop(verb, run_cli, monkeypatch,
         assert "interrupted: 1 of 2 points done; wrote" in r.err
         assert [row["cpus"] for row in csv.DictReader(open(tmp_path / "o" / "sweep.csv"))] \
             == ["4"]
+
+
+#: every kernel the main job can be asked about: arch, --set assignments, machine
+AB_VARIANTS = [
+    ("arm64", (), None),                                              # EXPERT=n
+    ("arm64", ("EXPERT=y",), None),                                   # v5, deferring at 16
+    ("arm64", ("EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=16"), None),  # v5, not deferring
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"), None),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_FLUSH_MM=y"), None),
+    ("arm64", ("EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y", "MODEL_ARM64_TLBBATCH_NEVER_DEFER=y"),
+     None),
+    ("arm64", ("EXPERT=y", "ARM64_ERRATUM_2441007=n", "MODEL_ARM64_BATCHED_TLB_6_6=y"),
+     "snapdragon888"),
+    ("x86", (), None),
+    ("x86", ("MODEL_X86_KERNEL_6_6=y",), None),
+    ("x86", ("MODEL_X86_KERNEL_6_16=y",), None),
+    ("x86", ("MODEL_X86_KERNEL_6_16=y",), "amd-genoa"),               # INVLPGB
+    ("x86", ("EXPERT=y", "X86_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"), None),
+    ("riscv", (), None),
+    ("riscv", ("EXPERT=y", "RISCV_MODEL_NO_BATCHED_UNMAP_TLB_FLUSH=y"), None),
+    ("riscv", ("MODEL_RISCV_KERNEL_6_6=y",), None),
+]
+
+
+@pytest.mark.parametrize("arch, sets, machine", AB_VARIANTS,
+                         ids=[" ".join((a, *s, m or "")).strip() for a, s, m in AB_VARIANTS])
+def test_every_variants_ab_runs_one_kernel_that_defers_and_one_that_does_not(
+        run_cli, arch, sets, machine):
+    argv = [a for s in sets for a in ("--set", s)] + (["--machine", machine] if machine else [])
+    cpus = "8" if machine == "snapdragon888" else "4" if arch == "riscv" else "16"
+    r = run_cli("--defconfig", arch, *argv, "--smp", cpus, "--workload", "threads:4",
+                "--iterations", "1", "--json")
+    assert r.rc == 0, r.err
+    a, b = json.loads(r.out)["runs"]
+    assert a["flush_path"]["batched"] is not b["flush_path"]["batched"]
+    assert a["batched"] is not b["batched"]                 # deferred at run time, too
+    on, off = (a, b) if a["batched"] else (b, a)
+    assert on["deferred_ptes"] > 0 and off["deferred_ptes"] == 0
+    assert off["sync_flushes"] > on["sync_flushes"]
