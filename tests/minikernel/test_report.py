@@ -586,3 +586,31 @@ def test_every_variants_ab_runs_one_kernel_that_defers_and_one_that_does_not(
     on, off = (a, b) if a["batched"] else (b, a)
     assert on["deferred_ptes"] > 0 and off["deferred_ptes"] == 0
     assert off["sync_flushes"] > on["sync_flushes"]
+
+
+def test_the_readmes_flip_table_names_the_assignments_the_flip_makes():
+    """README, "The flip changes only what is needed": every assignment of its "B adds"
+    column is one flip_deferral() makes for some kernel of AB_VARIANTS (N: the CPU
+    count), and every one it makes there is in the table ("or back": the knob's =n)."""
+    from pathlib import Path
+
+    from minikernel.profile import default_profile
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("The flip changes only what is needed:", 1)[1].split("\n\n", 2)[1]
+    column = [row.split(" | ")[1] for row in table.splitlines()[2:]]
+    shown = {a for cell in column for span in re.findall(r"`([^`]+)`", cell)
+             for a in span.split() if "=" in a}
+    made = set()
+    for arch, sets, machine in AB_VARIANTS:
+        prof = load_profile(machine) if machine else default_profile(arch)
+        for cpus in (4, 16):
+            for a in flip_deferral(load_kernel_config(arch, sets=sets), cpus,
+                                   prof.with_cpus(cpus)).sets:
+                sym, _, val = a.partition("=")
+                if val.isdigit():
+                    val = {cpus: "N", cpus - 1: "N-1"}[int(val)]
+                made.add(f"{sym}={val}" if f"{sym}={val}" in shown or val != "n"
+                         else f"{sym}=y")           # the table's "or back"
+    erratum = {a for a in shown if "ERRATUM" in a}  # refused, never a B (the table says so)
+    assert made == shown - erratum
