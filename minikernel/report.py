@@ -382,8 +382,9 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
     lines = ["# tracer: nop", "#",
              "# TIMESTAMP: one global clock per run, simulated seconds since boot",
              f"# model-only events (no upstream tracepoint): {', '.join(MODEL_EVENTS)}",
-             "# lines between '# warm-up iteration' and '# measured iterations' are the "
-             "unmeasured warm-up", "#"]
+             "# lines before '# warm-up iteration' are the benchmark's set-up (mapping and "
+             "first touch), lines between it and '# measured iterations' the warm-up: "
+             "neither is measured", "#"]
     for m, label in zip(machines, labels, strict=True):
         lines.append(f"# {label}")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
