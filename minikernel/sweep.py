@@ -816,13 +816,13 @@ def _thin_tick_labels(fig, rows: Sequence[dict[str, Any]]) -> None:
     the profile's own CPU count and the grid's ends are kept first."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    keep_first = {r["profile_cpus"] for r in rows if "profile_cpus" in r}
+    keep_first = {str(r["profile_cpus"]) for r in rows if "profile_cpus" in r}
     for ax in fig.axes:
         labels = [t for t in ax.get_xticklabels() if t.get_text()]
         if not ax.axison or not labels:
             continue
         order = sorted(range(len(labels)), key=lambda i: (
-            0 if int(labels[i].get_text()) in keep_first else 1 if i in (0, len(labels) - 1)
+            0 if labels[i].get_text() in keep_first else 1 if i in (0, len(labels) - 1)
             else 2, i))
         kept = []
         texts = []

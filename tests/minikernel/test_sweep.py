@@ -264,6 +264,19 @@ def test_a_crossover_line_only_where_the_sign_changes_inside_the_grid(cpython_ex
     assert "seed): at 8..16 CPUs" in render_table(mid)
 
 
+def test_the_threshold_line_only_inside_the_grid(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    for threshold, want in ((8, ["threshold 8"]), (1, [])):
+        rows = run_sweep(build_grid(["arm64"], [4, 8, 16], [""], ["seed"],
+                                    ["EXPERT=y", f"ARM64_NR_CPUS_FOR_BATCHED_TLB={threshold}"],
+                                    1, ranges=False), jobs=1)
+        (speed, _), = _panels(_figure_of(rows))
+        assert [t.get_text() for t in speed.texts] == want
+        assert speed.get_xlim()[0] > 2                 # a threshold of 1 does not widen it
+
+
 def _drawn_texts(fig, monkeypatch):
     """Every text matplotlib drew (tick labels outside the view are never drawn), with
     its window extent."""
