@@ -1,8 +1,9 @@
 """`--trace FILE` (minikernel/report.py: write_trace; minikernel/trace.py; Machine.trace_event).
 
 Issue 13.9.  The file is ftrace's text format (``# tracer: nop``, no irq-info
-column): every event line is ``comm-pid [cpu] secs.usecs: event: payload`` as
-the kernel's trace_print_context() prints it, one global clock per run, the
+column): each run's section opens with the entry count, ``#P:`` and the two
+column-header lines, and every event line is ``comm-pid [cpu] secs.usecs: event:
+payload`` in the columns the kernel's trace_print_context() prints, one global clock per run, the
 arm64 TLBI / DSB ISH events under model-only names listed in the header, and
 the set-up and warm-up lines apart from the measured ones.  These fail if a
 line leaves the format, the clock goes backwards, an event has a name that is
@@ -22,9 +23,13 @@ from minikernel.trace import MODEL_EVENTS
 #: The upstream tracepoints the model emits (include/trace/events/tlb.h, vmscan.h).
 UPSTREAM = {"tlb_flush", "mm_vmscan_write_folio", "mm_vmscan_direct_reclaim_begin",
             "mm_vmscan_direct_reclaim_end"}
-LINE = re.compile(r"^ {0,15}(?P<comm>\S.*)-(?P<pid>\d+) \[(?P<cpu>\d{3})\] +(?P<secs>\d+)\."
-                  r"(?P<usecs>\d{6}): (?P<event>[a-z0-9_]+): (?P<payload>\S.*)$")
-HEADER = "#           TASK-PID     CPU#     TIMESTAMP  FUNCTION"
+#: trace_print_context() with irq-info off: "%16s-%-7d [%03d] %5lu.%06lu: " -- comm
+#: right-aligned in 16 columns, the pid left-aligned in 7, so that the CPU and the
+#: timestamp stand under the column header's CPU# and TIMESTAMP.
+LINE = re.compile(r"^(?P<comm>[ ]*\S{1,15})-(?P<pid>\d+) *(?<=^.{24}) \[(?P<cpu>\d{3})\] "
+                  r"(?P<secs>[ \d]{5})\.(?P<usecs>\d{6}): (?P<event>[a-z0-9_]+): (?P<payload>\S.*)$")
+HEADER = ["#           TASK-PID     CPU#     TIMESTAMP  FUNCTION",
+          "#              | |         |         |         |"]
 
 
 def _trace(run_cli, tmp_path, *argv):
@@ -35,12 +40,15 @@ def _trace(run_cli, tmp_path, *argv):
 
 
 def _runs(text):
-    """Per run (A, B): its lines after the column header."""
+    """Per run (A, B): its lines after the column header, its #P and entry count."""
     runs = []
     for part in re.split(r"^# [AB]: .*\n", text, flags=re.M)[1:]:
-        head, _, body = part.partition("\n")
-        assert head == HEADER
-        runs.append(body.splitlines())
+        info, blank, *head = part.splitlines()[:4]
+        m = re.fullmatch(r"# entries-in-buffer/entries-written: (\d+)/\1   #P:(\d+)", info)
+        assert m and blank == "#" and head == HEADER, part[:300]
+        body = part.splitlines()[4:]
+        assert int(m.group(1)) == sum(not ln.startswith("#") for ln in body)
+        runs.append((body, int(m.group(2))))
     return runs
 
 
@@ -56,15 +64,16 @@ def test_every_line_is_ftrace_text_on_one_clock_with_known_event_names(run_cli, 
     assert listed and listed.group(1).split(", ") == list(MODEL_EVENTS)
     runs = _runs(text)
     assert len(runs) == 2
-    for run, lines in zip(out["runs"], runs):
+    for run, (lines, nr_cpus) in zip(out["runs"], runs):
+        assert nr_cpus == run["cpus"]
         stamps, cpus, events = [], set(), set()
         for line in lines:
             if line.startswith("#"):
                 continue
             m = LINE.match(line)
             assert m, f"not an ftrace text line: {line!r}"
-            assert len(m.group("comm") + "-" + m.group("pid")) <= 16 or \
-                not line.startswith(" ")
+            assert line.index("[") == HEADER[0].index("CPU#")
+            assert line.index(":") == HEADER[0].index("TIMESTAMP") + len("TIMESTAMP")
             stamps.append(int(m.group("secs")) * 10**6 + int(m.group("usecs")))
             cpus.add(int(m.group("cpu")))
             events.add(m.group("event"))
@@ -87,7 +96,7 @@ def test_kpti_user_tlbi_repeats_the_kernel_op_it_follows(run_cli, tmp_path):
     text, out = _trace(run_cli, tmp_path, "--defconfig", "arm64", "--machine", "snapdragon888",
                        "--set", "EXPERT=y", "--set", "ARM64_ERRATUM_2441007=n",
                        "--set", "ARM64_NR_CPUS_FOR_BATCHED_TLB=4")
-    for lines in _runs(text):
+    for lines, _ in _runs(text):
         tlbis = [re.sub(r" complete_at=\S+$", "", ln.split(": model_arm64_tlbi: ", 1)[1])
                  for ln in lines if ": model_arm64_tlbi: " in ln]
         kernel = [t for t in tlbis if not t.endswith(" kpti=user")]
@@ -106,7 +115,7 @@ def test_set_up_and_warm_up_are_apart_from_the_measured_iterations(run_cli, tmp_
     text, out = _trace(run_cli, tmp_path, "--defconfig", "arm64", "--set", "EXPERT=y",
                        "--smp", "16")
     assert "# lines before '# warm-up iteration' are the benchmark's set-up" in text
-    for run, lines in zip(out["runs"], _runs(text)):
+    for run, (lines, _) in zip(out["runs"], _runs(text)):
         warm = lines.index("# warm-up iteration (not measured)")
         measured = lines.index("# measured iterations 1..2")
         assert 0 < warm < measured
