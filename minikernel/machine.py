@@ -141,7 +141,7 @@ class Machine:
         if self.trace is None:
             return
         t = cpu.current
-        who = f"{t.comm}-{t.pid}" if t is not None else "<idle>-0"
+        comm, pid = (t.comm, t.pid) if t is not None else ("<idle>", 0)
         # One global clock: each CPU keeps its own simulated clock (an idle one
         # lags), and the model runs CPUs in one sequence, so the trace clock is
         # the event's CPU time but never earlier than an event already written.
@@ -149,8 +149,11 @@ class Machine:
         # monotonic in the order the simulation ran things.
         if cpu.now > self.trace_clock:
             self.trace_clock = cpu.now
-        self.trace.append(f"{who:>16} [{cpu.id:03d}] {self.trace_clock / 1e9:12.6f}: {event}: "
-                          f"{payload}")
+        # trace_print_context()'s columns with irq-info off: "%16s-%-7d [%03d] %5lu.%06lu: "
+        # (comm, pid, CPU, the clock in microseconds, truncated as the kernel divides)
+        secs, usecs = divmod(int(self.trace_clock) // 1000, 1_000_000)
+        self.trace.append(f"{comm[:15]:>16}-{pid:<7} [{cpu.id:03d}] {secs:5d}.{usecs:06d}: "
+                          f"{event}: {payload}")
 
     def alloc_pid(self) -> int:
         """Model-only: the next pid."""

@@ -402,18 +402,29 @@ def render_text(ab: dict, vmstat: bool = False, top: int = 20) -> str:
 
 
 def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
-    """Write the machines' ftrace-shaped lines to *path*, one section per run."""
+    """Write the machines' trace to *path* in ftrace's text format, one section per run.
+
+    Each section opens as the kernel's trace file does with irq-info off
+    (print_event_info(), print_func_help_header()): the entry count and the
+    CPU count (``#P:``), then the two column-header lines.
+    """
     from minikernel.trace import MODEL_EVENTS
 
     lines = ["# tracer: nop", "#",
              "# TIMESTAMP: one global clock per run, simulated seconds since boot",
              f"# model-only events (no upstream tracepoint): {', '.join(MODEL_EVENTS)}",
-             "# lines between '# warm-up iteration' and '# measured iterations' are the "
-             "unmeasured warm-up", "#"]
+             "# lines before '# warm-up iteration' are the benchmark's set-up (mapping and "
+             "first touch), lines between it and '# measured iterations' the warm-up: "
+             "neither is measured", "#"]
     for m, label in zip(machines, labels, strict=True):
+        events = m.trace or []
+        n = sum(not e.startswith("#") for e in events)
         lines.append(f"# {label}")
+        lines.append(f"# entries-in-buffer/entries-written: {n}/{n}   #P:{m.nr_cpus}")
+        lines.append("#")
         lines.append("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION")
-        lines.extend(m.trace or ())
+        lines.append("#              | |         |         |         |")
+        lines.extend(events)
     try:
         Path(path).write_text("\n".join(lines) + "\n")
     except OSError as e:

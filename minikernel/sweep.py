@@ -295,9 +295,10 @@ _FLUSH_SYMBOLS = {"arm64": ("ptep_clear_flush",),
                           "smp_call_function_many_cond"),
                   "riscv": ("ptep_clear_flush", "__flush_tlb_range", "sbi_ecall",
                             "smp_call_function_many_cond")}
-_FLUSH_LABEL = {"arm64": "ptep_clear_flush (TLBI + DSB ISH)",
-                "x86": "remote flush (IPI round + flush_tlb_mm_range)",
-                "riscv": "remote fence (SBI RFENCE or IPIs + __flush_tlb_range)"}
+#: The flush-share panel's title and y-axis label per arch.
+_FLUSH_LABEL = {"arm64": ("ptep_clear_flush share", "ptep_clear_flush\n(TLBI + DSB ISH)"),
+                "x86": ("remote-flush share", "the remote flush\n(IPI round + flush_tlb_mm_range)"),
+                "riscv": ("remote-fence share", "the remote fence (SBI\nRFENCE or IPIs + __flush_tlb_range)")}
 
 
 def check_executor(jobs: int | None, executor: str, scheduler: str | None) -> None:
@@ -392,14 +393,47 @@ def crossovers(rows: Iterable[dict[str, Any]]) -> dict[tuple, int | None]:
     return best
 
 
-def _where(rows: Sequence[dict[str, Any]], key: tuple, c: int | None) -> str:
-    """"from C CPUs" only where the sign changes inside the grid."""
-    cpus = [r["cpus"] for r in rows if series_key(r) == key]
-    if c is None:
+def _where(rows: Sequence[dict[str, Any]], key: tuple, c: int | None = None) -> str:
+    """Where deferring pays for one series: "from C CPUs" only where the sign of the
+    effect changes inside the grid, else "everywhere" or "nowhere in this grid"; a
+    sign that changes back (pays below some count, or only in the middle) names the
+    CPU counts where it pays.  *c* (the crossover) is accepted and not needed."""
+    rs = sorted((r for r in rows if series_key(r) == key), key=lambda r: r["cpus"])
+    runs = _paying_runs(rs)
+    if not runs:
         return "nowhere in this grid"
-    if c == min(cpus):
+    if runs == [(rs[0]["cpus"], rs[-1]["cpus"])]:
         return "everywhere in this grid"
-    return f"from {c} CPUs"
+    if len(runs) == 1 and runs[0][1] == rs[-1]["cpus"]:
+        return f"from {runs[0][0]} CPUs"
+    if len(runs) == 1 and runs[0][0] == rs[0]["cpus"]:
+        return f"up to {runs[0][1]} CPUs"
+    return "at " + ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs) + " CPUs"
+
+
+def _paying_runs(rs: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(first, last) CPU counts of each stretch of consecutive grid points (sorted
+    *rs* of one series) where deferring is faster."""
+    runs: list[tuple[int, int]] = []
+    prev = False
+    for r in rs:
+        pays = r["speedup"] > 1.0
+        if pays and prev:
+            runs[-1] = (runs[-1][0], r["cpus"])
+        elif pays:
+            runs.append((r["cpus"], r["cpus"]))
+        prev = pays
+    return runs
+
+
+def _sign_changes(rs: Sequence[dict[str, Any]]) -> list[tuple[int, bool]]:
+    """(CPU count, pays from here) at each grid point of one sorted series where the
+    sign of the effect differs from the point before: the crossovers inside the grid."""
+    out = []
+    for before, r in zip(rs, rs[1:]):
+        if (before["speedup"] > 1.0) != (r["speedup"] > 1.0):
+            out.append((r["cpus"], r["speedup"] > 1.0))
+    return out
 
 
 def _series_name(key: tuple) -> str:
@@ -424,8 +458,8 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['sync_flushes_unbatched']:>9}{r['batches_batched']:>9}"
             f"{str(r['dsb_or_ipi_unbatched']) + '->' + str(r['dsb_or_ipi_batched']):>15}"
             f"  {_saving_cell(r)}")
-    for key, c in crossovers(rows).items():
-        out.append(f"deferring pays ({_series_name(key)}): {_where(rows, key, c)}")
+    for key in crossovers(rows):
+        out.append(f"deferring pays ({_series_name(key)}): {_where(rows, key)}")
     out.extend(extrapolation_notes(rows))
     return "\n".join(out) + "\n"
 
@@ -552,11 +586,15 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
 
     One row of panels per arch: the speedup from deferring, and the share of
     the unbatched run's cycles in that arch's synchronous flush path (arm64:
-    ptep_clear_flush; x86: the remote-flush IPI round).  x ticks at the grid's
-    CPU counts; distinct marker and line style per series; series with
-    identical results share one legend entry; a crossover line only where the
-    effect changes sign inside the grid; a caption with profile, config and
-    iterations.
+    ptep_clear_flush; x86: the remote-flush IPI round; riscv: the remote
+    fence).  x ticks at the grid's CPU counts (a label that would overprint
+    its neighbour is left off, never the profile's own count or the ends);
+    distinct marker and line style per series; series with identical results
+    share one legend entry; the saving's range over the assumed figures as a
+    band; a fit input as a hollow marker; a crossover line only where the
+    effect changes sign inside the grid.  Each arch's legend sits under its
+    panels, off the data, and a wrapped caption names the profiles, kernels,
+    config and iterations.  No two texts overlap (tests/minikernel/test_sweep.py).
     """
     try:
         import matplotlib
@@ -570,82 +608,236 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     return True
 
 
+_MARKERS = "osD^vP*Xh<>"
+_STYLES = ("-", "--", "-.", ":")
+_FIG_WIDTH_IN = 11.0
+_CAPTION_CHARS = 160            # a 7.5 pt caption line fits the 11 in figure
+_LEGEND_CHARS = (62, 125)       # a 7.5 pt legend label: two columns / one column
+_MAX_BANDS = 4                  # more lines' range bands would bury them: left to sweep.csv
+
+
+def _arch_series(rs_arch: Sequence[dict[str, Any]]) -> list[tuple[list[tuple], list[dict[str, Any]]]]:
+    """An arch's lines: (the series keys with identical results, their rows by CPU count)."""
+    series: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rs_arch:
+        series.setdefault(series_key(r), []).append(r)
+    merged: dict[tuple, list[tuple]] = {}
+    for key, rs in series.items():
+        rs.sort(key=lambda r: r["cpus"])
+        sig = tuple((r["cpus"], round(r["speedup"], 6), round(r["flush_share_pct"], 6))
+                    for r in rs)
+        merged.setdefault(sig, []).append(key)
+    return [(keys, series[keys[0]]) for keys in merged.values()]
+
+
+def _legend_label(keys: list[tuple], rs_arch: Sequence[dict[str, Any]], width: int) -> str:
+    """A line's legend entry: the series it stands for (the arch is the panel's; the
+    machine only when the arch has several; the config, in the caption, only when the
+    arch's series differ in it) and where deferring pays, wrapped to *width*."""
+    import textwrap
+
+    machines = {r["machine"] for r in rs_arch}
+    configs = {r["sets"] for r in rs_arch}
+    names = []
+    for _arch, machine, workload, sets, wd in keys:
+        name = workload if workload == "seed" else f"{workload}:{wd}"
+        if len(machines) > 1:
+            name = f"{machine}, {name}"
+        if len(configs) > 1:
+            name += f", {sets or 'defconfig'}"
+        names.append(name)
+    label = " = ".join(names) + (" (identical results)" if len(keys) > 1 else "")
+    label += ": pays " + _where(rs_arch, keys[0])
+    return "\n".join(textwrap.wrap(label, width, break_on_hyphens=False))
+
+
+def _range_speedup(r: dict[str, Any], key: str) -> float:
+    """The speedup at one end of a row's saving range (the point itself without one)."""
+    pct = r.get(key)
+    return r["speedup"] if pct is None else 1 / (1 - pct / 100)
+
+
+def _speedup_ylim(rs_arch: Sequence[dict[str, Any]]) -> tuple[float, float] | None:
+    """The speedup panel's y range when the bands would flatten the lines (a band
+    more than 3 times as tall as the lines and speedup 1 together): the lines'
+    range with a margin, the bands cut at the edge.  None: autoscale."""
+    ys = [1.0] + [r["speedup"] for r in rs_arch]
+    ends = [_range_speedup(r, k) for r in rs_arch for k in ("saving_low_pct", "saving_high_pct")]
+    lo, hi = min(ys), max(ys)
+    pad = 0.15 * ((hi - lo) or 0.01)
+    if max(ends) - min(ends) <= 3 * (hi - lo + 2 * pad):
+        return None
+    return lo - pad, hi + pad
+
+
+def _caption(rows: Sequence[dict[str, Any]], *, bands: bool, fit_input: bool,
+             cut: bool = False, crowded: bool = False) -> str:
+    """The figure's caption, one paragraph: what ran (profiles, kernels, config,
+    iterations), what extrapolates, and what the band and hollow markers mean."""
+    from minikernel.baseline import baseline_for
+    from minikernel.kconfig import load_kernel_config
+
+    far = {}
+    for note in extrapolation_notes(rows):
+        machine, rest = note[len("note: "):].split(" was measured or fitted at ", 1)
+        base, pts = rest.split(" CPUs; the points at ", 1)
+        far[machine] = (f"measured or fitted at {base} CPUs; the points at "
+                        f"{pts.split(' CPUs extrapolate')[0]} CPUs extrapolate")
+    profiles = ", ".join(m + (f" ({far[m]})" if m in far else "")
+                         for m in dict.fromkeys(r["machine"] for r in rows))
+    kernels = []
+    for arch, sets in dict.fromkeys((r["arch"], r["sets"]) for r in rows):
+        b = baseline_for(load_kernel_config(arch, sets=sets.split())).as_dict()
+        v = b["variant"]
+        kernels.append(f"{arch} {b['name']}" + (f" ({v})" if v and v not in b["name"] else ""))
+    archs = ", ".join(dict.fromkeys(r["arch"] for r in rows))
+    sets = list(dict.fromkeys(r["sets"] for r in rows))
+    config = f"{archs} defconfig" + (f" + {sets[0]}" if len(sets) == 1 and sets[0] else
+                                     "" if len(sets) == 1 else
+                                     " + per series (legend)")
+    iters = ", ".join(str(i) for i in dict.fromkeys(r["iterations"] for r in rows))
+    text = (f"minikernel model (simulated, not a hardware measurement). profile: {profiles}; "
+            f"kernel: {', '.join(dict.fromkeys(kernels))}; config: {config}; {iters} measured "
+            f"iteration{'' if iters == '1' else 's'} after 1 warm-up per run.")
+    if bands:
+        text += (" Shaded: the saving's range over the assumed figures (README: Uncertainty)"
+                 + ("; a band taller than the panel is cut at its edge (the full range: "
+                    "sweep.csv)" if cut else "")
+                 + (f"; a panel with more than {_MAX_BANDS} lines has none (sweep.csv)"
+                    if crowded else "") + ".")
+    if fit_input:
+        text += " Hollow marker: the saving there was a fit input (calibration, not a prediction)."
+    return text
+
+
 def _figure(rows: Sequence[dict[str, Any]]):
     """The matplotlib Figure of :func:`_plot` (tests inspect it)."""
+    import textwrap
+
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, NullLocator
 
     archs = list(dict.fromkeys(r["arch"] for r in rows))
-    fig, axes = plt.subplots(len(archs), 2, figsize=(11, 3.6 * len(archs) + 0.6), squeeze=False)
-    markers = "osD^vP*Xh<>"
-    styles = ["-", "--", "-.", ":"]
-    for row, arch in enumerate(archs):
-        ax1, ax2 = axes[row]
+    plans = []
+    for arch in archs:
         rs_arch = [r for r in rows if r["arch"] == arch]
-        series: dict[tuple, list[dict[str, Any]]] = {}
-        for r in rs_arch:
-            series.setdefault(series_key(r), []).append(r)
-        # identical results are one line with a merged legend entry, not hidden ones
-        merged: dict[tuple, list[tuple]] = {}
-        for key, rs in series.items():
-            rs.sort(key=lambda r: r["cpus"])
-            sig = tuple((r["cpus"], round(r["speedup"], 6), round(r["flush_share_pct"], 6))
-                        for r in rs)
-            merged.setdefault(sig, []).append(key)
-        cross = crossovers(rs_arch)
-        for i, keys in enumerate(merged.values()):
-            rs = series[keys[0]]
+        lines = _arch_series(rs_arch)
+        labels = [_legend_label(keys, rs_arch, _LEGEND_CHARS[0]) for keys, _ in lines]
+        ncol = 2 if len(lines) > 1 and all(len(lb) <= _LEGEND_CHARS[0] for lb in labels) else 1
+        if ncol == 1:
+            labels = [_legend_label(keys, rs_arch, _LEGEND_CHARS[1]) for keys, _ in lines]
+        per_entry = [lb.count("\n") + 1 for lb in labels]
+        k = -(-len(labels) // ncol)                # legend rows; columns fill top-down
+        legend_lines = sum(max(per_entry[i::k]) for i in range(k)) + 0.4 * (k - 1)
+        plans.append((arch, rs_arch, lines, labels, ncol, legend_lines,
+                      _speedup_ylim(rs_arch) if len(lines) <= _MAX_BANDS else None))
+    bands = any(r.get("saving_low_pct") is not None for r in rows)
+    crowded = bands and any(len(p[2]) > _MAX_BANDS for p in plans)
+    cut = any(p[-1] is not None for p in plans)
+    fit_input = any(r.get("saving_fit_input") for r in rows)
+    caption = textwrap.wrap(_caption(rows, bands=bands, fit_input=fit_input, cut=cut,
+                                     crowded=crowded),
+                            _CAPTION_CHARS)
+    heights: list[float] = []
+    for *_, legend_lines, _ in plans:
+        heights += [3.3, 0.25 + 0.16 * legend_lines]
+    heights.append(0.1 + 0.15 * len(caption))
+    fig = plt.figure(figsize=(_FIG_WIDTH_IN, sum(heights) + 0.3), layout="constrained")
+    gs = fig.add_gridspec(len(heights), 2, height_ratios=heights)
+    for row, (arch, rs_arch, lines, labels, ncol, _, ylim) in enumerate(plans):
+        ax1 = fig.add_subplot(gs[2 * row, 0])
+        ax2 = fig.add_subplot(gs[2 * row, 1])
+        handles = []
+        annotated = 0
+        cpus = sorted({r["cpus"] for r in rs_arch})
+        for i, ((_keys, rs), label) in enumerate(zip(lines, labels)):
             xs = [r["cpus"] for r in rs]
-            # the config is in the caption; a legend names it only when series differ in it
-            one_config = len({k[3] for k in series}) == 1
-            label = (" = ".join(_series_name(k[:3] + ("" if one_config else k[3],) + k[4:])
-                                .split(", ", 1)[1] for k in keys)
-                     + ": pays " + _where(rs_arch, keys[0], cross.get(keys[0])))
-            style = dict(marker=markers[i % len(markers)], linestyle=styles[i % len(styles)],
+            style = dict(marker=_MARKERS[i % len(_MARKERS)], linestyle=_STYLES[i % len(_STYLES)],
                          markersize=5, linewidth=1.4)
             line, = ax1.plot(xs, [r["speedup"] for r in rs], label=label, **style)
-            ax2.plot(xs, [r["flush_share_pct"] for r in rs], label=label,
-                     color=line.get_color(), **style)
-            c = cross.get(keys[0])
-            if c is not None and c != min(xs):          # the sign changes inside the grid
-                ax1.axvline(c, color=line.get_color(), linestyle=":", linewidth=1)
-                ax1.annotate(f"crossover {c}", (c, 0.04 + 0.09 * i), xycoords=("data", "axes fraction"),
-                             fontsize=7, color=line.get_color(), ha="left",
-                             xytext=(3, 0), textcoords="offset points")
+            color = line.get_color()
+            ax2.plot(xs, [r["flush_share_pct"] for r in rs], color=color, **style)
+            handles.append(line)
+            if len(lines) <= _MAX_BANDS and any(r.get("saving_low_pct") is not None for r in rs):
+                ax1.fill_between(xs, [_range_speedup(r, "saving_low_pct") for r in rs],
+                                 [_range_speedup(r, "saving_high_pct") for r in rs],
+                                 color=color, alpha=0.13, linewidth=0)
+            fit = [r for r in rs if r.get("saving_fit_input")]
+            if fit:
+                ax1.plot([r["cpus"] for r in fit], [r["speedup"] for r in fit],
+                         marker=style["marker"], markersize=7, linestyle="none",
+                         markerfacecolor="white", markeredgecolor=color, zorder=3)
+            for c, pays in _sign_changes(rs):      # only where the sign changes in the grid
+                ax1.axvline(c, color=color, linestyle=":", linewidth=1)
+                right = c * c > cpus[0] * cpus[-1]     # right of the log axis' middle
+                ax1.annotate(f"crossover {c}: " + ("pays from here" if pays else "stops paying"),
+                             (c, 0.04 + 0.08 * annotated), xycoords=("data", "axes fraction"),
+                             fontsize=7, color=color, ha="right" if right else "left",
+                             xytext=(-3 if right else 3, 0), textcoords="offset points")
+                annotated += 1
         for t in sorted({int(r["threshold"]) for r in rs_arch if r["threshold"] not in ("", None)}):
-            ax1.axvline(t, color="grey", linestyle="--", linewidth=0.8)
-            ax1.annotate(f"threshold {t}", (t, 0.5), xycoords=("data", "axes fraction"),
-                         rotation=90, fontsize=7, color="grey", va="center",
-                         xytext=(-9, 0), textcoords="offset points")
+            if cpus[0] <= t <= cpus[-1]:       # outside the grid: the caption's config says it
+                ax1.axvline(t, color="grey", linestyle="--", linewidth=0.8)
+                ax1.annotate(f"threshold {t}", (t, 0.5), xycoords=("data", "axes fraction"),
+                             rotation=90, fontsize=7, color="grey", va="center",
+                             xytext=(-9, 0), textcoords="offset points")
         ax1.axhline(1.0, color="black", linewidth=0.6)
-        cpus = sorted({r["cpus"] for r in rs_arch})
+        if ylim is not None:
+            ax1.set_ylim(*ylim)
+        machines = list(dict.fromkeys(r["machine"] for r in rs_arch))
+        where = f"{arch} ({machines[0]})" if len(machines) == 1 else arch
         for ax, title, ylabel in (
-                (ax1, f"{arch}: speedup from deferring the flush", "unbatched / batched elapsed"),
-                (ax2, f"{arch}: {_FLUSH_LABEL[arch]}, unbatched", "% of benchmark cycles")):
+                (ax1, f"{where}: speedup from deferring the flush", "unbatched / batched elapsed"),
+                (ax2, f"{where}: {_FLUSH_LABEL[arch][0]}, unbatched",
+                 f"% of cycles in {_FLUSH_LABEL[arch][1]}")):
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_locator(FixedLocator(cpus))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_xticklabels([str(c) for c in cpus], rotation=45 if len(cpus) > 8 else 0,
-                               fontsize=8)
+            ax.set_xticklabels([str(c) for c in cpus], fontsize=8)
             ax.set_xlabel("online CPUs")
-            ax.set_ylabel(ylabel)
+            ax.set_ylabel(ylabel, fontsize=9)
             ax.set_title(title, fontsize=10)
-            ax.grid(True, alpha=0.3)
-        ax1.legend(fontsize=7, loc="best", framealpha=0.85)
-    profiles = ", ".join(dict.fromkeys(r["machine"] for r in rows))
-    configs = " | ".join(dict.fromkeys(r["sets"] or "defconfig" for r in rows))
-    iters = ", ".join(str(i) for i in dict.fromkeys(r["iterations"] for r in rows))
-    plural = "" if iters == "1" else "s"
-    far = [n.replace("note: ", "").split(" extrapolate")[0] for n in extrapolation_notes(rows)]
-    if far:
-        profiles += " (" + "; ".join(f.replace(" was measured", " measured") for f in far) \
-            + " extrapolate)"
-    fig.text(0.01, 0.005, f"minikernel model (simulated). profile: {profiles}; config: "
-             f"{configs}; {iters} measured iteration{plural} after 1 warm-up per run",
-             fontsize=7.5,
-             ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+            ax.grid(True, axis="y", alpha=0.3)
+            if len(cpus) <= 16:                 # denser, the vertical lines are a grey wall
+                ax.grid(True, axis="x", alpha=0.3)
+        lax = fig.add_subplot(gs[2 * row + 1, :])
+        lax.axis("off")
+        lax.legend(handles=handles, labels=labels, loc="upper center", ncol=ncol,
+                   fontsize=7.5, frameon=False, borderaxespad=0)
+    cax = fig.add_subplot(gs[-1, :])
+    cax.axis("off")
+    cax.text(0, 1, "\n".join(caption), fontsize=7.5, ha="left", va="top",
+             transform=cax.transAxes)
+    _thin_tick_labels(fig, rows)
     return fig
+
+
+def _thin_tick_labels(fig, rows: Sequence[dict[str, Any]]) -> None:
+    """Leave off the x tick labels that would overprint a neighbour (the tick stays):
+    the profile's own CPU count and the grid's ends are kept first."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    keep_first = {str(r["profile_cpus"]) for r in rows if "profile_cpus" in r}
+    for ax in fig.axes:
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        if not ax.axison or not labels:
+            continue
+        order = sorted(range(len(labels)), key=lambda i: (
+            0 if labels[i].get_text() in keep_first else 1 if i in (0, len(labels) - 1)
+            else 2, i))
+        kept = []
+        texts = []
+        for i in order:
+            box = labels[i].get_window_extent(renderer).padded(4)    # 8 px apart at least
+            if any(box.overlaps(k) for k in kept):
+                texts.append((i, ""))
+            else:
+                kept.append(box)
+        if texts:
+            names = [t.get_text() for t in labels]
+            for i, text in texts:
+                names[i] = text
+            ax.set_xticklabels(names, fontsize=8)
 
 
 __all__ = ["Point", "parse_cpus", "build_grid", "run_point", "run_point_kernel", "point_row",

@@ -210,7 +210,7 @@ def test_trace_writes_ftrace_shaped_lines(run_cli, tmp_path):
     text = path.read_text()
     assert text.startswith("# tracer: nop\n")
     assert text.count("#           TASK-PID     CPU#     TIMESTAMP  FUNCTION") == 2
-    assert re.search(r"^\s+a\.out-\d+ \[000\]\s+[\d.]+: mm_vmscan_write_folio: pfn=0x[0-9a-f]+ "
+    assert re.search(r"^\s+a\.out-\d+ +\[000\]\s+[\d.]+: mm_vmscan_write_folio: pfn=0x[0-9a-f]+ "
                      r"flags=RECLAIM_WB_FILE\|RECLAIM_WB_SYNC$", text, re.M)
     assert re.search(r": tlb_flush: pages:-1 reason:remote ipi send$", text, re.M)
 
@@ -334,9 +334,9 @@ def test_trace_has_one_global_clock_per_run(run_cli, tmp_path):
     sections = _trace_sections(path.read_text())
     assert len(sections) == 2
     for sec in sections:
-        ts = [float(t) for t in re.findall(r"^\s+\S+ \[\d{3}\]\s+([\d.]+):", sec, re.M)]
+        ts = [float(t) for t in re.findall(r"^\s+\S+ +\[\d{3}\]\s+([\d.]+):", sec, re.M)]
         assert len(ts) > 100 and ts == sorted(ts)
-        assert len(set(re.findall(r"^\s+\S+ \[(\d{3})\]", sec, re.M))) > 1   # several CPUs
+        assert len(set(re.findall(r"^\s+\S+ +\[(\d{3})\]", sec, re.M))) > 1   # several CPUs
 
 
 def test_trace_marks_the_warm_up_and_arm64_tlbi_dsb_as_model_only(run_cli, tmp_path):

@@ -139,33 +139,233 @@ def test_width_is_a_sweep_axis():
     assert rows[2]["dsb_or_ipi_unbatched"] > rows[1]["dsb_or_ipi_unbatched"]
 
 
-def test_figure_is_fit_to_mail(cpython_extra):
+def _figure_of(rows):
+    from minikernel.sweep import _figure
+
+    return _figure(rows)
+
+
+def _panels(fig):
+    """The data panels (speedup, flush share) per arch row; the legend and caption rows
+    are axes with their axis off."""
+    data = [ax for ax in fig.axes if ax.axison]
+    return [data[i:i + 2] for i in range(0, len(data), 2)]
+
+
+def _caption(fig):
+    return " ".join(" ".join(t.get_text().split()) for ax in fig.axes if not ax.axison
+                    for t in ax.texts)
+
+
+def _legend(fig, row=0):
+    """The legend labels (newlines joined) under the panels of arch row *row*."""
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return [" ".join(t.get_text().split()) for t in legends[row].get_texts()]
+
+
+@pytest.fixture(scope="module")
+def mail_rows():
+    return run_sweep(build_grid(["arm64", "x86"], [4, 8, 96], [""], ["seed", "threads"],
+                                ["EXPERT=y"], 1, ranges=False), jobs=1)
+
+
+def test_figure_is_fit_to_mail(cpython_extra, mail_rows):
     matplotlib = cpython_extra("matplotlib")
 
     matplotlib.use("Agg")
-    from minikernel.sweep import _figure
-
-    rows = run_sweep(build_grid(["arm64", "x86"], [4, 8, 96], [""], ["seed", "threads"],
-                                ["EXPERT=y"], 1), jobs=1)
-    fig = _figure(rows)
-    (a_speed, a_share), (x_speed, x_share) = [fig.axes[i:i + 2] for i in (0, 2)]
-    for ax in fig.axes:                                  # ticks at the grid's CPU counts
+    fig = _figure_of(mail_rows)
+    (a_speed, a_share), (x_speed, x_share) = _panels(fig)
+    for ax in (a_speed, a_share, x_speed, x_share):      # ticks at the grid's CPU counts
+        assert list(ax.get_xticks()) == [4, 8, 96]
         assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "8", "96"]
-    assert "ptep_clear_flush" in a_share.get_title() and "remote flush" in x_share.get_title()
-    caption = " ".join(t.get_text() for t in fig.texts)
+    # the flush-share panel is each arch's own synchronous flush path
+    assert "ptep_clear_flush" in a_share.get_title() and "remote-flush" in x_share.get_title()
+    assert "flush_tlb_mm_range" in x_share.get_ylabel()
+    x_threads = [r for r in mail_rows if r["arch"] == "x86" and r["workload"] == "threads"]
+    shares = [ln for ln in x_share.get_lines() if ln.get_marker() not in (None, "None", "")]
+    assert list(shares[1].get_ydata()) == [r["flush_share_pct"] for r in x_threads]
+    # x86's remote flush is the IPI round, not ptep_clear_flush's local INVLPG
+    assert all(r["flush_share_pct"] > 5 * r["ptep_clear_flush_pct"] for r in x_threads)
+    caption = _caption(fig)
     assert "kunpeng920" in caption and "x86-2s" in caption and "EXPERT=y" in caption
+    assert "kernel: arm64 Linux 6.1 (v5), x86 Linux 6.1" in caption
     assert "1 measured iteration after 1 warm-up" in caption
     # arm64 seed and threads:4 give identical results: one line, one merged legend entry
-    labels = [t.get_text() for t in a_speed.get_legend().get_texts()]
-    assert labels == ["kunpeng920, seed = kunpeng920, threads:4: pays everywhere in this grid"]
-    x86 = [t.get_text() for t in x_speed.get_legend().get_texts()]
-    assert x86 == ["x86-2s, seed: pays nowhere in this grid",
-                   "x86-2s, threads:4: pays everywhere in this grid"]
-    lines = x_speed.get_lines()
-    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines
-                if ln.get_marker() not in (None, "None", "")}) == 2
+    assert _legend(fig, 0) == ["seed = threads:4 (identical results): pays everywhere "
+                                     "in this grid"]
+    assert _legend(fig, 1) == ["seed: pays nowhere in this grid",
+                                     "threads:4: pays everywhere in this grid"]
+    styles = [(ln.get_marker(), ln.get_linestyle()) for ln in x_speed.get_lines()
+              if ln.get_marker() not in (None, "None", "")]
+    assert len(styles) == len(set(styles)) == 2
     # no crossover line where the sign never changes inside the grid
     assert not any(t.get_text().startswith("crossover") for t in x_speed.texts + a_speed.texts)
+    # the fit input (kunpeng920 seed at its fitted 96 CPUs) is a hollow marker, said so
+    hollow = [ln for ln in a_speed.get_lines() if ln.get_markerfacecolor() == "white"]
+    assert [list(ln.get_xdata()) for ln in hollow] == [[96]]
+    assert "Hollow marker: the saving there was a fit input" in caption
+
+
+def test_every_series_is_visible_and_the_width_axis_is_its_own_line(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    rows = run_sweep(build_grid(["x86"], [4, 8], [""], ["seed", "threads", "procs"], [], 1,
+                                width=[2, 4], ranges=False), jobs=1)
+    fig = _figure_of(rows)
+    (speed, share), = _panels(fig)
+    assert _legend(fig) == [
+        "seed: pays nowhere in this grid", "threads:2: pays everywhere in this grid",
+        "threads:4: pays everywhere in this grid", "procs:2: pays everywhere in this grid",
+        "procs:4: pays everywhere in this grid"]
+    for ax in (speed, share):
+        data = [ln for ln in ax.get_lines() if ln.get_marker() not in (None, "None", "")]
+        assert len(data) == 5
+        assert len({(ln.get_marker(), ln.get_linestyle()) for ln in data}) == 5
+        assert len({ln.get_color() for ln in data}) == 5
+    assert "Shaded" not in _caption(fig)                  # --no-ranges: no band, none said
+
+
+def _synthetic(rows, speedups):
+    """*rows* with their speedups replaced per workload (a function of the CPU count)."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        if r["workload"] in speedups:
+            r["speedup"] = speedups[r["workload"]](r["cpus"])
+            r["flush_share_pct"] += len(r["workload"])      # no merge with the other line
+        out.append(r)
+    return out
+
+
+def test_a_crossover_line_only_where_the_sign_changes_inside_the_grid(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    from minikernel.sweep import render_table
+
+    real = run_sweep(build_grid(["arm64"], [4, 8, 16, 32], [""], ["seed", "threads"], [], 1,
+                                ranges=False), jobs=1)
+    rows = _synthetic(real, {"seed": lambda c: 0.98 + 0.002 * c,        # pays from 16
+                             "threads": lambda c: 1.04 - 0.002 * c})    # up to 16
+    table = render_table(rows)
+    assert "(arm64, kunpeng920, seed): from 16 CPUs" in table
+    assert "(arm64, kunpeng920, threads:4): up to 16 CPUs" in table
+    fig = _figure_of(rows)
+    (speed, _), = _panels(fig)
+    vlines = sorted(ln.get_xdata()[0] for ln in speed.get_lines() if ln.get_linestyle() == ":"
+                    and len(set(ln.get_xdata())) == 1)
+    assert vlines == [16, 32]
+    assert sorted(t.get_text() for t in speed.texts if t.get_text().startswith("crossover")) \
+        == ["crossover 16: pays from here", "crossover 32: stops paying"]
+    assert _legend(fig) == ["seed: pays from 16 CPUs", "threads:4: pays up to 16 CPUs"]
+    # pays only in the middle of the grid: named, two lines
+    mid = _synthetic(real, {"seed": lambda c: 1.01 if c in (8, 16) else 0.99})
+    assert "seed): at 8..16 CPUs" in render_table(mid)
+
+
+def test_the_threshold_line_only_inside_the_grid(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    for threshold, want in ((8, ["threshold 8"]), (1, [])):
+        rows = run_sweep(build_grid(["arm64"], [4, 8, 16], [""], ["seed"],
+                                    ["EXPERT=y", f"ARM64_NR_CPUS_FOR_BATCHED_TLB={threshold}"],
+                                    1, ranges=False), jobs=1)
+        (speed, _), = _panels(_figure_of(rows))
+        assert [t.get_text() for t in speed.texts] == want
+        assert speed.get_xlim()[0] > 2                 # a threshold of 1 does not widen it
+
+
+def _drawn_texts(fig, monkeypatch):
+    """Every text matplotlib drew (tick labels outside the view are never drawn), with
+    its window extent."""
+    import matplotlib.text
+
+    drawn = []
+    real = matplotlib.text.Text.draw
+
+    def draw(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append(self)
+        return real(self, renderer)
+
+    monkeypatch.setattr(matplotlib.text.Text, "draw", draw)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(t, t.get_window_extent(renderer)) for t in drawn], renderer
+
+
+MANY_SETS = ["EXPERT=y", "ARM64_NR_CPUS_FOR_BATCHED_TLB=8", "ARM64_ERRATUM_2441007=n",
+             "ARM64_ERRATUM_1286807=n", "NR_CPUS=256", "ARM64_ERRATUM_2441009=n"]
+
+
+@pytest.mark.parametrize("grid", ["both arches", "many sets", "widths", "dense", "crossover"])
+def test_no_text_overprints_another_and_the_legend_is_off_the_data(cpython_extra, monkeypatch,
+                                                                  grid, mail_rows):
+    """From the drawn figure: no two texts' window extents overlap, every text is inside
+    the figure, and no legend overlaps a data panel."""
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    if grid == "both arches":
+        rows = mail_rows
+    elif grid == "many sets":
+        rows = run_sweep(build_grid(["arm64"], [2, 8, 64], ["snapdragon888", "kunpeng920"],
+                                    ["seed"], MANY_SETS, 1, ranges=False), jobs=1)
+    elif grid == "widths":
+        rows = run_sweep(build_grid(["x86", "arm64"], [8, 96], [""], ["seed", "threads",
+                                    "procs"], [], 1, width=[2, 4, 8], ranges=False), jobs=1)
+    elif grid == "dense":
+        rows = run_sweep(build_grid(["arm64"], parse_cpus("8..160/8,2,4"), [""], ["seed"], [],
+                                    1, ranges=False), jobs=1)
+    else:
+        rows = _synthetic(mail_rows, {"seed": lambda c: 0.99 + 0.001 * c,
+                                      "threads": lambda c: 1.02 - 0.001 * c})
+    fig = _figure_of(rows)
+    texts, renderer = _drawn_texts(fig, monkeypatch)
+    assert len(texts) > 20
+    page = fig.bbox
+    for t, box in texts:
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and \
+            box.y1 <= page.y1, f"{t.get_text()!r} leaves the figure"
+    for i, (t, box) in enumerate(texts):
+        for u, other in texts[i + 1:]:
+            assert not box.overlaps(other), f"{t.get_text()!r} overprints {u.get_text()!r}"
+    panels = [ax.get_window_extent(renderer) for row in _panels(fig) for ax in row]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends and all(not ax.axison for ax in fig.axes if ax.get_legend() is not None)
+    for leg in legends:
+        box = leg.get_window_extent(renderer)
+        assert not any(box.overlaps(p) for p in panels)
+    if grid == "dense":                   # thinned labels: ends and the profile's 96 kept
+        labels = [t.get_text() for t in _panels(fig)[0][0].get_xticklabels()]
+        assert labels[0] == "2" and labels[-1] == "160" and "96" in labels and "" in labels
+        assert len(_panels(fig)[0][0].get_xticks()) == len(labels) == 22
+    if grid == "many sets":
+        assert " ".join(MANY_SETS) in _caption(fig)
+    plt = matplotlib.pyplot
+    plt.close(fig)
+
+
+def test_the_band_is_the_saving_range_and_a_tall_one_is_cut(cpython_extra):
+    matplotlib = cpython_extra("matplotlib")
+
+    matplotlib.use("Agg")
+    rows = run_sweep(build_grid(["riscv"], [4, 16], [""], ["seed", "threads"], [], 1), jobs=1)
+    assert all(r["saving_low_pct"] is not None for r in rows if r["cpus"] == 16)
+    fig = _figure_of(rows)
+    (speed, _), = _panels(fig)
+    bands = speed.collections
+    assert len(bands) == 2
+    threads = [r for r in rows if r["workload"] == "threads"]
+    top = max(1 / (1 - r["saving_high_pct"] / 100) for r in threads)
+    ys = [v[1] for path in bands[1].get_paths() for v in path.vertices]
+    assert max(ys) == pytest.approx(top)
+    lo, hi = speed.get_ylim()
+    assert hi < top                      # the band would flatten the lines: cut, and said
+    assert max(r["speedup"] for r in rows) < hi
+    assert "cut at its edge" in _caption(fig)
 
 
 def test_table_says_where_deferring_pays():
@@ -248,6 +448,6 @@ def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpyth
     assert {r["profile_cpus"] for r in rows} == {96}
     assert ("note: kunpeng920 was measured or fitted at 96 CPUs; the points at 4, 256 CPUs "
             "extrapolate") in render_table(rows)
-    caption = " ".join(t.get_text() for t in _figure(rows).texts)
-    assert "kunpeng920 measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate" \
+    caption = _caption(_figure(rows))
+    assert "kunpeng920 (measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate)" \
         in caption
