@@ -416,7 +416,10 @@ def write_trace(path: str | Path, machines: list, labels: list[str]) -> None:
              "# lines before '# warm-up iteration' are the benchmark's set-up (mapping and "
              "first touch), lines between it and '# measured iterations' the warm-up: "
              "neither is measured", "#"]
-    for m, label in zip(machines, labels, strict=True):
+    # (no zip(strict=True): Python 3.9, PyPy 7.3)
+    if len(machines) != len(labels):
+        raise ValueError(f"write_trace: {len(machines)} machines, {len(labels)} labels")
+    for m, label in zip(machines, labels):
         events = m.trace or []
         n = sum(not e.startswith("#") for e in events)
         lines.append(f"# {label}")
