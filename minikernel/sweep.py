@@ -469,8 +469,13 @@ def _saving_cell(r: dict[str, Any]) -> str:
     if r.get("saving_low_pct") is not None:
         cell += (f" ({r['saving_low_pct']:.1f}..{r['saving_high_pct']:.1f}, "
                  f"most: {r['saving_moved_most_by']})")
-    if r.get("saving_fit_input"):
-        cell += " (a fit input: calibration, not a prediction)"
+    note = r.get("saving_fit_input")
+    if note:
+        # uncertainty.fit_input_note: the same kernel as the fit reproduces the
+        # measurement; another kernel's run rests on it (as the main job says)
+        cell += (" (rests on a fit input: another kernel on the fitted figures, not an "
+                 "independent prediction)" if "rests on that calibration" in note
+                 else " (a fit input: calibration, not a prediction)")
     return cell
 
 

@@ -84,6 +84,13 @@ def test_a_saving_that_was_a_fit_input_says_so_in_the_sweep_and_main_job(run_cli
     assert "on Linux 6.1 (v5)" in note and "on Linux 6.6 rests on" in note
     assert "reproduces a measurement" not in note
     assert "reproduces a measurement" in rows[96, "seed"]["saving_fit_input"]
+    # ... and the sweep's table says the same as the main job for that kernel
+    # (it called the 6.6 saving "calibration, not a prediction", as if it were the fit's).
+    pts = sweep.build_grid(["arm64"], [96], ["kunpeng920"], ["seed"],
+                           ["EXPERT=y", "MODEL_ARM64_BATCHED_TLB_6_6=y"], 1, ranges=False)
+    table = sweep.render_table([sweep.run_point(pts[0])])
+    assert "rests on a fit input" in table and "calibration, not a prediction" not in table
+    assert "rests on" not in sweep.render_table([rows[96, "seed"]])
 
 
 @pytest.mark.parametrize("name", ["snapdragon888", "kunpeng920", "x86-2s"])
