@@ -339,12 +339,17 @@ def _must_not_run(*args, **kw):
 def run_case(case: Case, tmp_path, monkeypatch, capsys):
     # Bad input is refused before anything runs; a case that gets as far as the
     # benchmark or the explorer fails at once instead of running (10**12 iterations).
+    # The forked workers of --jobs 2 would not see a patched run_seed_benchmark, so the
+    # parallel runner and the sweep's runner are stopped here too.
     import minikernel.explore
     import minikernel.report
+    import minikernel.sweep
     import minikernel.workload
 
     for mod, name in ((minikernel.workload, "run_seed_benchmark"),
                       (minikernel.report, "run_seed_benchmark"),
+                      (minikernel.report, "run_benchmarks"),
+                      (minikernel.sweep, "run_sweep"),
                       (minikernel.explore, "explore")):
         monkeypatch.setattr(mod, name, _must_not_run)
     monkeypatch.chdir(tmp_path)

@@ -360,7 +360,13 @@ def test_version(run_cli):
     assert r.rc == 0 and r.out.startswith("minikernel ")
 
 
-def test_iterations_above_the_bound_need_force(run_cli):
+def test_iterations_above_the_bound_need_force(run_cli, monkeypatch):
+    import minikernel.report
+
+    def must_not_run(*a, **kw):
+        raise AssertionError("1001 iterations ran without --force")
+
+    monkeypatch.setattr(minikernel.report, "run_ab", must_not_run)
     r = run_cli("--defconfig", "arm64", "--iterations", "1001")
     assert r.rc == 2 and "--force" in r.err
     from minikernel.cli import _check_iterations
