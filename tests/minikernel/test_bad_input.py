@@ -225,7 +225,7 @@ CASES: dict[str, Case] = {
     "fit nothing": Case(("fit",), "--perf, --time, --cpus, --ghz missing"),
     "fit --published unknown": Case(("fit", "--published", "nosuch"), "--published nosuch"),
     "fit --like unknown": Case(("fit", "--published", "snapdragon888", "--like", "nosuch"),
-                               "--machine nosuch"),
+                               "--like nosuch: unknown machine profile"),
     "fit --perf missing": Case(("fit", "--perf", "nope.txt", "--time", "t.txt", "--cpus", "8",
                                 "--ghz", "2.4"), "nope.txt: no such file", files={"t.txt": "x"}),
     "fit --time missing": Case(("fit", "--perf", "p.txt", "--time", "nope", "--cpus", "8",
