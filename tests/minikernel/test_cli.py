@@ -323,6 +323,17 @@ def test_config_write_in_a_read_only_directory_is_refused(run_cli, tmp_path, mon
     assert (tmp_path / ".config").read_bytes() == before
 
 
+def test_savedefconfig_keeps_an_existing_out_file_as_old(run_cli, tmp_path, monkeypatch):
+    # The kernel's savedefconfig overwrites ./defconfig; here the user's file is kept.
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "arm64").rc == 0
+    (tmp_path / "defconfig").write_text("CONFIG_MINE=y\n")
+    assert run_cli("savedefconfig").rc == 0
+    assert (tmp_path / "defconfig.old").read_text() == "CONFIG_MINE=y\n"
+    assert (tmp_path / "defconfig").read_bytes() == (REPO / "arch/arm64/configs/defconfig").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config", "defconfig", "defconfig.old"]
+
+
 def test_config_state_of_an_unknown_symbol_is_undef(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli("defconfig", "arm64").rc == 0
