@@ -325,6 +325,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
         if progress is not None:
             progress.close()
     if args.trace is not None:
+        _keep_old(args.trace, "--trace")       # a file already there is kept as FILE.old
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
                                ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
@@ -518,8 +519,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         like = _like_profile(args.like)
     res = fitmod.fit(meas, like, fit_issue=False if args.unbatched_only else None)
     if args.out is not None:
-        if args.out.exists():
-            args.out.with_name(args.out.name + ".old").write_bytes(args.out.read_bytes())
+        _keep_old(args.out, "--out")
         args.out.write_text(res.toml, encoding="utf-8")
     else:
         sys.stdout.write(res.toml)
@@ -958,6 +958,18 @@ def _check_output_file(option: str, path: Path) -> None:
                         "an existing directory")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"{option} {path}: not writable: expected a writable file path")
+
+
+def _keep_old(path: Path, option: str) -> None:
+    """Before overwriting *path*: keep what is there as <path>.old (as fit --out and the
+    config verbs do); a copy that cannot be made is a UserError and nothing is written."""
+    if not path.is_file():
+        return
+    try:
+        path.with_name(path.name + ".old").write_bytes(path.read_bytes())
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot keep the existing file as {path.name}.old "
+                        f"({e.strerror or e}): expected a writable directory") from None
 
 
 def _one_line(msg: str) -> str:

@@ -334,6 +334,15 @@ def test_savedefconfig_keeps_an_existing_out_file_as_old(run_cli, tmp_path, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == [".config", "defconfig", "defconfig.old"]
 
 
+def test_trace_keeps_an_existing_file_as_old(run_cli, tmp_path):
+    mine = tmp_path / "t.txt"
+    mine.write_text("my notes\n")
+    r = run_cli("--defconfig", "x86", "--iterations", "1", "--trace", str(mine), "--json")
+    assert r.rc == 0
+    assert (tmp_path / "t.txt.old").read_text() == "my notes\n"
+    assert mine.read_text().startswith("# tracer: nop")
+
+
 def test_config_state_of_an_unknown_symbol_is_undef(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli("defconfig", "arm64").rc == 0
