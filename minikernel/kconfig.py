@@ -843,7 +843,8 @@ def _false_chain(expr, hints: list[str], seen: set) -> str:
         if op is OR:
             # Alternatives: any one branch would do, so their hints are too.
             branch_hints: list[list[str]] = [[], []]
-            parts = [_false_chain(e, h, seen) for e, h in zip(expr[1:], branch_hints, strict=True)]
+            # (an OR node has exactly two operands: no zip(strict=), Python 3.9 lacks it)
+            parts = [_false_chain(e, h, seen) for e, h in zip(expr[1:], branch_hints)]
             if all(branch_hints):
                 hints.append(" or ".join(" and ".join(h) for h in branch_hints))
             return "(" + " or ".join(parts) + ")"
