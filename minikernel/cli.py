@@ -54,7 +54,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--defconfig", metavar="ARCH",
                      help="boot from arch/ARCH/configs/defconfig "
                      f"({', '.join(sorted(BACKENDS))})")
-    src.add_argument("--config", metavar="FILE", type=Path,
+    src.add_argument("--config", metavar="FILE", type=_path_arg,
                      help="boot from a saved .config (arch inferred from its CONFIG_ARM64, "
                           "CONFIG_X86 or CONFIG_RISCV line)")
     p.add_argument("--arch", metavar="ARCH", dest="boot_arch", default=None,
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"moves between two NUMA nodes); N defaults to {DEFAULT_COUNT}")
     p.add_argument("--vmstat", action="store_true",
                    help="also print each run's vmstat counter deltas")
-    p.add_argument("--trace", metavar="FILE", type=Path, default=None,
+    p.add_argument("--trace", metavar="FILE", type=_path_arg, default=None,
                    help="write ftrace-shaped events (tlb_flush, mm_vmscan_*) of both runs to FILE")
     p.add_argument("--jobs", metavar="N", type=int, dest="boot_jobs", default=None,
                    help="host processes for the two kernels (default: 2 when 2 cores are "
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("savedefconfig", help="write a minimal defconfig from .config",
                        allow_abbrev=False)
-    s.add_argument("--out", metavar="FILE", type=Path, default=Path("defconfig"),
+    s.add_argument("--out", metavar="FILE", type=_path_arg, default=Path("defconfig"),
                    help="output file (default: ./defconfig)")
     s.set_defaults(func=cmd_savedefconfig)
 
@@ -208,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     s.add_argument("--executor", default="process", help="process (default) or dask")
     s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, with --executor dask")
-    s.add_argument("--out", metavar="DIR", type=Path, default=Path("sweep"),
+    s.add_argument("--out", metavar="DIR", type=_path_arg, default=Path("sweep"),
                    help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
     s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
     s.add_argument("--no-ranges", action="store_true",
@@ -219,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("scenario", help="run a scenario file under the TLB sanitizer "
                        "(exit 0: expectations hold, 1: not, 2: bad file)", allow_abbrev=False)
-    s.add_argument("file", metavar="FILE", type=Path, help="scenario file (TOML)")
+    s.add_argument("file", metavar="FILE", type=_path_arg, help="scenario file (TOML)")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment laid over the file's machine.config; repeatable")
     s.add_argument("--expect", metavar="clean|KIND,...", default=None,
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("explore", help="try every bounded interleaving of a scenario's "
                        "[explore] steps (exit 0: none violates, 1: some do, 2: bad file)",
                        allow_abbrev=False)
-    s.add_argument("file", metavar="FILE", type=Path, help="scenario file with [explore]")
+    s.add_argument("file", metavar="FILE", type=_path_arg, help="scenario file with [explore]")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],
                    help="Kconfig assignment laid over the file's machine.config; repeatable")
     s.add_argument("--max-runs", metavar="N", type=int, default=None, help="bound on runs (default: file, 5000)")
@@ -245,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exhaustive", action="store_true",
                    help="no partial-order reduction: run every interleaving (same findings, "
                         "more runs)")
-    s.add_argument("--save", metavar="DIR", type=Path, default=None,
+    s.add_argument("--save", metavar="DIR", type=_path_arg, default=None,
                    help="write each finding as a replayable scenario file into DIR")
     s.add_argument("--json", dest="scenario_json", action="store_true",
                    help="print exactly one JSON object on stdout")
@@ -253,16 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fit", help="build an arm64 machine profile from your own perf/time "
                        "measurements of the seed benchmark", allow_abbrev=False)
-    s.add_argument("--perf", metavar="FILE", type=Path,
+    s.add_argument("--perf", metavar="FILE", type=_path_arg,
                    help="perf report --stdio of the benchmark, batching off (with or without "
                         "--children)")
-    s.add_argument("--time", dest="time_file", metavar="FILE", type=Path,
+    s.add_argument("--time", dest="time_file", metavar="FILE", type=_path_arg,
                    help="output of `time` for that run (bash, time -p, or GNU/busybox format)")
-    s.add_argument("--batched-perf", metavar="FILE", type=Path, default=None,
+    s.add_argument("--batched-perf", metavar="FILE", type=_path_arg, default=None,
                    help="perf report --stdio of the batched kernel (a check, not a fit input)")
-    s.add_argument("--batched-time", metavar="FILE", type=Path, default=None,
+    s.add_argument("--batched-time", metavar="FILE", type=_path_arg, default=None,
                    help="output of `time` of the batched kernel (fits the per-TLBI issue cost)")
-    s.add_argument("--annotate", metavar="FILE", type=Path, default=None,
+    s.add_argument("--annotate", metavar="FILE", type=_path_arg, default=None,
                    help="perf annotate --stdio ptep_clear_flush (a check, not a fit input)")
     s.add_argument("--cpus", dest="fit_cpus", metavar="N", type=int, default=None,
                    help="online CPUs of the measured machine")
@@ -286,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--unbatched-only", action="store_true",
                    help="do not fit to the batched time (then the batched run is a "
                         "prediction; tools/fit_profiles.py fits snapdragon888 so)")
-    s.add_argument("--out", metavar="FILE", type=Path, default=None,
+    s.add_argument("--out", metavar="FILE", type=_path_arg, default=None,
                    help="write the profile here (an existing file is kept as FILE.old); "
                         "default: print it")
     s.set_defaults(func=cmd_fit)
@@ -323,6 +325,7 @@ def run_main_job(kernel: Machine, args: argparse.Namespace) -> dict:
         if progress is not None:
             progress.close()
     if args.trace is not None:
+        _keep_old(args.trace, "--trace")       # a file already there is kept as FILE.old
         ab_report.write_trace(args.trace, [kernel, flipped],
                               [ab["runs"][0]["label"] + ": " + ab["runs"][0]["kernel"],
                                ab["runs"][1]["label"] + ": " + ab["runs"][1]["kernel"]])
@@ -437,18 +440,24 @@ def cmd_boot(args: argparse.Namespace) -> int:
     prof = profile or default_profile(cfg.arch)
     _check_memory(prof)
     cpus = args.smp if args.smp is not None else prof.cpus
-    if 1 <= cpus <= (cfg.NR_CPUS or 0):
-        # The flip, checked on unbooted machines (nothing is logged or run).
-        plain = prof.with_cpus(cpus)
-        flip = ab_report.flip_deferral(cfg, cpus, plain)
-        a = Machine(cfg, plain)
-        ab_report.refuse_erratum_flip(a, flip.sets)
-        ab_report.check_flip(a, Machine(cfg.with_sets(flip.sets), plain), flip)
-        _, procs, threads = ab_report.parse_workload(args.boot_workload)
-        if max(procs, threads) > cpus:
-            raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "
-                            f"expected at most {cpus} (the machine's CPU count; see --smp)")
-        ab_report.check_migrate_machine(a, args.boot_workload)
+    nr_cpus = cfg.NR_CPUS or 0
+    if not 1 <= cpus <= nr_cpus:        # name where the count came from: --smp or the profile
+        where = (f"--smp {cpus}" if args.smp is not None
+                 else f"{prof.source or prof.name}: machine.cpus = {cpus}")
+        raise UserError(f"{where}: CPU count {cpus} out of range: expected 1..{nr_cpus} "
+                        f"(CONFIG_NR_CPUS={nr_cpus}; raise it with --set NR_CPUS=N"
+                        + (")" if args.smp is not None else ", or run fewer with --smp N)"))
+    # The flip, checked on unbooted machines (nothing is logged or run).
+    plain = prof.with_cpus(cpus)
+    flip = ab_report.flip_deferral(cfg, cpus, plain)
+    a = Machine(cfg, plain)
+    ab_report.refuse_erratum_flip(a, flip.sets)
+    ab_report.check_flip(a, Machine(cfg.with_sets(flip.sets), plain), flip)
+    _, procs, threads = ab_report.parse_workload(args.boot_workload)
+    if max(procs, threads) > cpus:
+        raise UserError(f"--workload {args.boot_workload}: needs {max(procs, threads)} CPUs: "
+                        f"expected at most {cpus} (the machine's CPU count; see --smp)")
+    ab_report.check_migrate_machine(a, args.boot_workload)
     kernel = boot(cfg, cpus=args.smp, profile=profile, trace=args.trace is not None)
     args.measured_cpus = (profile or default_profile(cfg.arch)).cpus
     try:
@@ -470,6 +479,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         _check_output_file("--out", args.out)       # before fitting, which takes seconds
+    if not args.name.strip():
+        raise UserError(f"fit: --name {args.name!r}: expected a profile name (not empty: the "
+                        "profile's machine.name)")
     if args.bench_iterations < 1:
         raise UserError(f"fit: --bench-iterations {args.bench_iterations}: expected a positive "
                         "number")
@@ -480,16 +492,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
         meas = fitmod.published_measurements(args.published)
         # The Snapdragon's own tail comes from the assumed weights, not from the
         # file a re-fit rewrites (as tools/fit_profiles.py does).
-        like = None if args.published == args.like == "snapdragon888" else load_profile(args.like)
+        like = None if args.published == args.like == "snapdragon888" else _like_profile(args.like)
     else:
         missing = [o for o, v in (("--perf", args.perf), ("--time", args.time_file),
                                   ("--cpus", args.fit_cpus), ("--ghz", args.ghz)) if v is None]
         if missing:
             raise UserError(f"fit: {', '.join(missing)} missing: expected --perf FILE --time "
                             "FILE --cpus N --ghz GHZ (or --published MACHINE)")
-        if args.fit_cpus < 1 or args.ghz <= 0 or args.bench_iterations < 1:
+        if (not 1 <= args.fit_cpus <= 4096 or not math.isfinite(args.ghz) or args.ghz <= 0
+                or args.bench_iterations < 1):
             raise UserError(f"fit: --cpus {args.fit_cpus} --ghz {args.ghz} --bench-iterations "
-                            f"{args.bench_iterations}: expected positive numbers")
+                            f"{args.bench_iterations}: expected positive numbers (--cpus at most "
+                            "4096, the largest CONFIG_NR_CPUS; --ghz finite)")
         for f in (args.perf, args.time_file, args.batched_perf, args.batched_time, args.annotate):
             if f is not None and not f.is_file():
                 raise UserError(f"{f}: no such file: expected a measurement file")
@@ -508,11 +522,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             meas.batched_shares, _ = fitmod.parse_perf_report(args.batched_perf, command=comm)
         if args.annotate is not None:
             meas.dsb_pct = fitmod.parse_annotate(args.annotate)
-        like = load_profile(args.like)
+        like = _like_profile(args.like)
     res = fitmod.fit(meas, like, fit_issue=False if args.unbatched_only else None)
     if args.out is not None:
-        if args.out.exists():
-            args.out.with_name(args.out.name + ".old").write_bytes(args.out.read_bytes())
+        _keep_old(args.out, "--out")
         args.out.write_text(res.toml, encoding="utf-8")
     else:
         sys.stdout.write(res.toml)
@@ -564,7 +577,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         expect = [k.strip() for k in args.expect.split(",") if k.strip()]
         expect = [] if expect == ["clean"] else expect
         bad = [k for k in expect if k not in KINDS]
-        if bad or not args.expect.strip():
+        if bad or not expect and args.expect.strip() != "clean":      # "" or ","
             raise UserError(f"--expect {args.expect}: expected 'clean' or a comma list of "
                             f"violation kinds ({', '.join(KINDS)})")
     sc = override_config(load_scenario(args.file), args.scenario_sets)
@@ -697,6 +710,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     changed = False
     for op, arg in args.ops:
         if op == "state":
+            if not re.fullmatch(r"(CONFIG_)?[A-Za-z0-9_]+", arg):
+                raise UserError(f"config --state {arg!r}: expected a symbol name (SYM or "
+                                "CONFIG_SYM)")
             kconfig.apply_assignments(kconf, pending, origin="config")
             pending = []
             print(kconfig.symbol_state(kconf, arg))
@@ -723,6 +739,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise UserError(f"{self.prog}: error: {message} (see --help)")
+
+
+def _path_arg(value: str) -> Path:
+    """A path option's value: an empty string is not "." (it would write into the cwd)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a path, not an empty string")
+    return Path(value)
 
 
 class _Op(argparse.Action):
@@ -844,7 +867,7 @@ def _check_memory(profile) -> None:
     from minikernel.workload import BUFFER_PAGES
 
     if profile.mem_pages <= BUFFER_PAGES:
-        raise UserError(f"--machine {profile.name}: machine.mem_pages = {profile.mem_pages}: "
+        raise UserError(f"{profile.source or profile.name}: machine.mem_pages = {profile.mem_pages}: "
                         f"expected more than {BUFFER_PAGES} page frames (the benchmark's 1 MiB "
                         "buffer, plus the kernel's own pages)")
 
@@ -865,6 +888,18 @@ def _check_save_dir(path: Path, option: str = "--save", what: str = "the finding
     except OSError as e:
         raise UserError(f"{option} {path}: cannot create the directory ({e.strerror}): expected "
                         f"a directory {what} can be written to") from None
+
+
+def _like_profile(spec: str):
+    """fit --like PROFILE, its errors naming --like (load_profile's name --machine)."""
+    try:
+        return load_profile(spec)
+    except UserError as e:
+        msg = str(e)
+        if msg.startswith(f"--machine {spec}:"):
+            msg = msg[len("--machine "):]
+        raise UserError(f"--like {msg}" if msg.startswith(f"{spec}:") else f"--like {spec}: {msg}") \
+            from None
 
 
 def _version() -> str:
@@ -956,6 +991,18 @@ def _check_output_file(option: str, path: Path) -> None:
                         "an existing directory")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"{option} {path}: not writable: expected a writable file path")
+
+
+def _keep_old(path: Path, option: str) -> None:
+    """Before overwriting *path*: keep what is there as <path>.old (as fit --out and the
+    config verbs do); a copy that cannot be made is a UserError and nothing is written."""
+    if not path.is_file():
+        return
+    try:
+        path.with_name(path.name + ".old").write_bytes(path.read_bytes())
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot keep the existing file as {path.name}.old "
+                        f"({e.strerror or e}): expected a writable directory") from None
 
 
 def _one_line(msg: str) -> str:

@@ -263,7 +263,7 @@ def parse_perf_report(path: str | Path, text: str | None = None,
             out[sym] = out.get(sym, 0.0) + pct
     if not out:
         raise UserError(f"{path}: no line of command {comm!r}: expected the benchmark's "
-                        "command in the Command column (see --command)")
+                        "command in the Command column (see --command-name)")
     return out, comm
 
 
@@ -304,6 +304,9 @@ def parse_time(path: str | Path, text: str | None = None) -> tuple[float, float]
     if missing:
         raise UserError(f"{path}: no {'/'.join(missing)} time: expected the output of `time` "
                         "with real, user and sys")
+    if got["user"] + got["sys"] <= 0 or got["real"] <= 0:
+        raise UserError(f"{path}: user+sys {got['user'] + got['sys']:g} s, real {got['real']:g} s: "
+                        "expected a run that took time (both above 0)")
     return got["user"] + got["sys"], got["real"]
 
 

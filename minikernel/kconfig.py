@@ -563,14 +563,27 @@ def write_config(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> str:
 
 def write_min_config(kconf: kconfiglib.Kconfig, path: str | os.PathLike) -> str:
     """Write a minimal defconfig (what `make savedefconfig` writes): only
-    values that differ from their defaults, no header."""
+    values that differ from their defaults, no header.  An existing file with
+    other contents is kept as <path>.old (the kernel's savedefconfig overwrites
+    it); one that cannot be kept is a ConfigError and nothing is written."""
     path = Path(path)
     what = _target(path, "--out")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        return kconf.write_min_config(str(path), header="")
+        msg = kconf.write_min_config(str(tmp), header="").replace(str(tmp), str(path))
+        new = tmp.read_bytes()
+        if path.exists():
+            if path.read_bytes() == new:
+                return msg
+            shutil.copyfile(path, f"{path}.old")
+        with open(path, "wb") as f:
+            f.write(new)
+        return msg
     except OSError as e:
-        raise ConfigError(f"{what}: cannot write ({e.strerror or e}): expected a writable "
-                          "file path") from None
+        raise ConfigError(f"{what}: cannot write ({e.strerror or e}; nothing the file held was "
+                          "changed): expected a writable file path") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _target(path: Path, option: str) -> str:
@@ -830,8 +843,8 @@ def _false_chain(expr, hints: list[str], seen: set) -> str:
         if op is OR:
             # Alternatives: any one branch would do, so their hints are too.
             branch_hints: list[list[str]] = [[], []]
+            # (an OR node has exactly two operands: no zip(strict=), Python 3.9 lacks it)
             parts = [_false_chain(e, h, seen) for e, h in zip(expr[1:], branch_hints)]
-            # (an OR expression is always (OR, left, right): two operands, two lists)
             if all(branch_hints):
                 hints.append(" or ".join(" and ".join(h) for h in branch_hints))
             return "(" + " or ".join(parts) + ")"

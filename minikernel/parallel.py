@@ -48,10 +48,19 @@ def default_jobs(tasks: int = 2) -> int:
     return max(1, min(usable_cores(), tasks))
 
 
+#: Most worker processes --jobs may ask for: an explorer run forks up to one per
+#: interleaving, so --jobs 100000 would fork thousands of copies of the process.
+MAX_JOBS = 1024
+
+
 def check_jobs(jobs: int | None, option: str = "--jobs") -> None:
     """Bad input: a job count below 1 is a UserError naming the option."""
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise UserError(f"{option} {jobs}: expected a positive number of worker processes")
+    if jobs is not None and jobs > MAX_JOBS:
+        raise UserError(f"{option} {jobs}: expected at most {MAX_JOBS} worker processes (each "
+                        f"is a forked copy of this one; this host has {usable_cores()} usable "
+                        "cores)")
 
 
 def run_benchmarks(machines: Sequence[Any], iterations: int, *, jobs: int | None = None,

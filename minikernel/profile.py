@@ -321,7 +321,14 @@ def find_profile(spec: str) -> Path:
 def load_profile(spec: str | Path) -> MachineProfile:
     """Load a profile by built-in name or path; UserError if it is malformed or incomplete."""
     path = spec if isinstance(spec, Path) else find_profile(spec)
-    return _load(str(path))
+    # Cached per file and version of it: a relative path names another file in another
+    # directory, and a file edited between two loads in one process is read again.
+    try:
+        st = path.stat()
+        stamp: tuple = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = ()
+    return _load(str(path), stamp)
 
 
 def default_profile(arch: str, cpus: int | None = None) -> MachineProfile:
@@ -415,13 +422,19 @@ FIT_INPUTS = ("unbatched_cpu_time", "ptep_clear_flush_share", "symbol_shares",
               "batched_cpu_time")
 
 
+#: Most page frames a profile may give the simulated machine: every frame is a
+#: slot in PhysMem.data, mem_map and a free list (~50 bytes of host memory), so
+#: 4 Mi frames (16 GiB simulated) take ~200 MB; the shipped profiles have 16 Ki.
+MAX_MEM_PAGES = 1 << 22
+
+
 @cache
 def _profiles_dir() -> Path:
     return Path(str(resources.files("minikernel") / "profiles"))
 
 
 @lru_cache(maxsize=64)
-def _load(path_str: str) -> MachineProfile:
+def _load(path_str: str, stamp: tuple = ()) -> MachineProfile:
     path = Path(path_str)
     data = _resolve(path, ())
     return _check(path, data)
@@ -432,6 +445,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"{path}: cannot read machine profile: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file: expected a machine profile in TOML "
+                        "(UTF-8)") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -455,7 +471,9 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if parent.endswith(".toml") or "/" in parent:
         ppath = (path.parent / parent)
         if not ppath.is_file():
-            raise UserError(f"{path}: inherit: no such profile file {ppath}")
+            raise UserError(f"{path}: inherit = {parent!r}: no such profile file {ppath}: "
+                            "expected a TOML machine profile (a path relative to the file) or "
+                            f"one of {', '.join(builtin_profiles())}")
     else:
         try:
             ppath = find_profile(parent)
@@ -620,6 +638,10 @@ def _check(path: Path, data: dict[str, Any]) -> MachineProfile:
             if k not in fields:
                 raise UserError(f"{path}: {k}: missing: expected a number >= 0 (ns; "
                                 "needed with x86.invlpgb = true)")
+    if fields["machine.mem_pages"] > MAX_MEM_PAGES:
+        raise UserError(f"{path}: machine.mem_pages: expected at most {MAX_MEM_PAGES} page "
+                        f"frames ({MAX_MEM_PAGES >> 18} GiB of simulated RAM; each frame takes "
+                        f"the host ~50 bytes), found {fields['machine.mem_pages']}")
     g = fields.get
     node_cpus = g("numa.node_cpus")
     if node_cpus is not None and sum(node_cpus) != fields["machine.cpus"]:

@@ -109,7 +109,7 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
     migrate:N is N threads (what the CPU check needs); bench_kw() says how
     to run it.
     """
-    name, _, count = spec.partition(":")
+    name, sep, count = spec.partition(":")
     if name not in WORKLOADS:
         raise UserError(f"--workload {spec}: unknown workload: expected one of "
                         f"{', '.join(WORKLOADS)} (procs, threads and migrate take :N)")
@@ -119,7 +119,7 @@ def parse_workload(spec: str) -> tuple[str, int, int]:
                             "expected 'seed'")
         return name, 1, 1
     try:
-        n = int(count) if count else DEFAULT_COUNT
+        n = int(count) if count or sep else DEFAULT_COUNT      # "procs:" has no count
     except ValueError:
         n = 0
     if n < 1:

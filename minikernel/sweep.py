@@ -73,6 +73,13 @@ class Point:
 
 # Public interface
 
+#: Most measured iterations per point (the main job's bound without --force).
+MAX_ITERATIONS = 1000
+#: Largest CPU count a --cpus range may reach: NR_CPUS goes up to 4096 on every arch,
+#: so A..B/STEP is never expanded past it.
+MAX_CPUS = 4096
+
+
 def parse_cpus(spec: str) -> list[int]:
     """CPU counts from a spec: ``8``, ``2,4,8``, ``2..256`` (powers of two), ``8..64/8`` (step 8).
 
@@ -91,6 +98,9 @@ def parse_cpus(spec: str) -> list[int]:
                 lo, hi = int(lo_s), int(hi_s)
                 if lo < 1 or hi < lo or (step is not None and step < 1):
                     raise ValueError
+                if hi > MAX_CPUS:
+                    raise UserError(f"--cpus {spec!r}: {part!r} goes past {MAX_CPUS}: expected "
+                                    f"CPU counts up to {MAX_CPUS} (the largest CONFIG_NR_CPUS)")
                 if step is None:
                     n = 1
                     while n <= hi:
@@ -129,6 +139,10 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                         "workload")
     if iterations < 1:
         raise UserError(f"--iterations {iterations}: expected a positive number")
+    if iterations > MAX_ITERATIONS:
+        raise UserError(f"--iterations {iterations}: expected at most {MAX_ITERATIONS} per point "
+                        "(every steady-state iteration costs the same, so more add nothing "
+                        "but host time; the main job takes more with --force)")
     widths = [width] if isinstance(width, int) else list(width)
     if not widths or any(w < 1 for w in widths):
         raise UserError(f"--width {','.join(map(str, widths))}: expected positive numbers of "
@@ -312,6 +326,9 @@ def check_executor(jobs: int | None, executor: str, scheduler: str | None) -> No
         raise UserError("--scheduler only applies to --executor dask")
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: expected a positive number")
+    if executor == "process":
+        from minikernel.parallel import check_jobs
+        check_jobs(jobs)
 
 
 def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str = "process",

@@ -59,6 +59,10 @@ class Core:
         return f"{name} r{self.variant}p{self.revision}"
 
 
+#: Most CPUs one ``x N`` entry may list (NR_CPUS goes up to 4096 on every arch).
+MAX_CORES = 4096
+
+
 def parse_cores(entries: list) -> tuple[Core, ...]:
     """``["cortex-a55:r2p0 x4", "cortex-x1:r1p0"]`` -> one Core per CPU, in CPU order.
 
@@ -77,6 +81,9 @@ def parse_cores(entries: list) -> tuple[Core, ...]:
         n = int(count) if count is not None else 1
         if n < 1:
             raise ValueError(f"{e!r}: expected a count of at least 1 after 'x'")
+        if n > MAX_CORES:
+            raise ValueError(f"{e!r}: expected a count of at most {MAX_CORES} after 'x' "
+                             "(the largest CONFIG_NR_CPUS)")
         core = Core(part, None if var is None else int(var), None if rev is None else int(rev))
         out.extend([core] * n)
     if not out:

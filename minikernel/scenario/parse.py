@@ -28,7 +28,8 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
-        raise UserError(f"{p}: cannot read scenario: {e.strerror}") from None
+        raise UserError(f"{p}: cannot read scenario: {e.strerror}: expected a scenario file "
+                        "(TOML)") from None
     except UnicodeDecodeError:
         raise UserError(f"{p}: not a text file: expected a scenario in TOML (UTF-8)") from None
     try:

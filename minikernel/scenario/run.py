@@ -90,7 +90,8 @@ class ScenarioRun:
             profile = replace(profile, mem_pages=mem_pages)
         if cfg.NR_CPUS < profile.cpus:
             raise UserError(f"{sc.path}: machine.cpus: {profile.cpus} CPUs but "
-                            f"CONFIG_NR_CPUS={cfg.NR_CPUS}")
+                            f"CONFIG_NR_CPUS={cfg.NR_CPUS}: expected at most {cfg.NR_CPUS} (or "
+                            "raise NR_CPUS in machine.config)")
         self.m = Machine(cfg, profile)
         self.procs: dict[str, Any] = {}
         self.regions: dict[str, tuple[int, int]] = {}
@@ -239,8 +240,15 @@ def _profile(sc: Scenario):
     if loader is None:
         raise UserError(f"{sc.path}: machine.profile: machine profiles are not available in "
                         "this build; expected machine.cpus instead")
-    p = loader(sc.profile)
-    if p.arch != sc.arch:
+    try:
+        p = loader(sc.profile)
+    except UserError as e:      # name the file and key the profile came from
+        raise UserError(f"{sc.path}: machine.profile = {sc.profile!r}: {e}") from None
+    if p.arch is not None and p.arch != sc.arch:
         raise UserError(f"{sc.path}: machine.profile: {sc.profile!r} is an {p.arch} machine, "
                         f"expected one for machine.arch = {sc.arch!r}")
+    try:
+        p.check_arch(sc.arch)   # a profile for any arch: riscv needs its [riscv] table
+    except UserError as e:
+        raise UserError(f"{sc.path}: machine.profile = {sc.profile!r}: {e}") from None
     return p if sc.cpus is None else p.with_cpus(sc.cpus)

@@ -323,6 +323,26 @@ def test_config_write_in_a_read_only_directory_is_refused(run_cli, tmp_path, mon
     assert (tmp_path / ".config").read_bytes() == before
 
 
+def test_savedefconfig_keeps_an_existing_out_file_as_old(run_cli, tmp_path, monkeypatch):
+    # The kernel's savedefconfig overwrites ./defconfig; here the user's file is kept.
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "arm64").rc == 0
+    (tmp_path / "defconfig").write_text("CONFIG_MINE=y\n")
+    assert run_cli("savedefconfig").rc == 0
+    assert (tmp_path / "defconfig.old").read_text() == "CONFIG_MINE=y\n"
+    assert (tmp_path / "defconfig").read_bytes() == (REPO / "arch/arm64/configs/defconfig").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config", "defconfig", "defconfig.old"]
+
+
+def test_trace_keeps_an_existing_file_as_old(run_cli, tmp_path):
+    mine = tmp_path / "t.txt"
+    mine.write_text("my notes\n")
+    r = run_cli("--defconfig", "x86", "--iterations", "1", "--trace", str(mine), "--json")
+    assert r.rc == 0
+    assert (tmp_path / "t.txt.old").read_text() == "my notes\n"
+    assert mine.read_text().startswith("# tracer: nop")
+
+
 def test_config_state_of_an_unknown_symbol_is_undef(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli("defconfig", "arm64").rc == 0
@@ -360,7 +380,13 @@ def test_version(run_cli):
     assert r.rc == 0 and r.out.startswith("minikernel ")
 
 
-def test_iterations_above_the_bound_need_force(run_cli):
+def test_iterations_above_the_bound_need_force(run_cli, monkeypatch):
+    import minikernel.report
+
+    def must_not_run(*a, **kw):
+        raise AssertionError("1001 iterations ran without --force")
+
+    monkeypatch.setattr(minikernel.report, "run_ab", must_not_run)
     r = run_cli("--defconfig", "arm64", "--iterations", "1001")
     assert r.rc == 2 and "--force" in r.err
     from minikernel.cli import _check_iterations
