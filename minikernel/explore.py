@@ -166,13 +166,20 @@ class ExploreResult:
         return "\n".join(out)
 
     def save(self, directory: str | Path) -> list[Path]:
-        """Write each finding as ``<stem>-finding-N.toml`` into *directory*."""
+        """Write each finding as ``<stem>-finding-N.toml`` into *directory*.
+
+        A finding file already there with other contents (an earlier run's,
+        perhaps edited: it is a scenario file the user runs and changes) is kept
+        as ``<name>.old`` first, as the config verbs keep ``.config.old``.
+        """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         stem = Path(self.path).stem
         paths = []
         for i, f in enumerate(self.findings, 1):
             p = d / f"{stem}-finding-{i}.toml"
+            if p.is_file() and p.read_text(errors="replace") != f.toml:
+                p.with_name(p.name + ".old").write_bytes(p.read_bytes())
             p.write_text(f.toml)
             paths.append(p)
         return paths

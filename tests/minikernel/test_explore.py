@@ -90,6 +90,21 @@ def test_save_to_a_file_fails_before_exploring(run_cli, tmp_path, monkeypatch):
     assert (tmp_path / "f").read_text() == "mine\n"
 
 
+def test_save_keeps_an_edited_finding_as_old(tmp_path):
+    """A finding file is a scenario the user may have edited: a second --save into
+    the same directory keeps it as .old (issue 13 item 4), an unchanged one is not copied."""
+    r = explore(load_scenario(SCENARIOS / "explore-2017-mprotect.toml"))
+    first = r.save(tmp_path)[0]
+    assert not list(tmp_path.glob("*.old"))
+    r.save(tmp_path)                                  # same contents: nothing to keep
+    assert not list(tmp_path.glob("*.old"))
+    edited = first.read_text() + "# my note\n"
+    first.write_text(edited)
+    r.save(tmp_path)
+    assert first.with_name(first.name + ".old").read_text() == edited
+    assert first.read_text() == r.findings[0].toml
+
+
 # --- partial-order reduction and worker processes (issue 16) -----------------------------
 
 import pytest  # noqa: E402
