@@ -106,3 +106,25 @@ def test_menuconfig_writes_nothing_until_saved(tmux, tmp_path, cli_env):
     tmux.keys("n")
     assert "EXIT=0" in tmux.wait_for("EXIT=")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_menuconfig_quit_without_saving_keeps_an_existing_config(tmux, tmp_path, run_cli,
+                                                                 monkeypatch, cli_env):
+    # A .config the user has (hand edits and comments included): a change made in
+    # menuconfig and not saved leaves it byte for byte, and writes no .config.old.
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("defconfig", "arm64").rc == 0
+    mine = (tmp_path / ".config").read_text() + "# my note\n"
+    (tmp_path / ".config").write_text(mine)
+    env = {k: v for k, v in cli_env(TERM="xterm-256color").items()
+           if k in ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL")}
+    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+    tmux.wait_for("[ ] Configure standard kernel features (expert users)")
+    tmux.keys("Space")
+    tmux.wait_for("[*] Configure standard kernel features (expert users)")
+    tmux.keys("Q")
+    tmux.wait_for("Save configuration?")
+    tmux.keys("n")
+    assert "EXIT=0" in tmux.wait_for("EXIT=")
+    assert (tmp_path / ".config").read_text() == mine
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config"]
