@@ -231,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_scenario)
 
     s = sub.add_parser("explore", help="try every bounded interleaving of a scenario's "
-                       "[explore] steps (exit 0: none violates, 1: some do, 2: bad file)",
+                       "[explore] steps (exit 0: none violates, 1: some do, 2: bad file, "
+                       "3: none found but --max-runs cut the exploration short)",
+                       description="Try every bounded interleaving of a scenario's [explore] "
+                       "steps. Exit status: 0 none violates, 1 some do, 2 bad input, 3 none "
+                       "found but the run bound cut the exploration short (not clean).",
                        allow_abbrev=False)
     s.add_argument("file", metavar="FILE", type=_path_arg, help="scenario file with [explore]")
     s.add_argument("--set", dest="scenario_sets", metavar="SYM=VAL", action="append", default=[],

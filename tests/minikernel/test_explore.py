@@ -79,6 +79,14 @@ def test_truncated_clean_exploration_exits_3(run_cli):
     assert run_cli("explore", path, "--set", "MODEL_REVERT_FLUSH_TLB_BATCHED_PENDING=n").rc == 0
 
 
+def test_explore_help_names_every_exit_status(run_cli):
+    # `explore --help` said 0/1/2 only; a script reading the status must learn of 3 there.
+    import re
+    out = " ".join(run_cli("explore", "--help").out.split())
+    assert re.search(r"0 none violates, 1 some do, 2 bad input, 3 none found", out), out
+    assert "3: none found" in " ".join(run_cli("--help").out.split())
+
+
 def test_save_to_a_file_fails_before_exploring(run_cli, tmp_path, monkeypatch):
     import minikernel.explore as ex
 
