@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOL_IDS, Cpu
 from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
 
@@ -151,7 +151,7 @@ class Dvm:
         ns = self.issue_ns
         # cpu.charge(cpu.sym, ns), inlined: the same two additions in the same order
         cpu.now = now = cpu.now + ns
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[SYMBOL_IDS[cpu.sym]] += ns
         i = cpu.id
         q = self.inflight[i]
         while q and q[0] <= now:
@@ -186,7 +186,7 @@ class Dvm:
         """``DSB ISHST``: order earlier PTE stores before later TLBIs (cost only)."""
         ns = self.dsb_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[SYMBOL_IDS[cpu.sym]] += ns
 
     def dsb_ish(self, cpu: Cpu) -> bool:
         """``DSB ISH`` on *cpu*: a DVM Sync round trip that completes every TLBI *cpu* issued.
@@ -195,7 +195,7 @@ class Dvm:
         """
         ns = self.dsb_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[SYMBOL_IDS[cpu.sym]] += ns
         self.dsb_ish_count += 1
         pending = cpu.pending_tlbi
         if not pending:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOL_IDS, Cpu
 from minikernel.hw.tlb import TlbArray
 
 
@@ -51,7 +51,7 @@ class Apic:
         """``INVLPG``: drop one (ASID, VA) from *cpu*'s own TLB."""
         ns = self.invlpg_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[SYMBOL_IDS[cpu.sym]] += ns
         self.tlbs.invalidate_key_local(cpu.id, key)
 
     def flush_local(self, cpu: Cpu) -> None:
@@ -76,19 +76,23 @@ class Apic:
         """
         targets = list(targets)
         ns = self.send_ns
-        for _ in targets:
-            src.now += ns                   # src.charge(wait_sym, ns), inlined
-            src.profile[wait_sym] += ns
+        if targets:
+            src_ns = src.ns
+            w = SYMBOL_IDS[wait_sym]
+            for _ in targets:
+                src.now += ns               # src.charge(wait_sym, ns), inlined
+                src_ns[w] += ns
         sent = src.now
         latest = sent
         ns = self.entry_ns
+        h = SYMBOL_IDS[handler_sym] if targets else 0
         for t in targets:
             saved = t.sym
             t.sym = handler_sym
             before = t.now
             try:
                 t.now += ns                 # t.charge(handler_sym, ns), inlined
-                t.profile[handler_sym] += ns
+                t.ns[h] += ns
                 handler(t)
             finally:
                 t.sym = saved
