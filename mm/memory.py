@@ -279,8 +279,8 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
     prof = cpu.ns
     try:
         for sym in m.arch.fault_entry_syms:  # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
-            cpu.sym = sym
             i = SYMBOL_IDS[sym]
+            cpu.sym = i
             ns = k[i]                       # cpu.charge(sym, ns), inlined
             cpu.now += ns
             prof[i] += ns
@@ -288,7 +288,7 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
         vma = current.mm.find_vma(addr)
         if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
             raise SegmentationFault(current, addr, write)
-        cpu.sym = "handle_mm_fault"
+        cpu.sym = S_handle_mm_fault
         handle_mm_fault(current, vma, addr, write)
     finally:
         cpu.sym = saved
@@ -422,7 +422,7 @@ def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "tlb_flush_mmu"
+    cpu.sym = S_tlb_flush_mmu
     try:
         cpu.charge("tlb_flush_mmu", m.kns[S_tlb_flush_mmu])
         m.arch.tlb_flush(cpu, tlb)

@@ -51,6 +51,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minikernel.hw.cpu import (
+    S_copy_page,
     S_do_pages_move,
     S_migrate_folio_move,
     S_migrate_folio_unmap,
@@ -164,7 +165,7 @@ def move_to_new_folio(current: TaskStruct, dst: Folio, src: Folio) -> None:
         m.sanitizer.migrate_copy(cpu, src, dst)
     numa = m.numa
     saved = cpu.sym
-    cpu.sym = "copy_page"
+    cpu.sym = S_copy_page
     try:
         cpu.charge("copy_page", numa.copy_ns(numa.pfn_to_nid(src.pfn), numa.pfn_to_nid(dst.pfn)))
     finally:
@@ -268,7 +269,7 @@ def migrate_folio_move(current: TaskStruct, src: Folio, dst: Folio) -> int:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_folio_move"
+    cpu.sym = S_migrate_folio_move
     try:
         cpu.charge("migrate_folio_move", m.kns[S_migrate_folio_move])
         if m.probes:
@@ -303,7 +304,7 @@ def migrate_pages_batch(current: TaskStruct, from_: list[Folio], nid: int, mode:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_pages_batch"
+    cpu.sym = S_migrate_pages_batch
     try:
         cpu.charge("migrate_pages_batch", m.kns[S_migrate_pages_batch])
         unmapped: list[tuple[Folio, Folio]] = []
@@ -394,7 +395,7 @@ def unmap_and_move(current: TaskStruct, src: Folio, nid: int, mode: int, stats: 
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "unmap_and_move"
+    cpu.sym = S_unmap_and_move
     try:
         cpu.charge("unmap_and_move", m.kns[S_unmap_and_move])
         rc, dst = migrate_folio_unmap(current, src, nid, mode)
@@ -424,7 +425,7 @@ def migrate_pages(current: TaskStruct, from_: list[Folio], nid: int, mode: int =
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_pages"
+    cpu.sym = S_migrate_pages
     try:
         cpu.charge("migrate_pages", m.kns[S_migrate_pages])
         stats = _Stats()

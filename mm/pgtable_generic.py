@@ -63,7 +63,7 @@ def ptep_clear_flush(cpu: Cpu, vma: VmAreaStruct, addr: int) -> int:
     mm = vma.vm_mm
     m = mm.machine
     saved = cpu.sym
-    cpu.sym = "ptep_clear_flush"
+    cpu.sym = S_ptep_clear_flush
     try:
         ns = m.kns[S_ptep_clear_flush]     # cpu.charge(), inlined: a per-page path
         cpu.now += ns

@@ -103,7 +103,7 @@ def try_to_unmap_flush(current: TaskStruct) -> None:
         return
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "try_to_unmap_flush"
+    cpu.sym = S_try_to_unmap_flush
     try:
         cpu.charge("try_to_unmap_flush", m.kns[S_try_to_unmap_flush])
         m.arch.arch_tlbbatch_flush(cpu, tlb_ubc.arch)
@@ -225,7 +225,7 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) 
                            if pending != flushed else "nothing pending"), mm=mm)
     if pending != flushed:
         saved = cpu.sym
-        cpu.sym = "flush_tlb_batched_pending"
+        cpu.sym = S_flush_tlb_batched_pending
         try:
             m.arch.arch_flush_tlb_batched_pending(cpu, mm)
         finally:
@@ -320,7 +320,7 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
     k = m.kns
     prof = cpu.ns
     saved = cpu.sym
-    cpu.sym = "folio_referenced"
+    cpu.sym = S_folio_referenced
     try:
         # cpu.charge() inlined on this per-page path (same additions, same order)
         ns = k[S_folio_referenced]
@@ -344,7 +344,7 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
             # not pte_present(pte) or pte_pfn(pte) != folio.pfn
             if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE) or pte >> PTE_PFN_SHIFT != pfn:
                 continue
-            cpu.sym = "folio_referenced_one"
+            cpu.sym = S_folio_referenced_one
             ns = k[S_folio_referenced_one]
             cpu.now += ns
             prof[S_folio_referenced_one] += ns
@@ -354,7 +354,7 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
             mapcount -= 1
             if arch.ptep_clear_flush_young(cpu, vma, addr):
                 referenced += 1
-            cpu.sym = "folio_referenced"
+            cpu.sym = S_folio_referenced
     finally:
         cpu.sym = saved
     return referenced
@@ -377,7 +377,7 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     k = m.kns
     mm = vma.vm_mm
     saved = cpu.sym
-    cpu.sym = "try_to_unmap_one"
+    cpu.sym = S_try_to_unmap_one
     try:
         # cpu.charge() inlined on this per-page path (same additions, same order)
         prof = cpu.ns
@@ -471,7 +471,7 @@ def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, add
     cpu = current.cpu
     mm = vma.vm_mm
     saved = cpu.sym
-    cpu.sym = "try_to_migrate_one"
+    cpu.sym = S_try_to_migrate_one
     try:
         cpu.charge("try_to_migrate_one", m.kns[S_try_to_migrate_one])
         cpu.charge("page_vma_mapped_walk", m.kns[S_page_vma_mapped_walk])

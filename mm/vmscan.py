@@ -154,7 +154,7 @@ class Lruvec:
         return self.inactive.nr + self.active.nr
 
 
-def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
+def _lru_lock_irq(cpu: Cpu, k: list[float]) -> None:
     """lruvec->lru_lock taken and released with interrupts off.
 
     With IRQs masked, perf's sampling interrupt is held back until
@@ -171,7 +171,7 @@ def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
     prof[S__raw_spin_unlock_irq] += ns
 
 
-def _lru_lock_irqsave(cpu: Cpu, k: dict[str, float]) -> None:
+def _lru_lock_irqsave(cpu: Cpu, k: list[float]) -> None:
     """lruvec->lru_lock taken with spin_lock_irqsave, as the LRU-add batch drain takes it.
 
     Same perf effect as :func:`_lru_lock_irq`: the hold time lands at the
@@ -311,7 +311,7 @@ def folio_check_references(current: TaskStruct, folio: Folio) -> int:
     return FOLIOREF_RECLAIM
 
 
-def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: str) -> None:
+def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: int) -> None:
     """try_to_unmap_flush(), then free_unref_folios() / free_unref_page_list() of *folios*.
 
     The flush comes first: a freed page must not be reachable through any
@@ -328,7 +328,7 @@ def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: str) 
     try_to_unmap_flush(current)
     if not folios:
         return
-    cpu.sym = "free_unref_folios"
+    cpu.sym = S_free_unref_folios
     try:
         cpu.charge("free_unref_folios",
                    m.kns[S_free_unref_folios] * len(folios) / SWAP_CLUSTER_MAX)
@@ -370,14 +370,14 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
     cost = k[S_shrink_folio_list]
     try:
         for folio in folio_list:
-            cpu.sym = "shrink_folio_list"
+            cpu.sym = S_shrink_folio_list
             cpu.now += cost                 # cpu.charge(), inlined
             prof[S_shrink_folio_list] += cost
             folio.flags |= PG_locked        # folio_trylock(); isolated folios are ours
             vs.pgscan_direct += 1
             if not ignore_references:
                 ref = folio_check_references(current, folio)
-                cpu.sym = "shrink_folio_list"
+                cpu.sym = S_shrink_folio_list
                 if ref == FOLIOREF_ACTIVATE:
                     folio.flags |= PG_active    # activate_locked: folio_set_active()
                     vs.pgactivate += 1
@@ -413,7 +413,7 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
             free_folios.append(folio)
             if batch_size and len(free_folios) == batch_size:
                 # 6.9+: folio_batch_add() returned 0 -- the batch is full.
-                _free_folio_batch(current, free_folios, "shrink_folio_list")
+                _free_folio_batch(current, free_folios, S_shrink_folio_list)
                 free_folios = []
         cpu.sym = saved
         for folio in ret_folios:

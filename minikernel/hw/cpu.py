@@ -253,8 +253,9 @@ class Cpu:
 
     id:           CPU number (``smp_processor_id()``)
     now:          this CPU's clock, simulated ns
-    sym:          the symbol currently executing; charges without an explicit
-                  symbol go here (how inlined helpers land in their caller)
+    sym:          the slot (``S_<symbol>``, SYMBOL_IDS) of the symbol currently
+                  executing; charges without an explicit symbol go there (how
+                  inlined helpers land in their caller); ``SYMBOLS[sym]`` names it
     ns:           slot (``S_<symbol>``, SYMBOL_IDS) -> ns spent in that
                   symbol: the per-page paths charge ``cpu.ns[S_x] += ns``
     profile:      symbol -> ns spent there, a read-only view of ``ns``
@@ -275,7 +276,7 @@ class Cpu:
                  events: HwEvents | None = None) -> None:
         self.id = cpu_id
         self.now = 0.0
-        self.sym = "cpu_idle"
+        self.sym = S_cpu_idle
         # slots in the order of their first charge (_Unused notes them)
         self.ns_order: list[int] = []
         self.ns: list[Any] = [_Unused(self.ns_order, i)
@@ -357,7 +358,7 @@ class Cpu:
             pte = pgd.get(vpn, 0) if pgd is not None else 0
             ns = self._walk_ns
             self.now += ns                  # self.charge(self.sym, ns), inlined
-            self.ns[SYMBOL_IDS[self.sym]] += ns
+            self.ns[self.sym] += ns
             if not pte & _PAGE_PRESENT or (write and not pte & _PAGE_RW):
                 return FAULT
             npte = pte | (_PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED)

@@ -1,6 +1,6 @@
 """minikernel/hw/cpu.py: the access path and time accounting."""
 
-from minikernel.hw.cpu import FAULT, Cpu
+from minikernel.hw.cpu import FAULT, Cpu, S_ptep_clear_flush
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.mmu import mk_pte, pte_dirty, pte_young
 from minikernel.hw.tlb import TlbArray
@@ -45,7 +45,7 @@ def test_missing_or_read_only_pte_faults():
 
 def test_stall_is_charged_and_annotated():
     cpu, _, _ = _cpu()
-    cpu.sym = "ptep_clear_flush"
+    cpu.sym = S_ptep_clear_flush
     assert cpu.wait_until("ptep_clear_flush", "dsb ish", 100.0) == 100.0
     assert cpu.wait_until("ptep_clear_flush", "dsb ish", 50.0) == 0.0
     assert cpu.stalls == {("ptep_clear_flush", "dsb ish"): 100.0}
@@ -87,7 +87,7 @@ def test_profile_is_a_read_only_view_in_first_charge_order():
     unknown names a KeyError, and a write raises instead of losing the charge."""
     import pytest
 
-    from minikernel.hw.cpu import S_do_fault, S_main, SYMBOL_IDS, symbol_id
+    from minikernel.hw.cpu import SYMBOL_IDS, S_do_fault, S_main, symbol_id
 
     cpu, _, _ = _cpu()
     assert S_main > S_do_fault                       # slot order is not charge order
