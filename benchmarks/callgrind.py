@@ -7,7 +7,9 @@ same work does not.  This runs the seed benchmark twice under
 SHORT -- in fresh interpreters, and divides the difference of the two
 totals by the page-out + swap-in cycles the extra iterations ran, so the
 interpreter's start-up, the imports, the boot and the first (cold)
-iterations cancel out.
+iterations cancel out.  ``PYTHONHASHSEED=0`` makes the count repeatable
+(string hashes, and so dict and set probing, differ per process otherwise:
+about +-0.3 % between runs).
 
 Cases:
   arm64   the seed benchmark, arm64 ``EXPERT=y`` with the threshold lowered
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -54,7 +57,10 @@ def instructions(case: str, iterations: int) -> int:
     """Total instructions (callgrind's Ir) of one fresh interpreter running *case*."""
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
            sys.executable, "-c", _PROGRAM[case].format(n=iterations)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    # String hashes are seeded per process; a fixed seed makes the dict and set
+    # work, and so the count, the same on every run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
     if m is None:
         raise RuntimeError(f"no 'Collected' line in valgrind's output:\n{r.stderr[-2000:]}")

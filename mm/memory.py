@@ -44,8 +44,13 @@ from minikernel.hw.cpu import (
     S_zap_pte_range,
 )
 from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_RW,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PTE_PFN_SHIFT,
     is_migration_entry,
     is_swap_pte,
     mk_pte,
@@ -151,7 +156,13 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
     cpu.ns[S__raw_spin_lock] += k[S__raw_spin_lock]
     cpu.now += k[S__raw_spin_unlock]                # cpu.charge(), inlined
     cpu.ns[S__raw_spin_unlock] += k[S__raw_spin_unlock]
-    pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write, young=True)
+    # mk_pte(pfn, writable, dirty=write, young=True), written out
+    pte = folio.pfn << PTE_PFN_SHIFT | _PAGE_PRESENT | _PAGE_ACCESSED
+    if vma.vm_flags & VM_WRITE:
+        pte |= _PAGE_RW
+    if write:
+        pte |= _PAGE_DIRTY
+    pgd[vpn] = pte
     folio_add_file_rmap_pte(folio)
     if write:
         folio.flags |= PG_dirty                 # folio_mark_dirty()

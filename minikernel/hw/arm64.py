@@ -206,9 +206,21 @@ class Dvm:
         self.inflight[cpu.id].clear()
         tlbs = self.tlbs
         on_complete = self.on_complete
+        by_key = tlbs.by_key
+        by_pfn = tlbs.by_pfn
+        cpu_tlbs = tlbs.tlbs
         for _, kind, arg in pending:
             if kind == TLBI_VA:
-                tlbs.invalidate_key(arg)
+                # tlbs.invalidate_key(arg), inlined (once per TLBI): the same removals
+                lst = by_key.pop(arg, None)
+                if lst:
+                    for e in lst:
+                        del cpu_tlbs[e.cpu][arg]
+                        s = by_pfn.get(e.pfn)       # tlbs._unlink_pfn(e)
+                        if s is not None:
+                            s.discard(e)
+                            if not s:
+                                del by_pfn[e.pfn]
             elif kind == TLBI_ASID:
                 tlbs.invalidate_asid(arg)
             else:
