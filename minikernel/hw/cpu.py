@@ -42,23 +42,17 @@ from minikernel.hw.tlb import TlbArray, TlbEntry
 FAULT: Any = object()
 """Returned by :meth:`Cpu.access` when the hardware raises a page fault."""
 
-#: Every symbol the model charges, in a fixed order: a symbol's position is its
-#: slot in each CPU's ``ns`` list and in the machine's ``kns`` cost list.  The
-#: kernel functions of minikernel.profile.KERNEL_SYMBOLS and the arch entry
-#: symbols (a profile gives their costs), then symbols charged only by the
-#: hardware and arch backends (their costs come from other profile figures).
-#: A name not listed (a test's made-up symbol) gets the next slot on its first
-#: charge (:func:`symbol_id`); the per-page paths index only the listed ones,
-#: through the ``S_<symbol>`` constants below.
-SYMBOLS: list[str] = [
+#: Every kernel symbol the model charges (``m.kernel_ns[sym]``); a profile's
+#: [kernel_ns] table must give each one (minikernel.profile checks it).  Kernel
+#: names, verbatim.
+KERNEL_SYMBOLS: tuple[str, ...] = (
     # fault path
     "el0_da", "handle_mm_fault", "do_anonymous_page", "do_wp_page", "filemap_map_pages",
     "do_fault", "finish_fault", "_raw_spin_unlock", "shmem_get_folio_gfp", "xas_load",
-    "shmem_add_to_page_cache", "shmem_fault", "shmem_swapin_folio", "do_swap_page",
-    "swap_cache_lookup", "swap_read_folio", "__alloc_pages", "clear_page", "memset64",
-    "zram_bvec_read", "zram_slot_lock", "__zram_bvec_write", "_raw_spin_lock",
-    "_raw_spin_unlock_irq", "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore",
-    "folio_add_lru",
+    "shmem_add_to_page_cache", "shmem_fault", "shmem_swapin_folio", "do_swap_page", "swap_cache_lookup",
+    "swap_read_folio", "__alloc_pages", "clear_page", "memset64", "zram_bvec_read",
+    "zram_slot_lock", "__zram_bvec_write", "_raw_spin_lock", "_raw_spin_unlock_irq",
+    "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore", "folio_add_lru",
     # reclaim path
     "madvise_cold_or_pageout_pte_range", "folio_isolate_lru", "shrink_folio_list",
     "folio_referenced", "pageout", "add_to_swap", "rmap_walk", "try_to_unmap_one",
@@ -69,12 +63,24 @@ SYMBOLS: list[str] = [
     "tlb_flush_mmu",
     # syscalls
     "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
-    # migration
+    # migration (mm/migrate.c; the copy, copy_page, costs what [numa] says)
     "migrate_pages", "migrate_pages_batch", "migrate_folio_unmap", "migrate_folio_move",
     "unmap_and_move", "try_to_migrate_one", "remove_migration_pte", "migration_entry_wait",
     "do_pages_move",
     # user space
     "main",
+)
+
+#: Every symbol the model charges, in a fixed order: a symbol's position is its
+#: slot in each CPU's ``ns`` list and in the machine's ``kns`` cost list.  The
+#: kernel functions of KERNEL_SYMBOLS and the arch entry symbols (a profile
+#: gives their costs), then symbols charged only by the hardware and arch
+#: backends (their costs come from other profile figures).  A name not listed
+#: (a test's made-up symbol) gets the next slot on its first charge
+#: (:func:`symbol_id`); the per-page paths index only the listed ones, through
+#: the ``S_<symbol>`` constants below.
+SYMBOLS: list[str] = [
+    *KERNEL_SYMBOLS,
     # x86 and riscv entry symbols
     "asm_exc_page_fault", "exc_page_fault", "entry_SYSCALL_64", "do_syscall_64",
     "handle_exception", "do_page_fault", "do_trap_ecall_u",
@@ -268,8 +274,8 @@ class Cpu:
                   completed with a DSB yet
     """
 
-    __slots__ = ("id", "now", "sym", "ns", "ns_order", "profile", "stalls", "pgd", "asid", "asid_key",
-                 "current", "pending_tlbi", "tlb", "_tlbs", "_mem", "_walk_ns",
+    __slots__ = ("id", "now", "sym", "ns", "ns_order", "profile", "stalls", "pgd", "asid",
+                 "asid_key", "current", "pending_tlbi", "tlb", "_tlbs", "_mem", "_walk_ns",
                  "on_fill")
 
     def __init__(self, cpu_id: int, tlbs: TlbArray, mem: PhysMem, walk_ns: float,
