@@ -32,6 +32,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -158,30 +159,50 @@ def bytes_per_resident_page(pages: int) -> float:
 
     CPython: the tracemalloc peak of building the machine and touching the
     pages.  Interpreters without tracemalloc (PyPy): the growth of the
-    process's resident set over the same work, after a full collection --
-    coarser (it includes the allocator's and the JIT's own growth), so
-    compare it only with figures taken the same way.
+    resident set over the same work, after a full collection, in a fresh
+    interpreter (a process whose heap earlier work has grown may not grow
+    at all: it read 0 inside the test suite) -- coarser (it includes the
+    allocator's and the JIT's own growth), so compare it only with figures
+    taken the same way.
     """
+    if tracemalloc is None:
+        code = ("import importlib.util\n"
+                f"spec = importlib.util.spec_from_file_location('bench', {__file__!r})\n"
+                "b = importlib.util.module_from_spec(spec)\n"
+                "spec.loader.exec_module(b)\n"
+                f"print(b.rss_growth_per_page({pages}))\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+        return float(r.stdout.split()[-1])
     gc.collect()
-    if tracemalloc is not None:
-        tracemalloc.start()
+    tracemalloc.start()
+    _touch(pages)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / pages
+
+
+def rss_growth_per_page(pages: int) -> float:
+    """The resident-set growth of touching *pages* pages, per page (this process)."""
+    gc.collect()
     rss0 = _rss_bytes()
-    prof = default_profile("arm64", 8)
+    keep = _touch(pages)
+    gc.collect()
+    growth = max(0, _rss_bytes() - rss0)
+    del keep
+    return growth / pages
+
+
+def _touch(pages: int):
+    """Build an 8-CPU machine with room for *pages* and map and write every page."""
     from dataclasses import replace
-    prof = replace(prof, mem_pages=pages + 1024)
+    prof = replace(default_profile("arm64", 8), mem_pages=pages + 1024)
     m = Machine(_config(False), prof)
     p = Process.spawn(m, cpu=0)
     buf = p.mmap(pages * 4096, flags=MAP_PRIVATE | MAP_ANONYMOUS)
     for i in range(pages):
         p.write(buf + i * 4096, i)
-    if tracemalloc is not None:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    else:
-        gc.collect()
-        peak = max(0, _rss_bytes() - rss0)
-    del m, p
-    return peak / pages
+    return m, p
 
 
 def verdicts(res: dict) -> dict[str, bool]:
@@ -245,7 +266,7 @@ def main(argv=None) -> int:
                     "load_average_start": load_average()},
            "iterations": a.iterations, "repeat": a.repeat,
            "throughput": {}, "sanitizer_throughput": {}}
-    # Memory first: the RSS method (PyPy) needs a heap that earlier runs have not grown.
+    # Memory first (the RSS method, PyPy, also runs in a fresh interpreter of its own).
     res["bytes_per_resident_page"] = bytes_per_resident_page(a.resident_pages)
     res["memory_method"] = memory_method()
     res["resident_pages"] = a.resident_pages
