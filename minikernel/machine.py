@@ -17,14 +17,16 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from minikernel.arch import tlb_ops_for
 from minikernel.baseline import KernelBaseline, baseline_for
-from minikernel.hw.cpu import Cpu, ObservedCpu
+from minikernel.hw.cpu import SYMBOLS, Cpu, ObservedCpu, symbol_id
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.numa import NumaTopology
 from minikernel.hw.tlb import TlbArray
@@ -52,7 +54,8 @@ class Machine:
     cpus:      Cpu objects; ``tlbs`` their TLBs; ``mem`` physical memory
     arch:      the ArchTlbOps backend
     vmstat:    kernel event counters
-    kernel_ns: symbol -> cost of one call's own work, from the profile
+    kernel_ns: symbol -> cost of one call's own work, from the profile (read-only)
+    kns:       the same costs as a list by symbol slot (``kns[S_sym]``, SYMBOL_IDS)
     tasks:     every task created on this machine
     probes:    probe name -> callback(current, **ctx); see :meth:`probe`
     observers: the observer layer (minikernel/observe.py): subscribed to
@@ -85,7 +88,15 @@ class Machine:
         self.revert_flush_dirty = bool(cfg.MODEL_REVERT_FLUSH_DIRTY_BEFORE_PAGEOUT)
         self.migration = bool(cfg.MIGRATION)
         self.migrate_copy_before_flush = bool(cfg.MODEL_MIGRATE_COPY_BEFORE_FLUSH)
-        self.kernel_ns = dict(profile.kernel_ns)
+        # read-only: kns, the per-page paths' copy of it by symbol slot
+        # (``m.kns[S_sym]``), is built from it once here
+        self.kernel_ns: Mapping[str, float] = MappingProxyType(dict(profile.kernel_ns))
+        for sym in self.kernel_ns:
+            symbol_id(sym)
+        # NaN in the slots of symbols a profile gives no cost for (those the
+        # hardware and arch backends charge from other figures): reading one is
+        # a bug, and it shows in every figure it reaches instead of costing 0 ns.
+        self.kns: list[float] = [self.kernel_ns.get(s, math.nan) for s in SYMBOLS]
         self.numa = NumaTopology(
             profile.cpus, profile.mem_pages, profile.node_cpus, profile.node_pages,
             local_gbps=profile.local_copy_gbps, local_latency_ns=profile.local_latency_ns,

@@ -99,39 +99,16 @@ from typing import Any
 
 from minikernel.compat import SLOTS, tomllib
 from minikernel.errors import UserError
+from minikernel.hw.cpu import KERNEL_SYMBOLS
 from minikernel.hw.cputype import Core, parse_cores
 
 #
 # Public interface
 #
 
-#: Every kernel symbol the model charges (``m.kernel_ns[sym]``); a profile's
-#: [kernel_ns] table must give each one.  Kernel names, verbatim.
-KERNEL_SYMBOLS: tuple[str, ...] = (
-    # fault path
-    "el0_da", "handle_mm_fault", "do_anonymous_page", "do_wp_page", "filemap_map_pages",
-    "do_fault", "finish_fault", "_raw_spin_unlock", "shmem_get_folio_gfp", "xas_load",
-    "shmem_add_to_page_cache", "shmem_fault", "shmem_swapin_folio", "do_swap_page", "swap_cache_lookup",
-    "swap_read_folio", "__alloc_pages", "clear_page", "memset64", "zram_bvec_read",
-    "zram_slot_lock", "__zram_bvec_write", "_raw_spin_lock", "_raw_spin_unlock_irq",
-    "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore", "folio_add_lru",
-    # reclaim path
-    "madvise_cold_or_pageout_pte_range", "folio_isolate_lru", "shrink_folio_list",
-    "folio_referenced", "pageout", "add_to_swap", "rmap_walk", "try_to_unmap_one",
-    "page_vma_mapped_walk", "ptep_clear_flush", "ptep_get_and_clear",
-    "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "try_to_unmap_flush_dirty",
-    "shmem_writeout", "swap_writepage", "__remove_mapping", "free_unref_folios",
-    "reclaim_pages", "folio_referenced_one", "shrink_active_list", "tlb_finish_mmu",
-    "tlb_flush_mmu",
-    # syscalls
-    "el0_svc", "zap_pte_range", "change_pte_range", "flush_tlb_batched_pending",
-    # migration (mm/migrate.c; the copy, copy_page, costs what [numa] says)
-    "migrate_pages", "migrate_pages_batch", "migrate_folio_unmap", "migrate_folio_move",
-    "unmap_and_move", "try_to_migrate_one", "remove_migration_pte", "migration_entry_wait",
-    "do_pages_move",
-    # user space
-    "main",
-)
+#: KERNEL_SYMBOLS (imported above): every kernel symbol the model charges; a
+#: profile's [kernel_ns] table must give each one.  It lives in
+#: minikernel.hw.cpu, which gives each symbol its slot in the per-CPU lists.
 
 #: x86's entry symbols, each with the arm64 entry symbol it replaces: what a
 #: profile usable on x86 gives in [kernel_ns] (or has mapped from the arm64

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from minikernel import sched
+from minikernel.hw.cpu import (
+    S_main,
+    symbol_id,
+)
 from minikernel.hw.mmu import PAGE_SIZE
 from minikernel.mm.madvise import MADV_DONTNEED, MADV_PAGEOUT, do_madvise
 from minikernel.mm.memory import access_user
@@ -94,7 +98,7 @@ class Process:
 
     def _enter(self, name: str, start: int = 0, length: int = 0, call: str | None = None):
         cpu = sched.run_on(self.task)
-        cpu.sym = name
+        cpu.sym = symbol_id(name)
         m = self.task.machine
         for sym in m.arch.syscall_entry_syms:  # arm64 el0_svc; x86 entry_SYSCALL_64, do_syscall_64
             cpu.charge(sym, m.kernel_ns[sym])
@@ -104,7 +108,7 @@ class Process:
         return cpu
 
     def _leave(self, cpu) -> None:
-        cpu.sym = "main"
+        cpu.sym = S_main
         ret = self.task.machine.observers.syscall_return
         if ret is not None:
             ret(self.task)
@@ -261,7 +265,7 @@ class Process:
 
     def read(self, addr: int) -> int:
         cpu = sched.run_on(self.task)
-        cpu.sym = "main"
+        cpu.sym = S_main
         v = access_user(self.task, addr, False)
         san = self.task.machine.sanitizer
         if san is not None:
@@ -273,7 +277,7 @@ class Process:
         if not 0 <= value < 1 << 64:
             raise ValueError(f"value {value!r} does not fit a 64-bit word")
         cpu = sched.run_on(self.task)
-        cpu.sym = "main"
+        cpu.sym = S_main
         access_user(self.task, addr, True, value)
         san = self.task.machine.sanitizer
         if san is not None:

@@ -13,6 +13,9 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+from minikernel.hw.cpu import (
+    S_madvise_cold_or_pageout_pte_range,
+)
 from minikernel.hw.mmu import (
     _PAGE_ACCESSED,
     _PAGE_PRESENT,
@@ -53,7 +56,7 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     cpu = current.cpu
     mm = tlb.vma.vm_mm
     clear_young = m.baseline.pageout_clears_young
-    cost = m.kernel_ns["madvise_cold_or_pageout_pte_range"]
+    cost = m.kns[S_madvise_cold_or_pageout_pte_range]
     mem_map = m.page_alloc.mem_map
     nr = 0
     addr = start
@@ -68,7 +71,7 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
             if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE):     # pte_present()
                 continue
             cpu.now += cost                         # cpu.charge(), inlined
-            cpu.profile["madvise_cold_or_pageout_pte_range"] += cost
+            cpu.ns[S_madvise_cold_or_pageout_pte_range] += cost
             folio = mem_map[pte >> PTE_PFN_SHIFT]           # pte_pfn()
             if not folio.flags & PG_lru or folio.mapcount != 1:      # folio_test_lru()
                 continue

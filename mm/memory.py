@@ -26,10 +26,31 @@ from dataclasses import dataclass, field
 from itertools import filterfalse
 
 from minikernel.compat import SLOTS
-from minikernel.hw.cpu import FAULT
+from minikernel.hw.cpu import (
+    FAULT,
+    SYMBOL_IDS,
+    S__raw_spin_lock,
+    S__raw_spin_unlock,
+    S_do_anonymous_page,
+    S_do_fault,
+    S_do_swap_page,
+    S_do_wp_page,
+    S_filemap_map_pages,
+    S_finish_fault,
+    S_handle_mm_fault,
+    S_main,
+    S_tlb_finish_mmu,
+    S_tlb_flush_mmu,
+    S_zap_pte_range,
+)
 from minikernel.hw.mmu import (
+    _PAGE_ACCESSED,
+    _PAGE_DIRTY,
+    _PAGE_PRESENT,
+    _PAGE_RW,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PTE_PFN_SHIFT,
     is_migration_entry,
     is_swap_pte,
     mk_pte,
@@ -89,9 +110,9 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
     writable-clean in a shared writable VMA); swapped-out ones are skipped.
     """
     cpu = current.cpu
-    ns = current.machine.kernel_ns["filemap_map_pages"]
+    ns = current.machine.kns[S_filemap_map_pages]
     cpu.now += ns                               # cpu.charge(), inlined
-    cpu.profile["filemap_map_pages"] += ns
+    cpu.ns[S_filemap_map_pages] += ns
     pgd = vma.vm_mm.pgd
     writable = bool(vma.vm_flags & VM_WRITE)
     start_vpn = vma.vm_start >> PAGE_SHIFT
@@ -118,9 +139,9 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
     """Models: do_fault() -> do_read_fault() (with fault-around) / do_shared_fault() for shmem."""
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    cpu.now += k["do_fault"]                        # cpu.charge(), inlined
-    cpu.profile["do_fault"] += k["do_fault"]
+    k = m.kns
+    cpu.now += k[S_do_fault]                        # cpu.charge(), inlined
+    cpu.ns[S_do_fault] += k[S_do_fault]
     vpn = addr >> PAGE_SHIFT
     pgd = vma.vm_mm.pgd
     if not write:
@@ -129,13 +150,19 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
             return
     folio = shmem_fault(current, vma, addr)
     # finish_fault() installs the PTE under the page-table lock.
-    cpu.now += k["finish_fault"]                    # cpu.charge(), inlined
-    cpu.profile["finish_fault"] += k["finish_fault"]
-    cpu.now += k["_raw_spin_lock"]                  # cpu.charge(), inlined
-    cpu.profile["_raw_spin_lock"] += k["_raw_spin_lock"]
-    cpu.now += k["_raw_spin_unlock"]                # cpu.charge(), inlined
-    cpu.profile["_raw_spin_unlock"] += k["_raw_spin_unlock"]
-    pgd[vpn] = mk_pte(folio.pfn, bool(vma.vm_flags & VM_WRITE), dirty=write, young=True)
+    cpu.now += k[S_finish_fault]                    # cpu.charge(), inlined
+    cpu.ns[S_finish_fault] += k[S_finish_fault]
+    cpu.now += k[S__raw_spin_lock]                  # cpu.charge(), inlined
+    cpu.ns[S__raw_spin_lock] += k[S__raw_spin_lock]
+    cpu.now += k[S__raw_spin_unlock]                # cpu.charge(), inlined
+    cpu.ns[S__raw_spin_unlock] += k[S__raw_spin_unlock]
+    # mk_pte(pfn, writable, dirty=write, young=True), written out
+    pte = folio.pfn << PTE_PFN_SHIFT | _PAGE_PRESENT | _PAGE_ACCESSED
+    if vma.vm_flags & VM_WRITE:
+        pte |= _PAGE_RW
+    if write:
+        pte |= _PAGE_DIRTY
+    pgd[vpn] = pte
     folio_add_file_rmap_pte(folio)
     if write:
         folio.flags |= PG_dirty                 # folio_mark_dirty()
@@ -145,8 +172,8 @@ def do_anonymous_page(current: TaskStruct, vma: VmAreaStruct, addr: int, write: 
     """Models: do_anonymous_page(): first touch of private anonymous memory."""
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kernel_ns["do_anonymous_page"]     # cpu.charge(), inlined
-    cpu.profile["do_anonymous_page"] += m.kernel_ns["do_anonymous_page"]
+    cpu.now += m.kns[S_do_anonymous_page]     # cpu.charge(), inlined
+    cpu.ns[S_do_anonymous_page] += m.kns[S_do_anonymous_page]
     folio = vma_alloc_folio(current, vma, addr, True)
     folio_add_new_anon_rmap(folio, vma, addr)
     # Not marked dirty: a write dirties the PTE; add_to_swap() dirties the
@@ -167,8 +194,8 @@ def do_swap_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kernel_ns["do_swap_page"]          # cpu.charge(), inlined
-    cpu.profile["do_swap_page"] += m.kernel_ns["do_swap_page"]
+    cpu.now += m.kns[S_do_swap_page]          # cpu.charge(), inlined
+    cpu.ns[S_do_swap_page] += m.kns[S_do_swap_page]
     swap = m.swap
     off = pte_to_swp_offset(pte)
     folio = swap.swap_cache_get_folio(cpu, off)
@@ -205,7 +232,7 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("do_wp_page", m.kernel_ns["do_wp_page"])
+    cpu.charge("do_wp_page", m.kns[S_do_wp_page])
     mm = vma.vm_mm
     vpn = addr >> PAGE_SHIFT
     old = m.page_alloc.mem_map[pte_pfn(pte)]
@@ -231,8 +258,8 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
 def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: handle_mm_fault() -> handle_pte_fault(): dispatch on what the PTE holds."""
     m = current.machine
-    current.cpu.now += m.kernel_ns["handle_mm_fault"]  # cpu.charge(), inlined
-    current.cpu.profile["handle_mm_fault"] += m.kernel_ns["handle_mm_fault"]
+    current.cpu.now += m.kns[S_handle_mm_fault]  # cpu.charge(), inlined
+    current.cpu.ns[S_handle_mm_fault] += m.kns[S_handle_mm_fault]
     pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
     if pte == 0:
         vma.vm_mm.pte_tables.add(addr >> PMD_SHIFT)     # __pte_alloc(), if none yet
@@ -259,19 +286,20 @@ def do_user_addr_fault(current: TaskStruct, addr: int, write: bool) -> None:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    kernel_ns = m.kernel_ns
-    prof = cpu.profile
+    k = m.kns
+    prof = cpu.ns
     try:
         for sym in m.arch.fault_entry_syms:  # arm64 el0_da; x86 asm_exc_page_fault, exc_page_fault
-            cpu.sym = sym
-            ns = kernel_ns[sym]             # cpu.charge(sym, ns), inlined
+            i = SYMBOL_IDS[sym]
+            cpu.sym = i
+            ns = k[i]                       # cpu.charge(sym, ns), inlined
             cpu.now += ns
-            prof[sym] += ns
+            prof[i] += ns
         m.vmstat.pgfault += 1
         vma = current.mm.find_vma(addr)
         if vma is None or not vma.vm_flags & VM_READ or (write and not vma.vm_flags & VM_WRITE):
             raise SegmentationFault(current, addr, write)
-        cpu.sym = "handle_mm_fault"
+        cpu.sym = S_handle_mm_fault
         handle_mm_fault(current, vma, addr, write)
     finally:
         cpu.sym = saved
@@ -284,8 +312,8 @@ def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> 
     """
     cpu = current.cpu
     vpn = addr >> PAGE_SHIFT
-    cpu.now += current.machine.kernel_ns["main"]    # cpu.charge(), inlined
-    cpu.profile["main"] += current.machine.kernel_ns["main"]
+    cpu.now += current.machine.kns[S_main]    # cpu.charge(), inlined
+    cpu.ns[S_main] += current.machine.kns[S_main]
     for _ in range(4):
         r = cpu.access(vpn, write, value)
         if r is not FAULT:
@@ -348,7 +376,7 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
     vma = tlb.vma
     mm = vma.vm_mm
     pgd = pte_offset_map_lock(current, mm, "zap_pte_range", start, end)
-    cost = m.kernel_ns["zap_pte_range"]
+    cost = m.kns[S_zap_pte_range]
     mem_map = m.page_alloc.mem_map
     delay_rmap_ok = m.baseline.zap_delay_rmap
     force_flush = False
@@ -358,7 +386,7 @@ def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> 
         if pte == 0:
             continue
         cpu.now += cost                             # cpu.charge(), inlined
-        cpu.profile["zap_pte_range"] += cost
+        cpu.ns[S_zap_pte_range] += cost
         if pte_present(pte):
             folio = mem_map[pte_pfn(pte)]
             delay_rmap = False
@@ -405,9 +433,9 @@ def tlb_flush_mmu_tlbonly(current: TaskStruct, tlb: MmuGather) -> None:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "tlb_flush_mmu"
+    cpu.sym = S_tlb_flush_mmu
     try:
-        cpu.charge("tlb_flush_mmu", m.kernel_ns["tlb_flush_mmu"])
+        cpu.charge("tlb_flush_mmu", m.kns[S_tlb_flush_mmu])
         m.arch.tlb_flush(cpu, tlb)
     finally:
         cpu.sym = saved
@@ -433,7 +461,7 @@ def tlb_flush_mmu(current: TaskStruct, tlb: MmuGather) -> None:
 def tlb_finish_mmu(current: TaskStruct, tlb: MmuGather) -> None:
     """Models: tlb_finish_mmu(): the last tlb_flush_mmu() of a gather."""
     m = current.machine
-    current.cpu.charge("tlb_finish_mmu", m.kernel_ns["tlb_finish_mmu"])
+    current.cpu.charge("tlb_finish_mmu", m.kns[S_tlb_finish_mmu])
     tlb_flush_mmu(current, tlb)
 
 

@@ -50,6 +50,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minikernel.hw.cpu import (
+    S_copy_page,
+    S_do_pages_move,
+    S_migrate_folio_move,
+    S_migrate_folio_unmap,
+    S_migrate_pages,
+    S_migrate_pages_batch,
+    S_migration_entry_wait,
+    S_remove_migration_pte,
+    S_unmap_and_move,
+)
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     is_migration_entry,
@@ -130,7 +141,7 @@ def migration_entry_wait(current: TaskStruct, vma: VmAreaStruct, addr: int, pte:
     returns and the access retries.
     """
     m = current.machine
-    current.cpu.charge("migration_entry_wait", m.kernel_ns["migration_entry_wait"])
+    current.cpu.charge("migration_entry_wait", m.kns[S_migration_entry_wait])
     folio = m.page_alloc.mem_map[migration_entry_to_pfn(pte)]
     if folio is not None and folio.locked:
         raise MigrationEntryWait(folio)
@@ -154,7 +165,7 @@ def move_to_new_folio(current: TaskStruct, dst: Folio, src: Folio) -> None:
         m.sanitizer.migrate_copy(cpu, src, dst)
     numa = m.numa
     saved = cpu.sym
-    cpu.sym = "copy_page"
+    cpu.sym = S_copy_page
     try:
         cpu.charge("copy_page", numa.copy_ns(numa.pfn_to_nid(src.pfn), numa.pfn_to_nid(dst.pfn)))
     finally:
@@ -188,7 +199,7 @@ def remove_migration_ptes(current: TaskStruct, src: Folio, dst: Folio) -> None:
     """
     m = current.machine
     cpu = current.cpu
-    cost = m.kernel_ns["remove_migration_pte"]
+    cost = m.kns[S_remove_migration_pte]
     mapping = dst.mapping
     vmas = (mapping.vmas if isinstance(mapping, AnonVma)
             else mapping.i_mmap if mapping is not None else ())
@@ -235,7 +246,7 @@ def migrate_folio_unmap(current: TaskStruct, src: Folio, nid: int, mode: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.charge("migrate_folio_unmap", m.kernel_ns["migrate_folio_unmap"])
+    cpu.charge("migrate_folio_unmap", m.kns[S_migrate_folio_unmap])
     if not src.mapcount and src.mapping is None:
         migrate_folio_done(current, src)      # freed from under us: nothing to move
         return MIGRATEPAGE_SUCCESS, None
@@ -258,9 +269,9 @@ def migrate_folio_move(current: TaskStruct, src: Folio, dst: Folio) -> int:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_folio_move"
+    cpu.sym = S_migrate_folio_move
     try:
-        cpu.charge("migrate_folio_move", m.kernel_ns["migrate_folio_move"])
+        cpu.charge("migrate_folio_move", m.kns[S_migrate_folio_move])
         if m.probes:
             m.probe("migrate_folio_move:copy", current, folio=src, dst=dst)
         move_to_new_folio(current, dst, src)
@@ -293,9 +304,9 @@ def migrate_pages_batch(current: TaskStruct, from_: list[Folio], nid: int, mode:
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_pages_batch"
+    cpu.sym = S_migrate_pages_batch
     try:
-        cpu.charge("migrate_pages_batch", m.kernel_ns["migrate_pages_batch"])
+        cpu.charge("migrate_pages_batch", m.kns[S_migrate_pages_batch])
         unmapped: list[tuple[Folio, Folio]] = []
         nr_failed = 0
         rc_saved = 0
@@ -384,9 +395,9 @@ def unmap_and_move(current: TaskStruct, src: Folio, nid: int, mode: int, stats: 
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "unmap_and_move"
+    cpu.sym = S_unmap_and_move
     try:
-        cpu.charge("unmap_and_move", m.kernel_ns["unmap_and_move"])
+        cpu.charge("unmap_and_move", m.kns[S_unmap_and_move])
         rc, dst = migrate_folio_unmap(current, src, nid, mode)
         if rc == MIGRATEPAGE_UNMAP:
             assert dst is not None
@@ -414,9 +425,9 @@ def migrate_pages(current: TaskStruct, from_: list[Folio], nid: int, mode: int =
     m = current.machine
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "migrate_pages"
+    cpu.sym = S_migrate_pages
     try:
-        cpu.charge("migrate_pages", m.kernel_ns["migrate_pages"])
+        cpu.charge("migrate_pages", m.kns[S_migrate_pages])
         stats = _Stats()
         ret: list[Folio] = []
         batch = m.baseline.migrate_batch
@@ -525,7 +536,7 @@ def do_pages_move(current: TaskStruct, target: TaskStruct, addrs: list[int],
     """
     from minikernel.hw.mmu import pte_pfn, pte_present
     m = current.machine
-    current.cpu.charge("do_pages_move", m.kernel_ns["do_pages_move"])
+    current.cpu.charge("do_pages_move", m.kns[S_do_pages_move])
     numa = m.numa
     mm = target.mm
     status = [0] * len(addrs)

@@ -30,6 +30,9 @@ PTE_PROT_NONE).
 
 from __future__ import annotations
 
+from minikernel.hw.cpu import (
+    S_change_pte_range,
+)
 from minikernel.hw.mmu import (
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -72,7 +75,7 @@ def change_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int,
     cpu = current.cpu
     mm = tlb.vma.vm_mm
     pgd = pte_offset_map_lock(current, mm, "change_pte_range", start, end)
-    cost = m.kernel_ns["change_pte_range"]
+    cost = m.kns[S_change_pte_range]
     needs_flush = m.arch.pte_needs_flush
     pages = 0
     for addr in range(start, end, PAGE_SIZE):

@@ -27,6 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from minikernel.hw.cpu import (
+    S___alloc_pages,
+    S_clear_page,
+)
 from minikernel.hw.memory import PAGE_POISON
 from minikernel.mm.mm_types import (
     AnonVma,
@@ -84,8 +88,8 @@ class PageAllocator:
         *nodemask* only from the nodes in it (MPOL_BIND, __GFP_THISNODE).
         """
         m = self.machine
-        cpu.now += m.kernel_ns["__alloc_pages"]     # cpu.charge(), inlined
-        cpu.profile["__alloc_pages"] += m.kernel_ns["__alloc_pages"]
+        cpu.now += m.kns[S___alloc_pages]     # cpu.charge(), inlined
+        cpu.ns[S___alloc_pages] += m.kns[S___alloc_pages]
         lists = self.free_lists
         free = lists[nid]
         if not free:
@@ -112,8 +116,8 @@ class PageAllocator:
         # where clear_page comes from on a swap-in; the contents are then
         # overwritten by the caller, so only the cost is modelled.
         if zero or self.machine.profile.init_on_alloc:
-            cpu.now += self.machine.kernel_ns["clear_page"]  # cpu.charge(), inlined
-            cpu.profile["clear_page"] += self.machine.kernel_ns["clear_page"]
+            cpu.now += self.machine.kns[S_clear_page]  # cpu.charge(), inlined
+            cpu.ns[S_clear_page] += self.machine.kns[S_clear_page]
             self.machine.mem.data[folio.pfn] = 0
         return folio
 

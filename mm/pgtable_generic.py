@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minikernel.hw.cpu import S_ptep_clear_flush, S_ptep_get_and_clear
 from minikernel.hw.mmu import _PAGE_PRESENT, PAGE_SHIFT
 
 # One PTE table maps PTRS_PER_PTE pages (2 MiB with 4 KiB pages); each has its
@@ -45,9 +46,9 @@ def ptep_get_and_clear(cpu: Cpu, mm: MmStruct, addr: int) -> int:
     Caller's contract: flush the TLB for *addr* (now or through the batch)
     before the page can be freed or written back.
     """
-    ns = mm.machine.kernel_ns["ptep_get_and_clear"]    # cpu.charge(), inlined
+    ns = mm.machine.kns[S_ptep_get_and_clear]    # cpu.charge(), inlined
     cpu.now += ns
-    cpu.profile["ptep_get_and_clear"] += ns
+    cpu.ns[S_ptep_get_and_clear] += ns
     return mm.pgd.pop(addr >> PAGE_SHIFT, 0)
 
 
@@ -62,11 +63,11 @@ def ptep_clear_flush(cpu: Cpu, vma: VmAreaStruct, addr: int) -> int:
     mm = vma.vm_mm
     m = mm.machine
     saved = cpu.sym
-    cpu.sym = "ptep_clear_flush"
+    cpu.sym = S_ptep_clear_flush
     try:
-        ns = m.kernel_ns["ptep_clear_flush"]     # cpu.charge(), inlined: a per-page path
+        ns = m.kns[S_ptep_clear_flush]     # cpu.charge(), inlined: a per-page path
         cpu.now += ns
-        cpu.profile["ptep_clear_flush"] += ns
+        cpu.ns[S_ptep_clear_flush] += ns
         pte = mm.pgd.pop(addr >> PAGE_SHIFT, 0)
         if pte & _PAGE_PRESENT:                  # pte_accessible()
             m.arch.flush_tlb_page(cpu, vma, addr)

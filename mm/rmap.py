@@ -32,6 +32,18 @@ from __future__ import annotations
 
 import enum
 
+from minikernel.hw.cpu import (
+    S_flush_tlb_batched_pending,
+    S_folio_referenced,
+    S_folio_referenced_one,
+    S_page_vma_mapped_walk,
+    S_rmap_walk,
+    S_set_tlb_ubc_flush_pending,
+    S_try_to_migrate_one,
+    S_try_to_unmap_flush,
+    S_try_to_unmap_flush_dirty,
+    S_try_to_unmap_one,
+)
 from minikernel.hw.mmu import (
     _PAGE_DIRTY,
     _PAGE_PRESENT,
@@ -91,9 +103,9 @@ def try_to_unmap_flush(current: TaskStruct) -> None:
         return
     cpu = current.cpu
     saved = cpu.sym
-    cpu.sym = "try_to_unmap_flush"
+    cpu.sym = S_try_to_unmap_flush
     try:
-        cpu.charge("try_to_unmap_flush", m.kernel_ns["try_to_unmap_flush"])
+        cpu.charge("try_to_unmap_flush", m.kns[S_try_to_unmap_flush])
         m.arch.arch_tlbbatch_flush(cpu, tlb_ubc.arch)
     finally:
         cpu.sym = saved
@@ -122,8 +134,8 @@ def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
                               "(d950c9477d51), dirty batch NOT flushed before IO")
         return
     cpu = current.cpu
-    cpu.now += m.kernel_ns["try_to_unmap_flush_dirty"]  # cpu.charge(), inlined
-    cpu.profile["try_to_unmap_flush_dirty"] += m.kernel_ns["try_to_unmap_flush_dirty"]
+    cpu.now += m.kns[S_try_to_unmap_flush_dirty]  # cpu.charge(), inlined
+    cpu.ns[S_try_to_unmap_flush_dirty] += m.kns[S_try_to_unmap_flush_dirty]
     if current.tlb_ubc.writable:
         m.vmstat.tlb_flush_dirty += 1
         try_to_unmap_flush(current)
@@ -138,8 +150,8 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kernel_ns["set_tlb_ubc_flush_pending"]  # cpu.charge(), inlined
-    cpu.profile["set_tlb_ubc_flush_pending"] += m.kernel_ns["set_tlb_ubc_flush_pending"]
+    cpu.now += m.kns[S_set_tlb_ubc_flush_pending]  # cpu.charge(), inlined
+    cpu.ns[S_set_tlb_ubc_flush_pending] += m.kns[S_set_tlb_ubc_flush_pending]
     if not pteval & _PAGE_PRESENT:      # pte_accessible()
         return
     tlb_ubc = current.tlb_ubc
@@ -203,7 +215,7 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) 
             m.sanitizer.event(cpu, "flush_tlb_batched_pending: reverted (3ea277194daa), "
                               "nothing flushed", mm=mm)
         return
-    cpu.charge("flush_tlb_batched_pending", m.kernel_ns["flush_tlb_batched_pending"])
+    cpu.charge("flush_tlb_batched_pending", m.kns[S_flush_tlb_batched_pending])
     batch = mm.tlb_flush_batched
     pending = batch & TLB_FLUSH_BATCH_PENDING_MASK
     flushed = batch >> TLB_FLUSH_BATCH_FLUSHED_SHIFT
@@ -213,7 +225,7 @@ def flush_tlb_batched_pending(current: TaskStruct, mm: MmStruct, addr: int = 0) 
                            if pending != flushed else "nothing pending"), mm=mm)
     if pending != flushed:
         saved = cpu.sym
-        cpu.sym = "flush_tlb_batched_pending"
+        cpu.sym = S_flush_tlb_batched_pending
         try:
             m.arch.arch_flush_tlb_batched_pending(cpu, mm)
         finally:
@@ -305,18 +317,18 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
     """
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    prof = cpu.profile
+    k = m.kns
+    prof = cpu.ns
     saved = cpu.sym
-    cpu.sym = "folio_referenced"
+    cpu.sym = S_folio_referenced
     try:
         # cpu.charge() inlined on this per-page path (same additions, same order)
-        ns = k["folio_referenced"]
+        ns = k[S_folio_referenced]
         cpu.now += ns
-        prof["folio_referenced"] += ns
-        ns = k["rmap_walk"]
+        prof[S_folio_referenced] += ns
+        ns = k[S_rmap_walk]
         cpu.now += ns
-        prof["rmap_walk"] += ns
+        prof[S_rmap_walk] += ns
         arch = m.arch
         referenced = 0
         mapcount = folio.mapcount
@@ -332,17 +344,17 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
             # not pte_present(pte) or pte_pfn(pte) != folio.pfn
             if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE) or pte >> PTE_PFN_SHIFT != pfn:
                 continue
-            cpu.sym = "folio_referenced_one"
-            ns = k["folio_referenced_one"]
+            cpu.sym = S_folio_referenced_one
+            ns = k[S_folio_referenced_one]
             cpu.now += ns
-            prof["folio_referenced_one"] += ns
-            ns = k["page_vma_mapped_walk"]
+            prof[S_folio_referenced_one] += ns
+            ns = k[S_page_vma_mapped_walk]
             cpu.now += ns
-            prof["page_vma_mapped_walk"] += ns
+            prof[S_page_vma_mapped_walk] += ns
             mapcount -= 1
             if arch.ptep_clear_flush_young(cpu, vma, addr):
                 referenced += 1
-            cpu.sym = "folio_referenced"
+            cpu.sym = S_folio_referenced
     finally:
         cpu.sym = saved
     return referenced
@@ -362,19 +374,19 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
     """
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
+    k = m.kns
     mm = vma.vm_mm
     saved = cpu.sym
-    cpu.sym = "try_to_unmap_one"
+    cpu.sym = S_try_to_unmap_one
     try:
         # cpu.charge() inlined on this per-page path (same additions, same order)
-        prof = cpu.profile
-        ns = k["try_to_unmap_one"]
+        prof = cpu.ns
+        ns = k[S_try_to_unmap_one]
         cpu.now += ns
-        prof["try_to_unmap_one"] += ns
-        ns = k["page_vma_mapped_walk"]
+        prof[S_try_to_unmap_one] += ns
+        ns = k[S_page_vma_mapped_walk]
         cpu.now += ns
-        prof["page_vma_mapped_walk"] += ns
+        prof[S_page_vma_mapped_walk] += ns
         vpn = address >> PAGE_SHIFT
         pte = mm.pgd.get(vpn, 0)
         # not pte_present(pte) or pte_pfn(pte) != folio.pfn
@@ -413,8 +425,8 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: int, rmap_one=None) -> N
     if rmap_one is None:
         rmap_one = try_to_unmap_one
     m = current.machine
-    current.cpu.now += m.kernel_ns["rmap_walk"]     # cpu.charge(), inlined
-    current.cpu.profile["rmap_walk"] += m.kernel_ns["rmap_walk"]
+    current.cpu.now += m.kns[S_rmap_walk]     # cpu.charge(), inlined
+    current.cpu.ns[S_rmap_walk] += m.kns[S_rmap_walk]
     mapping = folio.mapping
     if isinstance(mapping, AnonVma):
         vmas = mapping.vmas
@@ -459,10 +471,10 @@ def try_to_migrate_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, add
     cpu = current.cpu
     mm = vma.vm_mm
     saved = cpu.sym
-    cpu.sym = "try_to_migrate_one"
+    cpu.sym = S_try_to_migrate_one
     try:
-        cpu.charge("try_to_migrate_one", m.kernel_ns["try_to_migrate_one"])
-        cpu.charge("page_vma_mapped_walk", m.kernel_ns["page_vma_mapped_walk"])
+        cpu.charge("try_to_migrate_one", m.kns[S_try_to_migrate_one])
+        cpu.charge("page_vma_mapped_walk", m.kns[S_page_vma_mapped_walk])
         vpn = address >> PAGE_SHIFT
         pte = mm.pgd.get(vpn, 0)
         if not pte_present(pte) or pte_pfn(pte) != folio.pfn:

@@ -30,6 +30,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from minikernel.hw.cpu import (
+    S_shmem_add_to_page_cache,
+    S_shmem_fault,
+    S_shmem_get_folio_gfp,
+    S_shmem_swapin_folio,
+    S_shmem_writeout,
+    S_xas_load,
+)
 from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import (
     AddressSpace,
@@ -57,9 +65,9 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
     """Models: shmem_swapin_folio(): read slot *off* back into a new folio at *index*."""
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    cpu.now += k["shmem_swapin_folio"]              # cpu.charge(), inlined
-    cpu.profile["shmem_swapin_folio"] += k["shmem_swapin_folio"]
+    k = m.kns
+    cpu.now += k[S_shmem_swapin_folio]              # cpu.charge(), inlined
+    cpu.ns[S_shmem_swapin_folio] += k[S_shmem_swapin_folio]
     swap = m.swap
     folio = swap.swap_cache_get_folio(cpu, off)
     if folio is not None and folio.flags & PG_locked:     # folio_test_locked()
@@ -70,8 +78,8 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
         m.vmstat.pgmajfault += 1
     else:
         swap.delete_from_swap_cache(folio)
-    cpu.now += k["shmem_add_to_page_cache"]         # cpu.charge(), inlined
-    cpu.profile["shmem_add_to_page_cache"] += k["shmem_add_to_page_cache"]
+    cpu.now += k[S_shmem_add_to_page_cache]         # cpu.charge(), inlined
+    cpu.ns[S_shmem_add_to_page_cache] += k[S_shmem_add_to_page_cache]
     folio.mapping = mapping
     folio.index = index
     mapping.i_pages[index] = folio
@@ -85,10 +93,10 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
     global _vmscan
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kernel_ns["shmem_get_folio_gfp"]   # cpu.charge(), inlined
-    cpu.profile["shmem_get_folio_gfp"] += m.kernel_ns["shmem_get_folio_gfp"]
-    cpu.now += m.kernel_ns["xas_load"]              # the page-cache lookup
-    cpu.profile["xas_load"] += m.kernel_ns["xas_load"]
+    cpu.now += m.kns[S_shmem_get_folio_gfp]   # cpu.charge(), inlined
+    cpu.ns[S_shmem_get_folio_gfp] += m.kns[S_shmem_get_folio_gfp]
+    cpu.now += m.kns[S_xas_load]              # the page-cache lookup
+    cpu.ns[S_xas_load] += m.kns[S_xas_load]
     entry = mapping.i_pages.get(index)
     if isinstance(entry, Folio):
         if entry.flags & PG_locked:    # folio_test_locked()
@@ -110,8 +118,8 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
 def shmem_fault(current: TaskStruct, vma: VmAreaStruct, addr: int) -> Folio:
     """Models: shmem_fault(): the ->fault of a shmem VMA."""
     m = current.machine
-    current.cpu.now += m.kernel_ns["shmem_fault"]   # cpu.charge(), inlined
-    current.cpu.profile["shmem_fault"] += m.kernel_ns["shmem_fault"]
+    current.cpu.now += m.kns[S_shmem_fault]   # cpu.charge(), inlined
+    current.cpu.ns[S_shmem_fault] += m.kns[S_shmem_fault]
     mapping = vma.vm_file
     assert mapping is not None                # a shmem VMA always has its object
     return shmem_get_folio(current, mapping, vma.linear_page_index(addr))
@@ -126,8 +134,8 @@ def shmem_writeout(current: TaskStruct, folio: Folio) -> None:
     """
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kernel_ns["shmem_writeout"]        # cpu.charge(), inlined
-    cpu.profile["shmem_writeout"] += m.kernel_ns["shmem_writeout"]
+    cpu.now += m.kns[S_shmem_writeout]        # cpu.charge(), inlined
+    cpu.ns[S_shmem_writeout] += m.kns[S_shmem_writeout]
     swap = m.swap
     off = swap.folio_alloc_swap()
     if off is None:

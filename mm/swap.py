@@ -18,6 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minikernel.hw.cpu import (
+    S_add_to_swap,
+    S_swap_cache_lookup,
+    S_swap_read_folio,
+    S_swap_writepage,
+)
 from minikernel.mm.mm_types import Folio, PG_dirty, PG_swapcache
 from minikernel.mm.zram import Zram
 
@@ -83,8 +89,8 @@ class SwapInfo:
 
         The folio is marked dirty: the slot holds nothing yet.
         """
-        cpu.now += self.machine.kernel_ns["add_to_swap"]  # cpu.charge(), inlined
-        cpu.profile["add_to_swap"] += self.machine.kernel_ns["add_to_swap"]
+        cpu.now += self.machine.kns[S_add_to_swap]  # cpu.charge(), inlined
+        cpu.ns[S_add_to_swap] += self.machine.kns[S_add_to_swap]
         off = self.folio_alloc_swap()
         if off is None:
             return False
@@ -95,8 +101,8 @@ class SwapInfo:
 
     def swap_cache_get_folio(self, cpu: Cpu, off: int) -> Folio | None:
         """Models: swap_cache_get_folio()."""
-        cpu.now += self.machine.kernel_ns["swap_cache_lookup"]  # cpu.charge(), inlined
-        cpu.profile["swap_cache_lookup"] += self.machine.kernel_ns["swap_cache_lookup"]
+        cpu.now += self.machine.kns[S_swap_cache_lookup]  # cpu.charge(), inlined
+        cpu.ns[S_swap_cache_lookup] += self.machine.kns[S_swap_cache_lookup]
         return self.swap_cache.get(off)
 
     def add_to_swap_cache(self, folio: Folio, off: int) -> None:
@@ -118,16 +124,16 @@ class SwapInfo:
     def swap_writepage(self, cpu: Cpu, folio: Folio) -> None:
         """Models: swap_writepage(): write the folio to its slot; synchronous on zram."""
         m = self.machine
-        cpu.now += m.kernel_ns["swap_writepage"]    # cpu.charge(), inlined
-        cpu.profile["swap_writepage"] += m.kernel_ns["swap_writepage"]
+        cpu.now += m.kns[S_swap_writepage]    # cpu.charge(), inlined
+        cpu.ns[S_swap_writepage] += m.kns[S_swap_writepage]
         self.zram.zram_bvec_write(cpu, folio.swap, folio.pfn)
         folio.flags &= ~PG_dirty            # the slot holds the data now
         m.vmstat.pswpout += 1
 
     def swap_read_folio(self, cpu: Cpu, folio: Folio, off: int) -> None:
         """Models: swap_read_folio(): fill *folio* from slot *off*."""
-        cpu.now += self.machine.kernel_ns["swap_read_folio"]  # cpu.charge(), inlined
-        cpu.profile["swap_read_folio"] += self.machine.kernel_ns["swap_read_folio"]
+        cpu.now += self.machine.kns[S_swap_read_folio]  # cpu.charge(), inlined
+        cpu.ns[S_swap_read_folio] += self.machine.kns[S_swap_read_folio]
         self.zram.zram_bvec_read(cpu, off, folio.pfn)
         self.machine.vmstat.pswpin += 1
 

@@ -23,6 +23,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minikernel.hw.cpu import (
+    S___remove_mapping,
+    S__raw_spin_lock,
+    S__raw_spin_lock_irqsave,
+    S__raw_spin_unlock_irq,
+    S__raw_spin_unlock_irqrestore,
+    S_folio_add_lru,
+    S_folio_isolate_lru,
+    S_free_unref_folios,
+    S_pageout,
+    S_reclaim_pages,
+    S_shrink_active_list,
+    S_shrink_folio_list,
+)
 from minikernel.mm.mm_types import (
     AddressSpace,
     AnonVma,
@@ -140,7 +154,7 @@ class Lruvec:
         return self.inactive.nr + self.active.nr
 
 
-def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
+def _lru_lock_irq(cpu: Cpu, k: list[float]) -> None:
     """lruvec->lru_lock taken and released with interrupts off.
 
     With IRQs masked, perf's sampling interrupt is held back until
@@ -148,16 +162,16 @@ def _lru_lock_irq(cpu: Cpu, k: dict[str, float]) -> None:
     which is why _raw_spin_unlock_irq tops the published profile.
     """
     # cpu.charge() twice, inlined (four times per reclaimed page): same additions, same order
-    prof = cpu.profile
-    ns = k["_raw_spin_lock"]
+    prof = cpu.ns
+    ns = k[S__raw_spin_lock]
     cpu.now += ns
-    prof["_raw_spin_lock"] += ns
-    ns = k["_raw_spin_unlock_irq"]
+    prof[S__raw_spin_lock] += ns
+    ns = k[S__raw_spin_unlock_irq]
     cpu.now += ns
-    prof["_raw_spin_unlock_irq"] += ns
+    prof[S__raw_spin_unlock_irq] += ns
 
 
-def _lru_lock_irqsave(cpu: Cpu, k: dict[str, float]) -> None:
+def _lru_lock_irqsave(cpu: Cpu, k: list[float]) -> None:
     """lruvec->lru_lock taken with spin_lock_irqsave, as the LRU-add batch drain takes it.
 
     Same perf effect as :func:`_lru_lock_irq`: the hold time lands at the
@@ -167,23 +181,23 @@ def _lru_lock_irqsave(cpu: Cpu, k: dict[str, float]) -> None:
     # once per batch (folio_batch_move_lru); the model charges a per-folio
     # share of that on every call.
     """
-    prof = cpu.profile                  # cpu.charge() twice, inlined
-    ns = k["_raw_spin_lock_irqsave"]
+    prof = cpu.ns                  # cpu.charge() twice, inlined
+    ns = k[S__raw_spin_lock_irqsave]
     cpu.now += ns
-    prof["_raw_spin_lock_irqsave"] += ns
-    ns = k["_raw_spin_unlock_irqrestore"]
+    prof[S__raw_spin_lock_irqsave] += ns
+    ns = k[S__raw_spin_unlock_irqrestore]
     cpu.now += ns
-    prof["_raw_spin_unlock_irqrestore"] += ns
+    prof[S__raw_spin_unlock_irqrestore] += ns
 
 
 def folio_add_lru(current: TaskStruct, folio: Folio) -> None:
     """Models: folio_add_lru(): a new folio becomes reclaimable."""
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    ns = k["folio_add_lru"]             # cpu.charge(), inlined
+    k = m.kns
+    ns = k[S_folio_add_lru]             # cpu.charge(), inlined
     cpu.now += ns
-    cpu.profile["folio_add_lru"] += ns
+    cpu.ns[S_folio_add_lru] += ns
     _lru_lock_irqsave(cpu, k)
     m.lru.add_folio(folio)
 
@@ -194,10 +208,10 @@ def folio_isolate_lru(current: TaskStruct, folio: Folio) -> bool:
         return False
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    ns = k["folio_isolate_lru"]         # cpu.charge(), inlined
+    k = m.kns
+    ns = k[S_folio_isolate_lru]         # cpu.charge(), inlined
     cpu.now += ns
-    cpu.profile["folio_isolate_lru"] += ns
+    cpu.ns[S_folio_isolate_lru] += ns
     _lru_lock_irq(cpu, k)
     m.lru.del_folio(folio)
     folio.flags |= PG_isolated
@@ -224,9 +238,9 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
         raise VmBug(f"pageout: pfn {folio.pfn} queued for IO with tlb_ubc.writable set: "
                     "try_to_unmap_flush_dirty() did not run first")
     cpu = current.cpu
-    ns = m.kernel_ns["pageout"]     # cpu.charge(), inlined
+    ns = m.kns[S_pageout]     # cpu.charge(), inlined
     cpu.now += ns
-    cpu.profile["pageout"] += ns
+    cpu.ns[S_pageout] += ns
     anon = isinstance(folio.mapping, AnonVma)       # folio_test_anon()
     if m.trace is not None:
         wb = "RECLAIM_WB_ANON" if anon else "RECLAIM_WB_FILE"
@@ -249,10 +263,10 @@ def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
     """
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
-    ns = k["__remove_mapping"]      # cpu.charge(), inlined
+    k = m.kns
+    ns = k[S___remove_mapping]      # cpu.charge(), inlined
     cpu.now += ns
-    cpu.profile["__remove_mapping"] += ns
+    cpu.ns[S___remove_mapping] += ns
     _lru_lock_irq(cpu, k)           # xa_lock_irq on the swap cache
     flags = folio.flags
     if folio.mapcount or flags & (PG_dirty | PG_gathered):
@@ -297,7 +311,7 @@ def folio_check_references(current: TaskStruct, folio: Folio) -> int:
     return FOLIOREF_RECLAIM
 
 
-def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: str) -> None:
+def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: int) -> None:
     """try_to_unmap_flush(), then free_unref_folios() / free_unref_page_list() of *folios*.
 
     The flush comes first: a freed page must not be reachable through any
@@ -314,10 +328,10 @@ def _free_folio_batch(current: TaskStruct, folios: list[Folio], saved_sym: str) 
     try_to_unmap_flush(current)
     if not folios:
         return
-    cpu.sym = "free_unref_folios"
+    cpu.sym = S_free_unref_folios
     try:
         cpu.charge("free_unref_folios",
-                   m.kernel_ns["free_unref_folios"] * len(folios) / SWAP_CLUSTER_MAX)
+                   m.kns[S_free_unref_folios] * len(folios) / SWAP_CLUSTER_MAX)
         alloc = m.page_alloc
         debug_vm = m.debug_vm
         for folio in folios:
@@ -344,7 +358,7 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
     """
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
+    k = m.kns
     swap = m.swap
     vs = m.vmstat
     batch_size = m.baseline.reclaim_free_batch
@@ -352,18 +366,18 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
     ret_folios: list[Folio] = []
     nr_reclaimed = 0
     saved = cpu.sym
-    prof = cpu.profile
-    cost = k["shrink_folio_list"]
+    prof = cpu.ns
+    cost = k[S_shrink_folio_list]
     try:
         for folio in folio_list:
-            cpu.sym = "shrink_folio_list"
+            cpu.sym = S_shrink_folio_list
             cpu.now += cost                 # cpu.charge(), inlined
-            prof["shrink_folio_list"] += cost
+            prof[S_shrink_folio_list] += cost
             folio.flags |= PG_locked        # folio_trylock(); isolated folios are ours
             vs.pgscan_direct += 1
             if not ignore_references:
                 ref = folio_check_references(current, folio)
-                cpu.sym = "shrink_folio_list"
+                cpu.sym = S_shrink_folio_list
                 if ref == FOLIOREF_ACTIVATE:
                     folio.flags |= PG_active    # activate_locked: folio_set_active()
                     vs.pgactivate += 1
@@ -399,7 +413,7 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
             free_folios.append(folio)
             if batch_size and len(free_folios) == batch_size:
                 # 6.9+: folio_batch_add() returned 0 -- the batch is full.
-                _free_folio_batch(current, free_folios, "shrink_folio_list")
+                _free_folio_batch(current, free_folios, S_shrink_folio_list)
                 free_folios = []
         cpu.sym = saved
         for folio in ret_folios:
@@ -421,7 +435,7 @@ def reclaim_pages(current: TaskStruct, folio_list: list[Folio]) -> int:
     2864f3d0f583 (6.9), the baseline's ``pageout_clears_young``.
     """
     m = current.machine
-    current.cpu.charge("reclaim_pages", m.kernel_ns["reclaim_pages"])
+    current.cpu.charge("reclaim_pages", m.kns[S_reclaim_pages])
     if not folio_list:
         return 0
     return shrink_folio_list(current, folio_list, not m.baseline.pageout_clears_young)
@@ -436,18 +450,18 @@ def shrink_active_list(current: TaskStruct, nr_to_scan: int) -> None:
     """
     m = current.machine
     cpu = current.cpu
-    k = m.kernel_ns
+    k = m.kns
     lru = m.lru
     taken: list[Folio] = []
     for folio in lru.active:
         if len(taken) == nr_to_scan:
             break
-        cpu.charge("folio_isolate_lru", k["folio_isolate_lru"])
+        cpu.charge("folio_isolate_lru", k[S_folio_isolate_lru])
         lru.del_folio(folio)
         taken.append(folio)
     _lru_lock_irq(cpu, k)
     for folio in taken:
-        cpu.charge("shrink_active_list", k["shrink_active_list"])
+        cpu.charge("shrink_active_list", k[S_shrink_active_list])
         if folio.mapcount:
             folio_referenced(current, folio)
         folio.active = False            # folio_clear_active()

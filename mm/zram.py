@@ -16,6 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minikernel.hw.cpu import (
+    S___zram_bvec_write,
+    S_memset64,
+    S_zram_bvec_read,
+    S_zram_slot_lock,
+)
+
 if TYPE_CHECKING:
     from minikernel.hw.cpu import Cpu
     from minikernel.machine import Machine
@@ -39,22 +46,22 @@ class Zram:
         The cost is the scan that finds the page same-filled.
         """
         m = self.machine
-        cpu.now += m.kernel_ns["zram_slot_lock"]    # cpu.charge(), inlined
-        cpu.profile["zram_slot_lock"] += m.kernel_ns["zram_slot_lock"]
-        cpu.now += m.kernel_ns["__zram_bvec_write"]  # cpu.charge(), inlined
-        cpu.profile["__zram_bvec_write"] += m.kernel_ns["__zram_bvec_write"]
+        cpu.now += m.kns[S_zram_slot_lock]    # cpu.charge(), inlined
+        cpu.ns[S_zram_slot_lock] += m.kns[S_zram_slot_lock]
+        cpu.now += m.kns[S___zram_bvec_write]  # cpu.charge(), inlined
+        cpu.ns[S___zram_bvec_write] += m.kns[S___zram_bvec_write]
         self.table[index] = m.mem.data[pfn]
 
     def zram_bvec_read(self, cpu: Cpu, index: int, pfn: int) -> None:
         """Models: zram_bvec_read() -> zram_read_page(): refill the page with memset64()."""
         m = self.machine
-        k = m.kernel_ns
-        cpu.now += k["zram_bvec_read"]              # cpu.charge(), inlined
-        cpu.profile["zram_bvec_read"] += k["zram_bvec_read"]
-        cpu.now += k["zram_slot_lock"]              # cpu.charge(), inlined
-        cpu.profile["zram_slot_lock"] += k["zram_slot_lock"]
-        cpu.now += k["memset64"]                    # cpu.charge(), inlined
-        cpu.profile["memset64"] += k["memset64"]
+        k = m.kns
+        cpu.now += k[S_zram_bvec_read]              # cpu.charge(), inlined
+        cpu.ns[S_zram_bvec_read] += k[S_zram_bvec_read]
+        cpu.now += k[S_zram_slot_lock]              # cpu.charge(), inlined
+        cpu.ns[S_zram_slot_lock] += k[S_zram_slot_lock]
+        cpu.now += k[S_memset64]                    # cpu.charge(), inlined
+        cpu.ns[S_memset64] += k[S_memset64]
         m.mem.data[pfn] = self.table[index]
 
     def zram_slot_free_notify(self, index: int) -> None:

@@ -60,7 +60,7 @@ from minikernel.arch.arm64.tlbbatch import ArchTlbflushUnmapBatch
 from minikernel.compat import SLOTS
 from minikernel.hw.arm64 import TLBI_ASID, TLBI_USER, TLBI_VA, Dvm
 from minikernel.hw.cputype import Core, cores_for_cpus
-from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
+from minikernel.hw.mmu import _PAGE_ACCESSED, ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
 from minikernel.trace import TracingDvm
 
 if TYPE_CHECKING:
@@ -319,10 +319,11 @@ class TlbOps:
         """
         mm = vma.vm_mm
         vpn = addr >> PAGE_SHIFT
-        pte = mm.pgd.get(vpn, 0)
-        if not pte_young(pte):
+        pgd = mm.pgd
+        pte = pgd.get(vpn, 0)
+        if not pte & _PAGE_ACCESSED:            # pte_young()
             return False
-        mm.pgd[vpn] = pte_mkold(pte)
+        pgd[vpn] = pte & ~_PAGE_ACCESSED        # pte_mkold()
         self.__flush_tlb_page_nosync(cpu, mm, addr)
         return True
 

@@ -57,6 +57,11 @@ from typing import TYPE_CHECKING
 
 from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.riscv.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.cpu import (
+    S___flush_tlb_range,
+    S_arch_tlbbatch_flush,
+    S_switch_mm,
+)
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE, pte_mkold, pte_young
 from minikernel.hw.riscv import SBI_TLB_RANGE_FLUSH_LIMIT_PAGES, RiscvTlb
 
@@ -195,7 +200,7 @@ class TlbOps:
             return
         me = cpu.id
         saved = cpu.sym
-        cpu.sym = "__flush_tlb_range"
+        cpu.sym = S___flush_tlb_range
         try:
             others = cmask & ~(1 << me)
             if not others:
@@ -211,7 +216,7 @@ class TlbOps:
                 self.hw.ipi_round(cpu, targets,
                                   lambda t: self.local_flush_tlb_range_asid(t, mm, start, size, asid),
                                   "__ipi_flush_tlb_range_asid", "smp_call_function_many_cond",
-                                  local=local if mine else None, local_sym="__flush_tlb_range")
+                                  local=local if mine else None, local_sym=S___flush_tlb_range)
             else:
                 def local_sbi():
                     """Models: the firmware fencing the calling hart, which is in the hart mask."""
@@ -294,7 +299,7 @@ class TlbOps:
         # hazard).
         """
         saved = cpu.sym
-        cpu.sym = "arch_tlbbatch_flush"
+        cpu.sym = S_arch_tlbbatch_flush
         try:
             self.__flush_tlb_range(cpu, batch.cpumask, None, FLUSH_TLB_NO_ASID, 0,
                                    FLUSH_TLB_MAX_SIZE)
@@ -327,7 +332,7 @@ class TlbOps:
             if real_prev is not None:
                 real_prev.mm_cpumask &= ~(1 << me)
             saved = cpu.sym
-            cpu.sym = "switch_mm"
+            cpu.sym = S_switch_mm
             try:
                 self.hw.sfence_vma_all_local(cpu)    # set_mm_noasid(): local_flush_tlb_all()
             finally:

@@ -52,6 +52,10 @@ from minikernel.arch.x86.tlbflush import (
     tlb_single_page_flush_ceiling,
 )
 from minikernel.compat import SLOTS
+from minikernel.hw.cpu import (
+    S_arch_tlbbatch_flush,
+    S_flush_tlb_mm_range,
+)
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE
 from minikernel.hw.x86_invlpgb import ALL_PAGES, Invlpgb
 
@@ -160,7 +164,7 @@ class InvlpgbTlbOps(TlbOpsLazyCpumask):
                            freed_tables: bool = False) -> None:
         """Models: flush_tlb_mm_range() with INVLPGB: broadcast for a global ASID, else as x86."""
         saved = cpu.sym
-        cpu.sym = "flush_tlb_mm_range"
+        cpu.sym = S_flush_tlb_mm_range
         try:
             mm.tlb_gen += 1
             new_gen = mm.tlb_gen
@@ -224,7 +228,7 @@ class InvlpgbTlbOps(TlbOpsLazyCpumask):
             super().arch_tlbbatch_flush(cpu, batch)
         if sync:
             saved = cpu.sym
-            cpu.sym = "arch_tlbbatch_flush"
+            cpu.sym = S_arch_tlbbatch_flush
             try:
                 self.invlpgb.sync(cpu)
             finally:

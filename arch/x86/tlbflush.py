@@ -58,6 +58,11 @@ from typing import TYPE_CHECKING
 
 from minikernel.arch import Decision, FlushPath, knob_why, nr_pages
 from minikernel.arch.x86.tlbbatch import ArchTlbflushUnmapBatch
+from minikernel.hw.cpu import (
+    S_arch_tlbbatch_flush,
+    S_flush_tlb_mm_range,
+    S_smp_call_function_many_cond,
+)
 from minikernel.hw.mmu import (
     _PAGE_ACCESSED,
     _PAGE_DIRTY,
@@ -249,7 +254,7 @@ class TlbOps:
                 """Models: the local flush_tlb_func() call inside smp_call_function_many_cond()."""
                 self.flush_tlb_func(cpu, mm, start, end, new_tlb_gen, True)
         saved = cpu.sym
-        cpu.sym = "smp_call_function_many_cond"
+        cpu.sym = S_smp_call_function_many_cond
         try:
             self.apic.ipi_round(cpu, targets,
                                 lambda t: self.flush_tlb_func(t, mm, start, end, new_tlb_gen, False),
@@ -262,7 +267,7 @@ class TlbOps:
                            freed_tables: bool = False) -> None:
         """Models: flush_tlb_mm_range(): bump tlb_gen, flush here, IPI the mm's other CPUs."""
         saved = cpu.sym
-        cpu.sym = "flush_tlb_mm_range"
+        cpu.sym = S_flush_tlb_mm_range
         try:
             mm.tlb_gen += 1
             new_gen = mm.tlb_gen
@@ -358,7 +363,7 @@ class TlbOps:
     def arch_tlbbatch_flush(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch) -> None:
         """Models: arch_tlbbatch_flush(): one IPI round, a full flush on every CPU in the mask."""
         saved = cpu.sym
-        cpu.sym = "arch_tlbbatch_flush"
+        cpu.sym = S_arch_tlbbatch_flush
         try:
             mask = batch.cpumask
             if mask & ~(1 << cpu.id):

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOLS, Cpu
 from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
 
@@ -151,7 +151,7 @@ class Dvm:
         ns = self.issue_ns
         # cpu.charge(cpu.sym, ns), inlined: the same two additions in the same order
         cpu.now = now = cpu.now + ns
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[cpu.sym] += ns
         i = cpu.id
         q = self.inflight[i]
         while q and q[0] <= now:
@@ -159,7 +159,7 @@ class Dvm:
         if len(q) >= self.queue_depth:
             self.tlbi_queue_full += 1
             while len(q) >= self.queue_depth:
-                cpu.wait_until(cpu.sym, "tlbi", q.popleft())
+                cpu.wait_until(SYMBOLS[cpu.sym], "tlbi", q.popleft())
             now = cpu.now
         # self._send(cpu), inlined (once per TLBI): the same operations in the same order
         port_free = self.port_free
@@ -186,7 +186,7 @@ class Dvm:
         """``DSB ISHST``: order earlier PTE stores before later TLBIs (cost only)."""
         ns = self.dsb_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[cpu.sym] += ns
 
     def dsb_ish(self, cpu: Cpu) -> bool:
         """``DSB ISH`` on *cpu*: a DVM Sync round trip that completes every TLBI *cpu* issued.
@@ -195,20 +195,32 @@ class Dvm:
         """
         ns = self.dsb_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[cpu.sym] += ns
         self.dsb_ish_count += 1
         pending = cpu.pending_tlbi
         if not pending:
             return False
         self.dsb_ish_waited += 1
         # The Sync queues behind this CPU's TLBIs and returns once all are done.
-        cpu.wait_until(cpu.sym, "dsb ish", self._send(cpu))
+        cpu.wait_until(SYMBOLS[cpu.sym], "dsb ish", self._send(cpu))
         self.inflight[cpu.id].clear()
         tlbs = self.tlbs
         on_complete = self.on_complete
+        by_key = tlbs.by_key
+        by_pfn = tlbs.by_pfn
+        cpu_tlbs = tlbs.tlbs
         for _, kind, arg in pending:
             if kind == TLBI_VA:
-                tlbs.invalidate_key(arg)
+                # tlbs.invalidate_key(arg), inlined (once per TLBI): the same removals
+                lst = by_key.pop(arg, None)
+                if lst:
+                    for e in lst:
+                        del cpu_tlbs[e.cpu][arg]
+                        s = by_pfn.get(e.pfn)       # tlbs._unlink_pfn(e)
+                        if s is not None:
+                            s.discard(e)
+                            if not s:
+                                del by_pfn[e.pfn]
             elif kind == TLBI_ASID:
                 tlbs.invalidate_asid(arg)
             else:

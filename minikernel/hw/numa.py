@@ -38,7 +38,7 @@ class NumaTopology:
     """
 
     __slots__ = ("nr_nodes", "cpu_node", "node_start", "node_pages", "local_copy_ns",
-                 "remote_copy_ns")
+                 "remote_copy_ns", "_node_size")
 
     def __init__(self, nr_cpus: int, mem_pages: int, node_cpus: Sequence[int] | None,
                  node_pages: Sequence[int] | None, *, local_gbps: float, local_latency_ns: float,
@@ -69,6 +69,9 @@ class NumaTopology:
             starts.append(acc)
             acc += p
         self.node_start = starts
+        # Nodes of one size (the usual even split): node_start[n] == n * size, so
+        # pfn_to_nid() divides; 0 when they differ (it bisects node_start).
+        self._node_size = pages[0] if pages[0] and all(p == pages[0] for p in pages) else 0
         self.local_copy_ns = local_latency_ns + PAGE_SIZE / local_gbps
         self.remote_copy_ns = remote_latency_ns + PAGE_SIZE / remote_gbps
 
@@ -76,6 +79,9 @@ class NumaTopology:
         """Models: page_to_nid() / folio_nid(): the node a page frame belongs to."""
         if self.nr_nodes == 1:
             return 0
+        size = self._node_size
+        if size:
+            return pfn // size
         return bisect_right(self.node_start, pfn) - 1
 
     def node_cpus(self, node: int) -> list[int]:

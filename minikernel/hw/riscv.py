@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOL_IDS, Cpu
 from minikernel.hw.tlb import TlbArray
 
 #: OpenSBI's default platform ``tlb_range_flush_limit`` (4 KiB): a remote
@@ -83,19 +83,25 @@ class RiscvTlb:
 
     def sfence_vma_key(self, cpu: Cpu, key: int) -> None:
         """``sfence.vma addr, asid``: drop one (ASID, VA) from *cpu*'s own TLB."""
-        cpu.charge(cpu.sym, self.sfence_ns)
+        ns = self.sfence_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.ns[cpu.sym] += ns
         self.sfence_vma += 1
         self.tlbs.invalidate_key_local(cpu.id, key)
 
     def sfence_vma_asid(self, cpu: Cpu, asid: int) -> None:
         """``sfence.vma x0, asid``: drop every entry of one ASID from *cpu*'s TLB."""
-        cpu.charge(cpu.sym, self.sfence_all_ns)
+        ns = self.sfence_all_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.ns[cpu.sym] += ns
         self.sfence_vma_all += 1
         self.tlbs.invalidate_asid(asid, cpu.id)
 
     def sfence_vma_all_local(self, cpu: Cpu) -> None:
         """``sfence.vma`` (no operands): drop every entry from *cpu*'s TLB."""
-        cpu.charge(cpu.sym, self.sfence_all_ns)
+        ns = self.sfence_all_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.ns[cpu.sym] += ns
         self.sfence_vma_all += 1
         self.tlbs.invalidate_all_local(cpu.id)
 
@@ -117,21 +123,21 @@ class RiscvTlb:
 
     def ipi_round(self, src: Cpu, targets: Iterable[Cpu], handler: Callable[[Cpu], None],
                   handler_sym: str, wait_sym: str, local: Callable[[], None] | None = None,
-                  local_sym: str | None = None) -> int:
+                  local_sym: int | None = None) -> int:
         """Kernel IPIs (``smp_call_function_many_cond``): send, run *local*, wait for every ack."""
         return self._round(src, list(targets), handler, handler_sym, self.entry_ns, wait_sym,
                            "ipi ack", local, local_sym)
 
     def _round(self, src: Cpu, targets: list[Cpu], handler: Callable[[Cpu], None],
                handler_sym: str, entry_ns: float, wait_sym: str, insn: str,
-               local: Callable[[], None] | None, local_sym: str | None) -> int:
+               local: Callable[[], None] | None, local_sym: int | None) -> int:
         for _ in targets:
             src.charge(wait_sym, self.send_ns)
         sent = src.now
         latest = sent
         for t in targets:
             saved = t.sym
-            t.sym = handler_sym
+            t.sym = SYMBOL_IDS[handler_sym]
             before = t.now
             try:
                 t.charge(handler_sym, entry_ns)

@@ -129,9 +129,21 @@ class TlbArray:
         e = tlb.get(key)
         if e is None:
             return 0
-        # self.drop(e), inlined: e is tlb[key] (an entry lives in its own CPU's TLB)
+        # self.drop(e), inlined: e is tlb[key] (an entry lives in its own CPU's TLB),
+        # and self._unlink(e) with it
         del tlb[key]
-        self._unlink(e)
+        by_key = self.by_key
+        lst = by_key.get(key)
+        if lst is not None:
+            lst.remove(e)
+            if not lst:
+                del by_key[key]
+        by_pfn = self.by_pfn
+        s = by_pfn.get(e.pfn)
+        if s is not None:
+            s.discard(e)
+            if not s:
+                del by_pfn[e.pfn]
         return 1
 
     def invalidate_asid(self, asid: int, cpu: int | None = None) -> int:

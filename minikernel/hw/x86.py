@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOL_IDS, Cpu
 from minikernel.hw.tlb import TlbArray
 
 
@@ -51,44 +51,52 @@ class Apic:
         """``INVLPG``: drop one (ASID, VA) from *cpu*'s own TLB."""
         ns = self.invlpg_ns
         cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
-        cpu.profile[cpu.sym] += ns
+        cpu.ns[cpu.sym] += ns
         self.tlbs.invalidate_key_local(cpu.id, key)
 
     def flush_local(self, cpu: Cpu) -> None:
         """A full local flush (all PCIDs) of *cpu*'s TLB."""
-        cpu.charge(cpu.sym, self.flush_ns)
+        ns = self.flush_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.ns[cpu.sym] += ns
         self.tlbs.invalidate_all_local(cpu.id)
 
     def flush_local_asid(self, cpu: Cpu, asid: int) -> None:
         """Flush one PCID from *cpu*'s TLB (INVPCID single-context)."""
-        cpu.charge(cpu.sym, self.flush_ns)
+        ns = self.flush_ns
+        cpu.now += ns                       # cpu.charge(cpu.sym, ns), inlined
+        cpu.ns[cpu.sym] += ns
         self.tlbs.invalidate_asid(asid, cpu.id)
 
     def ipi_round(self, src: Cpu, targets: Iterable[Cpu], handler: Callable[[Cpu], None],
                   handler_sym: str, wait_sym: str, local: Callable[[], None] | None = None,
-                  local_sym: str | None = None) -> int:
+                  local_sym: int | None = None) -> int:
         """Send one IPI to each target, run *local* on *src*, then wait for every ack.
 
         The order of ``smp_call_function_many_cond``: the local work (if any,
-        charged under *local_sym*) overlaps the targets' handlers, so the
+        charged under the symbol of slot *local_sym*) overlaps the targets' handlers, so the
         initiator waits only for what is left of the slowest acknowledgement.
         Returns the number of targets.
         """
         targets = list(targets)
         ns = self.send_ns
-        for _ in targets:
-            src.now += ns                   # src.charge(wait_sym, ns), inlined
-            src.profile[wait_sym] += ns
+        if targets:
+            src_ns = src.ns
+            w = SYMBOL_IDS[wait_sym]
+            for _ in targets:
+                src.now += ns               # src.charge(wait_sym, ns), inlined
+                src_ns[w] += ns
         sent = src.now
         latest = sent
         ns = self.entry_ns
+        h = SYMBOL_IDS[handler_sym] if targets else 0
         for t in targets:
             saved = t.sym
-            t.sym = handler_sym
+            t.sym = h
             before = t.now
             try:
                 t.now += ns                 # t.charge(handler_sym, ns), inlined
-                t.profile[handler_sym] += ns
+                t.ns[h] += ns
                 handler(t)
             finally:
                 t.sym = saved

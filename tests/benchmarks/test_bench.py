@@ -25,7 +25,8 @@ def test_quick_benchmark_writes_its_figures(tmp_path, capsys):
     assert "cycles/s" in out
     # too small to judge: no PASS/FAIL (and no "target" line that reads like one)
     assert "too small to judge" in out and "PASS" not in out and "FAIL" not in out
-    assert "verdicts" not in res
+    assert "target:" not in out and "target <=" not in out and "NOT JUDGED" not in out
+    assert "verdicts" not in res and "not_judged" not in res
 
 
 def test_full_run_judges_every_target():
@@ -42,6 +43,39 @@ def test_full_run_judges_every_target():
     assert not v["published benchmark <= 45.0 s wall (cpython)"]
     res["host"]["implementation"] = "pypy"
     assert not bench.verdicts(res)["cycles/s at 8 CPUs >= 250000 (pypy)"]
+    assert bench.not_judged(res) == [f"explorer exhausts {bench.TEN_STEP_INPUT}: "
+                                     "the input was not run"]
+    res["explorer"] = {bench.TEN_STEP_INPUT: {"truncated": True}}
+    del res["full"]
+    v = bench.verdicts(res)
+    assert not v[f"explorer exhausts {bench.TEN_STEP_INPUT} (not truncated)"]
+    assert not any(k.startswith("published benchmark") for k in v)
+    assert bench.not_judged(res) == ["published benchmark <= 28.5 s wall (pypy): needs --full"]
+
+
+def test_a_run_that_is_not_quick_prints_pass_or_fail_per_target(tmp_path, capsys, monkeypatch):
+    """Without --quick every target gets a PASS/FAIL line, and what the run cannot judge
+    (the published benchmark without --full) a NOT JUDGED line; the sizes are kept tiny
+    by the options and a stand-in explorer, which is not what is tested here."""
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "explorer_figures", lambda inputs, jobs=1: {
+        p.name: {"runs": 1, "pruned": 0, "truncated": False, "wall_s": 1.0, "runs_per_s": 1.0,
+                 "jobs": jobs, "pruning_ratio": 0.0} for p in inputs})
+    out = tmp_path / "bench.json"
+    assert bench.main(["--iterations", "2", "--repeat", "1", "--resident-pages", "2048",
+                       "--jobs", "1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    text = capsys.readouterr().out
+    assert res["verdicts"] and "too small to judge" not in text
+    for what, ok in res["verdicts"].items():
+        assert f"{'PASS' if ok else 'FAIL'}  {what}\n" in text
+    assert f"PASS  explorer exhausts {bench.TEN_STEP_INPUT} (not truncated)" in text
+    assert res["not_judged"] == [f"published benchmark <= "
+                                 f"{bench.TARGET_FULL_S[res['host']['implementation']]:.1f} s wall "
+                                 f"({res['host']['implementation']}): needs --full"]
+    assert f"NOT JUDGED  {res['not_judged'][0]}" in text
 
 
 

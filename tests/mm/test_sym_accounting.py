@@ -10,6 +10,7 @@ reclaim holds locked (FolioLocked, which the scenario runner retries).
 
 import pytest
 
+from minikernel.hw.cpu import S_cpu_idle, symbol_id
 from minikernel.hw.mmu import PAGE_SHIFT, PAGE_SIZE, pte_pfn
 from minikernel.mm import memory, rmap, vmscan
 from minikernel.mm.memory import MmuGather, SegmentationFault, tlb_flush_mmu_tlbonly
@@ -17,7 +18,7 @@ from minikernel.mm.mm_types import FolioLocked, VmBug
 from minikernel.mm.pgtable_generic import ptep_clear_flush
 from minikernel.user import MADV_DONTNEED, MAP_ANONYMOUS, MAP_SHARED, Process
 
-SENTINEL = "caller_of_the_section"
+SENTINEL = symbol_id("caller_of_the_section")     # a made-up symbol: cpu.sym holds its slot
 
 
 class Boom(Exception):
@@ -162,10 +163,10 @@ def test_an_exception_in_an_ipi_handler_restores_both_cpus_symbols(make_machine,
     m = make_machine(arch, cpus=4)
     hw = m.arch.apic if arch == "x86" else m.arch.hw
     src, dst = m.cpus[0], m.cpus[1]
-    src.sym, dst.sym = SENTINEL, "cpu_idle"
+    src.sym, dst.sym = SENTINEL, S_cpu_idle
     with pytest.raises(Boom):
         hw.ipi_round(src, [dst], _boom, "flush_tlb_func", "smp_call_function_many_cond")
-    assert (src.sym, dst.sym) == (SENTINEL, "cpu_idle")
+    assert (src.sym, dst.sym) == (SENTINEL, S_cpu_idle)
     with pytest.raises(Boom):
         hw.ipi_round(src, [], lambda t: None, "flush_tlb_func", "smp_call_function_many_cond",
                      local=_boom, local_sym="flush_tlb_mm_range")

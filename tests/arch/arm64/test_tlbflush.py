@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from minikernel.hw.cpu import SYMBOLS
 from minikernel.hw.cputype import parse_cores
 from minikernel.hw.mmu import ASID_SHIFT, PAGE_SHIFT, PAGE_SIZE
 from minikernel.user import MADV_PAGEOUT, MAP_ANONYMOUS, MAP_SHARED, Process
@@ -184,7 +185,7 @@ def test_back_to_back_range_flush_fills_the_dvm_queue():
     per = 2 if m.profile.kpti else 1
     assert m.arch.counters()["tlbi_queue_full"] == 64 * per - m.profile.dvm_queue_depth
     # Steady state: one slot per latency / depth.
-    stall = cpu.stalls[(cpu.sym, "tlbi")]
+    stall = cpu.stalls[(SYMBOLS[cpu.sym], "tlbi")]
     d = m.profile.dvm_queue_depth
     assert stall == pytest.approx((64 * per - d) * m.profile.dvm_latency_ns() / d, rel=0.1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minikernel.hw.arm64 import TLBI_USER, TLBI_VA, Dvm
-from minikernel.hw.cpu import Cpu
+from minikernel.hw.cpu import SYMBOLS, Cpu
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
@@ -57,7 +57,7 @@ def test_back_to_back_tlbis_stall_only_once_the_queue_is_full():
     assert all(w > 0 for w in waits[4:])
     # Steady state: one slot frees per latency / depth (the port is faster here).
     assert sum(waits[4:]) / 8 == pytest.approx(L / 4, rel=0.1)
-    assert c.stalls[(c.sym, "tlbi")] > 0
+    assert c.stalls[(SYMBOLS[c.sym], "tlbi")] > 0
 
 
 def test_contention_grows_with_concurrent_broadcasters():

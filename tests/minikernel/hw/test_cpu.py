@@ -1,6 +1,6 @@
 """minikernel/hw/cpu.py: the access path and time accounting."""
 
-from minikernel.hw.cpu import FAULT, Cpu
+from minikernel.hw.cpu import FAULT, Cpu, S_ptep_clear_flush
 from minikernel.hw.memory import PhysMem
 from minikernel.hw.mmu import mk_pte, pte_dirty, pte_young
 from minikernel.hw.tlb import TlbArray
@@ -45,7 +45,7 @@ def test_missing_or_read_only_pte_faults():
 
 def test_stall_is_charged_and_annotated():
     cpu, _, _ = _cpu()
-    cpu.sym = "ptep_clear_flush"
+    cpu.sym = S_ptep_clear_flush
     assert cpu.wait_until("ptep_clear_flush", "dsb ish", 100.0) == 100.0
     assert cpu.wait_until("ptep_clear_flush", "dsb ish", 50.0) == 0.0
     assert cpu.stalls == {("ptep_clear_flush", "dsb ish"): 100.0}
@@ -80,3 +80,30 @@ def test_store_through_a_clean_entry_sets_the_dirty_bit_in_the_pte():
     assert not pte_dirty(cpu.pgd[5])
     assert cpu.access(5, True, 2) == 2 and mem.data[3] == 2
     assert pte_dirty(cpu.pgd[5]) and tlbs.lookup(0, 1, 5).dirty
+
+
+def test_profile_is_a_read_only_view_in_first_charge_order():
+    """cpu.profile reads cpu.ns: symbols in the order first charged (0 ns charges too),
+    unknown names a KeyError, and a write raises instead of losing the charge."""
+    import pytest
+
+    from minikernel.hw.cpu import SYMBOL_IDS, S_do_fault, S_main, symbol_id
+
+    cpu, _, _ = _cpu()
+    assert S_main > S_do_fault                       # slot order is not charge order
+    cpu.charge("main", 3.0)
+    cpu.ns[S_do_fault] += 0.0
+    cpu.ns[S_main] += 1.5
+    i = symbol_id("a_test_symbol")                   # registered after the CPU was built
+    assert SYMBOL_IDS["a_test_symbol"] == i
+    cpu.charge("a_test_symbol", 2.0)
+    assert list(cpu.profile.items()) == [("main", 4.5), ("do_fault", 0.0),
+                                         ("a_test_symbol", 2.0)]
+    assert cpu.now == 5.0
+    assert cpu.profile["xas_load"] == 0.0 and "xas_load" not in cpu.profile
+    assert "do_fault" in cpu.profile and len(cpu.profile) == 3
+    with pytest.raises(KeyError):
+        cpu.profile["no_such_symbol"]
+    with pytest.raises(TypeError):
+        cpu.profile["main"] += 1.0                   # type: ignore[index]
+    assert cpu.profile["main"] == 4.5
