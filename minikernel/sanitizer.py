@@ -226,9 +226,8 @@ class TlbSanitizer:
         *text* is a ``str.format`` template for *args*, rendered only if a
         report quotes the event: recording stays cheap.
         """
-        self._seq += 1
         asid = mm.asid if mm is not None else (key >> ASID_SHIFT if key is not None else None)
-        self._ring.append((self._seq, cpu.id, cpu.current, text, args, pfn, key, asid))
+        self._push(cpu, text, args, pfn, key, asid)
 
     # Hooks called by the kernel model and the user layer
 
@@ -236,16 +235,20 @@ class TlbSanitizer:
                     deferred: bool, fn: str = "try_to_unmap_one") -> None:
         """The ``pte_cleared`` event: try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
         key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
-        self.event(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}", fn, addr, pfn,
-                   " (dirty)" if pteval & 0x04 else "",
-                   "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)",
-                   pfn=pfn, key=key)
+        self._push(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}",
+                   (fn, addr, pfn, " (dirty)" if pteval & 0x04 else "",
+                    "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)"),
+                   pfn, key, key >> ASID_SHIFT)
 
     def before_io(self, cpu: Cpu, folio: Folio) -> None:
         """Invariant 2: pageout() is about to write *folio*; nobody may still store to it."""
-        self.event(cpu, "pageout: pfn {} queued for IO", folio.pfn, pfn=folio.pfn)
+        pfn = folio.pfn
+        self._push(cpu, "pageout: pfn {} queued for IO", (pfn,), pfn, None, None)
+        entries = self.m.tlbs.by_pfn.get(pfn)
+        if not entries:
+            return
         cpus = self.m.cpus
-        for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
+        for e in list(entries):
             if not (e.writable and e.dirty):
                 continue                   # a store through a clean entry re-walks and traps
             if cpus[e.cpu].asid != e.key >> ASID_SHIFT:
@@ -282,9 +285,13 @@ class TlbSanitizer:
 
     def on_free(self, cpu: Cpu, folio: Folio) -> None:
         """The ``folio_free`` event.  Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
-        self.event(cpu, "free: pfn {} returned to the page allocator", folio.pfn, pfn=folio.pfn)
+        pfn = folio.pfn
+        self._push(cpu, "free: pfn {} returned to the page allocator", (pfn,), pfn, None, None)
+        entries = self.m.tlbs.by_pfn.get(pfn)
+        if not entries:
+            return
         cpus = self.m.cpus
-        for e in list(self.m.tlbs.entries_for_pfn(folio.pfn)):
+        for e in list(entries):
             e.stale = ("use-after-free-tlb", folio.pfn, cpu.id)
             if cpus[e.cpu].asid == e.key >> ASID_SHIFT:
                 self._report("use-after-free-tlb", e.cpu, e, cpu.current,
@@ -375,7 +382,7 @@ class TlbSanitizer:
             return
         key = task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
         pfn = self._pfn_of(task, addr)
-        self.event(task.cpu, "user load  {:#x} -> {:#x}", addr, value, pfn=pfn, key=key)
+        self._push(task.cpu, "user load  {:#x} -> {:#x}", (addr, value), pfn, key, key >> ASID_SHIFT)
         want = self.shadow.get(k)
         if want is None or want == value:
             return
@@ -456,13 +463,17 @@ class TlbSanitizer:
 
     def _on_tlbi_complete(self, cpu: Cpu, kind: int, arg: int) -> None:
         if kind == 0:
-            self.event(cpu, "DSB ISH completed this CPU's TLBI VA {:#x} (asid {}) on every CPU",
-                       (arg & _VPN_MASK) << PAGE_SHIFT, arg >> ASID_SHIFT, key=arg)
+            asid = arg >> ASID_SHIFT
+            self._push(cpu, "DSB ISH completed this CPU's TLBI VA {:#x} (asid {}) on every CPU",
+                       ((arg & _VPN_MASK) << PAGE_SHIFT, asid), None, arg, asid)
         else:
-            self._seq += 1
-            self._ring.append((self._seq, cpu.id, cpu.current,
-                               "DSB ISH completed this CPU's TLBI ASID {}", (arg,), None, None,
-                               arg))
+            self._push(cpu, "DSB ISH completed this CPU's TLBI ASID {}", (arg,), None, None, arg)
+
+    def _push(self, cpu: Cpu, text: str, args: tuple, pfn: int | None, key: int | None,
+              asid: int | None) -> None:
+        # event() without its argument packing: the per-page hooks call this.
+        self._seq += 1
+        self._ring.append((self._seq, cpu.id, cpu.current, text, args, pfn, key, asid))
 
     def _trail(self, pfn, key, asid) -> list[str]:
         out = []
