@@ -442,7 +442,9 @@ def cmd_boot(args: argparse.Namespace) -> int:
         _check_output_file("--trace", args.trace)
     _check_iterations(args.boot_iterations, getattr(args, "force", False))
     prof = profile or default_profile(cfg.arch)
-    _check_memory(prof)
+    from minikernel.workload import check_buffer_fits
+
+    check_buffer_fits(prof)
     cpus = args.smp if args.smp is not None else prof.cpus
     nr_cpus = cfg.NR_CPUS or 0
     if not 1 <= cpus <= nr_cpus:        # name where the count came from: --smp or the profile
@@ -864,16 +866,6 @@ def _ints(option: str, spec: str) -> list[int]:
     except ValueError:
         raise UserError(f"{option} {spec}: expected a comma list of integers (e.g. 2,4,8)") \
             from None
-
-
-def _check_memory(profile) -> None:
-    """The benchmark's 1 MiB buffer must fit in the machine's page frames."""
-    from minikernel.workload import BUFFER_PAGES
-
-    if profile.mem_pages <= BUFFER_PAGES:
-        raise UserError(f"{profile.source or profile.name}: machine.mem_pages = {profile.mem_pages}: "
-                        f"expected more than {BUFFER_PAGES} page frames (the benchmark's 1 MiB "
-                        "buffer, plus the kernel's own pages)")
 
 
 def _check_save_dir(path: Path, option: str = "--save", what: str = "the findings") -> None:

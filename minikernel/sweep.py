@@ -132,7 +132,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
     from minikernel.report import check_sweep_point, refuse_erratum_flip
-    from minikernel.workload import BUFFER_PAGES
+    from minikernel.workload import check_buffer_fits
 
     if not archs or not cpus or not workloads:
         raise UserError("sweep: the grid is empty: expected at least one arch, CPU count and "
@@ -155,10 +155,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
         cfg = load_kernel_config(arch, sets=list(sets))
         for machine in machines or [""]:
             prof = _profile(machine, cfg.arch)          # a bad profile fails before anything runs
-            if prof.mem_pages <= BUFFER_PAGES:
-                raise UserError(f"--machine {prof.name}: machine.mem_pages = {prof.mem_pages}: "
-                                f"expected more than {BUFFER_PAGES} page frames (the "
-                                "benchmark's 1 MiB buffer)")
+            check_buffer_fits(prof)
             for c in cpus:
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "

@@ -39,6 +39,17 @@ MIGRATE_PAGES = 256
 BUFFER_PAGES = (1 << 20) // PAGE_SIZE
 
 
+def check_buffer_fits(profile) -> None:
+    """UserError unless the benchmark's 1 MiB buffer fits in *profile*'s page frames
+    (the main job and every sweep point check it before anything runs)."""
+    from minikernel.errors import UserError
+
+    if profile.mem_pages <= BUFFER_PAGES:
+        raise UserError(f"{profile.source or profile.name}: machine.mem_pages = {profile.mem_pages}: "
+                        f"expected more than {BUFFER_PAGES} page frames (the benchmark's 1 MiB "
+                        "buffer, plus the kernel's own pages)")
+
+
 class DataLoss(AssertionError):
     """A page read back something other than what was written to it."""
 

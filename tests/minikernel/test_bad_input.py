@@ -82,6 +82,11 @@ CASES: dict[str, Case] = {
                                   "machine.mem_pages = 10",
                                   files={"tiny.toml": 'inherit = "kunpeng920"\n[machine]\n'
                                                       "mem_pages = 10\n"}),
+    "sweep --machine tiny memory": Case(("sweep", "--arch", "arm64", "--cpus", "4", "--machine",
+                                         "tiny.toml", "--out", "o"),
+                                        "tiny.toml: machine.mem_pages = 10: expected more than",
+                                        files={"tiny.toml": 'inherit = "kunpeng920"\n[machine]\n'
+                                                            "mem_pages = 10\n"}),
     # riscv (issue 17): an arm64 machine for a riscv kernel, a bad [riscv] figure
     "--machine wrong arch riscv": Case(("--defconfig", "riscv", "--machine", "kunpeng920"),
                                        "expected an arm64 kernel, found riscv"),
