@@ -63,15 +63,20 @@ def tmux(tmp_path):
     t.kill()
 
 
+def _start_menuconfig(tmux, tmp_path, cli_env, **env_extra):
+    """menuconfig in *tmp_path* under tmux, with only the environment it needs."""
+    keep = ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL") + tuple(env_extra)
+    env = {k: v for k, v in cli_env(TERM="xterm-256color", **env_extra).items() if k in keep}
+    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+
+
 def test_menuconfig_toggles_expert_and_saves(tmux, tmp_path, run_cli, monkeypatch, cli_env):
     monkeypatch.chdir(tmp_path)
     assert run_cli("defconfig", "arm64").rc == 0
     before = (tmp_path / ".config").read_text()
     assert "# CONFIG_EXPERT is not set" in before
 
-    env = {k: v for k, v in cli_env(TERM="xterm-256color").items()
-           if k in ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL")}
-    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+    _start_menuconfig(tmux, tmp_path, cli_env)
     tmux.wait_for("minikernel/arm64 Configuration")
     tmux.wait_for("[ ] Configure standard kernel features (expert users)")
     tmux.keys("Space")
@@ -96,9 +101,7 @@ def test_menuconfig_toggles_expert_and_saves(tmux, tmp_path, run_cli, monkeypatc
 def test_menuconfig_writes_nothing_until_saved(tmux, tmp_path, cli_env):
     # No .config: menuconfig starts from $ARCH's defconfig; quitting without
     # saving must leave the build directory as it was (issue 13: it wrote .config on start).
-    env = {k: v for k, v in cli_env(TERM="xterm-256color", ARCH="arm64").items()
-           if k in ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL", "ARCH")}
-    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+    _start_menuconfig(tmux, tmp_path, cli_env, ARCH="arm64")
     tmux.wait_for("minikernel/arm64 Configuration")
     assert not (tmp_path / ".config").exists()
     tmux.keys("Q")
@@ -116,9 +119,7 @@ def test_menuconfig_quit_without_saving_keeps_an_existing_config(tmux, tmp_path,
     assert run_cli("defconfig", "arm64").rc == 0
     mine = (tmp_path / ".config").read_text() + "# my note\n"
     (tmp_path / ".config").write_text(mine)
-    env = {k: v for k, v in cli_env(TERM="xterm-256color").items()
-           if k in ("PATH", "PYTHONPATH", "TERM", "HOME", "LANG", "LC_ALL")}
-    tmux.start(f"{shlex.quote(sys.executable)} -m minikernel menuconfig", tmp_path, env)
+    _start_menuconfig(tmux, tmp_path, cli_env)
     tmux.wait_for("[ ] Configure standard kernel features (expert users)")
     tmux.keys("Space")
     tmux.wait_for("[*] Configure standard kernel features (expert users)")
