@@ -368,7 +368,12 @@ def run_sweep(points: Sequence[Point], *, jobs: int | None = None, executor: str
             except BaseException:
                 for proc in list(getattr(pool, "_processes", {}).values()):
                     proc.terminate()            # the workers this pool started
-                pool.shutdown(wait=False, cancel_futures=True)
+                # Wait for the pool's manager thread to see its workers gone and
+                # close its pipes.  Returning while it still runs races the
+                # interpreter's exit hook for process pools, which writes to the
+                # same pipe without a lock: under load that printed an OSError
+                # traceback after the one-line "interrupted" (CPython 3.11).
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
     except KeyboardInterrupt:

@@ -438,6 +438,30 @@ def test_ctrl_c_with_worker_processes_stops_at_once(tmp_path, cli_env):
     assert re.fullmatch(r"interrupted: \d+ of 8 points done; (wrote .*|nothing written)\n", err)
 
 
+def test_an_interrupted_process_pool_has_no_thread_left_behind(monkeypatch):
+    # The pool's manager thread closes a pipe that the interpreter's exit hook
+    # writes to without a lock; a sweep interrupted while that thread still runs
+    # printed an OSError traceback at exit (seen on a loaded CI host).  So
+    # run_sweep returns only once the thread is gone.
+    import threading
+
+    import minikernel.sweep as sw
+    from minikernel.sweep import SweepInterrupted
+
+    real = sw.as_completed
+
+    def interrupted(futures):           # Ctrl-C once the first kernel is back
+        yield next(real(futures))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sw, "as_completed", interrupted)
+    points = build_grid(["arm64"], [2, 4, 8], [""], ["seed"], [], 50)
+    with pytest.raises(SweepInterrupted):
+        run_sweep(points, jobs=2)
+    left = [t for t in threading.enumerate() if "ExecutorManager" in type(t).__name__]
+    assert left == []
+
+
 def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpython_extra):
     matplotlib = cpython_extra("matplotlib")
 
