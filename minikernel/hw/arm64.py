@@ -51,8 +51,6 @@ each CPU's queue of outstanding DVM operations and its port):
 
 from __future__ import annotations
 
-from collections import deque
-
 from minikernel.hw.cpu import SYMBOLS, Cpu
 from minikernel.hw.observe import HwEvents
 from minikernel.hw.tlb import TlbArray
@@ -79,7 +77,7 @@ class Dvm:
     """
 
     __slots__ = ("tlbs", "latency_ns", "throughput_ns", "issue_ns", "dsb_ns", "queue_depth",
-                 "contention", "port_free", "inflight", "last_done", "active",
+                 "contention", "port_free", "done_head", "last_done", "active",
                  "tlbi_issued", "dsb_ish_count", "dsb_ish_waited", "tlbi_queue_full",
                  "on_complete")
 
@@ -95,7 +93,12 @@ class Dvm:
         self.queue_depth = queue_depth
         self.contention = contention
         self.port_free = [0.0] * nr_cpus          # when each requester's port is free
-        self.inflight = [deque() for _ in range(nr_cpus)]   # completion times, in order
+        # Each CPU's queue of outstanding DVM operations is the tail of its
+        # cpu.pending_tlbi (whose tuples carry the completion times, in order):
+        # done_head[i] counts the leading ones known complete.  One structure
+        # serves the queue-full stall and the DSB (chosen for speed: a separate
+        # deque of the same times cost an append and a pop per TLBI).
+        self.done_head = [0] * nr_cpus
         self.last_done = [0.0] * nr_cpus          # completion of each CPU's latest op
         self.active: set[int] = set()             # CPUs that may have ops in flight
         self.tlbi_issued = 0
@@ -153,14 +156,26 @@ class Dvm:
         cpu.now = now = cpu.now + ns
         cpu.ns[cpu.sym] += ns
         i = cpu.id
-        q = self.inflight[i]
-        while q and q[0] <= now:
-            q.popleft()
-        if len(q) >= self.queue_depth:
-            self.tlbi_queue_full += 1
-            while len(q) >= self.queue_depth:
-                cpu.wait_until(SYMBOLS[cpu.sym], "tlbi", q.popleft())
-            now = cpu.now
+        pending = cpu.pending_tlbi
+        head = self.done_head[i]
+        if len(pending) - head >= self.queue_depth:
+            # Free the slots of the operations complete by now; only a queue
+            # that may be full needs it (clocks only move forward, so freeing
+            # later frees the same slots).  Completion times are in order: the
+            # newest done means all are.
+            n = len(pending)
+            if pending[-1][0] <= now:
+                head = n
+            else:
+                while pending[head][0] <= now:
+                    head += 1
+            if n - head >= self.queue_depth:
+                self.tlbi_queue_full += 1
+                while n - head >= self.queue_depth:
+                    cpu.wait_until(SYMBOLS[cpu.sym], "tlbi", pending[head][0])
+                    head += 1
+                now = cpu.now
+            self.done_head[i] = head
         # self._send(cpu), inlined (once per TLBI): the same operations in the same order
         port_free = self.port_free
         start = port_free[i]
@@ -178,8 +193,7 @@ class Dvm:
             done = prev
         last_done[i] = done
         active.add(i)
-        q.append(done)
-        cpu.pending_tlbi.append((done, kind, arg))
+        pending.append((done, kind, arg))
         self.tlbi_issued += 1
 
     def dsb_ishst(self, cpu: Cpu) -> None:
@@ -203,7 +217,7 @@ class Dvm:
         self.dsb_ish_waited += 1
         # The Sync queues behind this CPU's TLBIs and returns once all are done.
         cpu.wait_until(SYMBOLS[cpu.sym], "dsb ish", self._send(cpu))
-        self.inflight[cpu.id].clear()
+        self.done_head[cpu.id] = 0
         tlbs = self.tlbs
         on_complete = self.on_complete
         by_key = tlbs.by_key

@@ -85,3 +85,84 @@ def test_kpti_user_tlbi_costs_but_invalidates_nothing_more():
     dvm.tlbi_is(c, TLBI_USER, 5)
     dvm.dsb_ish(c)
     assert dvm.tlbi_issued == 2 and seen == [TLBI_VA]
+
+
+def test_queue_after_a_dsb_starts_empty():
+    """DSB ISH completes every outstanding TLBI: the next four issue without a stall, the fifth stalls."""
+    dvm, (c, *_) = machine(depth=4)
+    for i in range(6):
+        dvm.tlbi_is(c, TLBI_VA, i)
+    dvm.dsb_ish(c)
+    full = dvm.tlbi_queue_full
+    waits = []
+    for i in range(6):
+        t = c.now
+        dvm.tlbi_is(c, TLBI_VA, i)
+        waits.append(c.now - t - ISSUE)
+    assert waits[:4] == [0.0] * 4 and waits[4] > 0
+    assert dvm.tlbi_queue_full == full + 2
+
+
+def _deque_model(ops, depth):
+    """The DVM queue as a deque of completion times, popped before each TLBI (the
+    structure Dvm replaced): each TLBI's stall and the queue-full count."""
+    from collections import deque
+    now, port, last, q, stalls, full, issued = 0.0, 0.0, 0.0, deque(), [], 0, 0
+    for op, arg in ops:
+        if op == "work":
+            now += arg
+            continue
+        now += DSB if op == "dsb" else ISSUE
+        if op == "dsb":
+            if issued:                  # a DVM Sync round trip
+                start = max(now, port)
+                port = start + T
+                last = max(start + L, last)
+                now = max(now, last)
+            q.clear()
+            issued = 0
+            continue
+        while q and q[0] <= now:
+            q.popleft()
+        t0 = now
+        if len(q) >= depth:
+            full += 1
+            while len(q) >= depth:
+                now = max(now, q.popleft())
+        stalls.append(now - t0)
+        start = max(now, port)
+        port = start + T
+        last = max(start + L, last)
+        q.append(last)
+        issued += 1
+    return stalls, full
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_queue_stalls_match_a_deque_of_completion_times(depth):
+    """Partly drained queues, DSBs in between: every stall as the deque model has it."""
+    import random
+    rng = random.Random(depth)
+    ops = []
+    for _ in range(300):
+        r = rng.random()
+        if r < 0.6:
+            ops.append(("tlbi", 0))
+        elif r < 0.9:
+            ops.append(("work", rng.choice([1.0, 5.0, 15.0, 50.0, 150.0, 400.0])))
+        else:
+            ops.append(("dsb", None))
+    dvm, (c, *_) = machine(depth=depth)
+    stalls = []
+    for op, arg in ops:
+        if op == "work":
+            c.charge("work", arg)
+        elif op == "dsb":
+            dvm.dsb_ish(c)
+        else:
+            t = c.now
+            dvm.tlbi_is(c, TLBI_VA, 1)
+            stalls.append(c.now - t - ISSUE)
+    want, full = _deque_model(ops, depth)
+    assert stalls == pytest.approx(want)
+    assert dvm.tlbi_queue_full == full and full > 0
