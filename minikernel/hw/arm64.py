@@ -230,10 +230,10 @@ class Dvm:
                 if lst:
                     for e in lst:
                         del cpu_tlbs[e.cpu][arg]
-                        s = by_pfn.get(e.pfn)       # tlbs._unlink_pfn(e)
-                        if s is not None:
-                            s.discard(e)
-                            if not s:
+                        plst = by_pfn.get(e.pfn)    # tlbs._unlink_pfn(e)
+                        if plst is not None:
+                            plst.remove(e)
+                            if not plst:
                                 del by_pfn[e.pfn]
             elif kind == TLBI_ASID:
                 tlbs.invalidate_asid(arg)

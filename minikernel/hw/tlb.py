@@ -69,7 +69,12 @@ class TlbArray:
             oldest first
     capacity: entries per CPU before the oldest is evicted
     by_key: key -> list of entries on any CPU
-    by_pfn: pfn -> set of entries on any CPU
+    by_pfn: pfn -> list of entries on any CPU, in fill order
+
+    The indexes are lists, not sets, for speed: nearly every key and pfn is
+    cached by one entry, and a one-element list is cheaper to build and to
+    empty than a set (an entry is never listed twice: each CPU holds one
+    entry per key, and the fill that makes an entry lists it once).
     """
 
     __slots__ = ("tlbs", "by_key", "by_pfn", "capacity")
@@ -78,7 +83,7 @@ class TlbArray:
         self.capacity = capacity
         self.tlbs: list[dict[int, TlbEntry]] = [{} for _ in range(nr_cpus)]
         self.by_key: dict[int, list[TlbEntry]] = {}
-        self.by_pfn: dict[int, set[TlbEntry]] = {}
+        self.by_pfn: dict[int, list[TlbEntry]] = {}
 
     # Public interface
 
@@ -100,18 +105,33 @@ class TlbArray:
             self.by_key[key] = [e]
         else:
             lst.append(e)
-        s = self.by_pfn.get(pfn)
-        if s is None:
-            self.by_pfn[pfn] = {e}
+        lst = self.by_pfn.get(pfn)
+        if lst is None:
+            self.by_pfn[pfn] = [e]
         else:
-            s.add(e)
+            lst.append(e)
         return e
 
     def drop(self, e: TlbEntry) -> None:
         """Remove one entry (a fault on it, or one CPU's invalidation)."""
-        if self.tlbs[e.cpu].get(e.key) is e:
-            del self.tlbs[e.cpu][e.key]
-            self._unlink(e)
+        tlb = self.tlbs[e.cpu]
+        key = e.key
+        if tlb.get(key) is e:
+            del tlb[key]
+            # self._unlink(e), inlined (a store fault drops an entry on every cycle)
+            by_key = self.by_key
+            lst = by_key.get(key)
+            if lst is not None:
+                lst.remove(e)
+                if not lst:
+                    del by_key[key]
+            by_pfn = self.by_pfn
+            pfn = e.pfn
+            lst = by_pfn.get(pfn)
+            if lst is not None:
+                lst.remove(e)
+                if not lst:
+                    del by_pfn[pfn]
 
     def invalidate_key(self, key: int) -> int:
         """Remove *key* from every CPU (a completed broadcast invalidation by VA)."""
@@ -139,10 +159,10 @@ class TlbArray:
             if not lst:
                 del by_key[key]
         by_pfn = self.by_pfn
-        s = by_pfn.get(e.pfn)
-        if s is not None:
-            s.discard(e)
-            if not s:
+        lst = by_pfn.get(e.pfn)
+        if lst is not None:
+            lst.remove(e)
+            if not lst:
                 del by_pfn[e.pfn]
         return 1
 
@@ -164,9 +184,9 @@ class TlbArray:
             self.drop(e)
         return len(victims)
 
-    def entries_for_pfn(self, pfn: int) -> set[TlbEntry]:
-        """Every entry on any CPU that still translates to *pfn* (may be empty)."""
-        return self.by_pfn.get(pfn) or set()
+    def entries_for_pfn(self, pfn: int) -> list[TlbEntry]:
+        """Every entry on any CPU that still translates to *pfn*, in fill order (may be empty)."""
+        return list(self.by_pfn.get(pfn, ()))
 
     def lookup(self, cpu: int, asid: int, vpn: int) -> TlbEntry | None:
         """The entry *cpu* would hit for (asid, vpn), if any (for tests and reports)."""
@@ -183,8 +203,8 @@ class TlbArray:
         self._unlink_pfn(e)
 
     def _unlink_pfn(self, e: TlbEntry) -> None:
-        s = self.by_pfn.get(e.pfn)
-        if s is not None:
-            s.discard(e)
-            if not s:
+        lst = self.by_pfn.get(e.pfn)
+        if lst is not None:
+            lst.remove(e)
+            if not lst:
                 del self.by_pfn[e.pfn]
