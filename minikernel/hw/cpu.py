@@ -370,9 +370,28 @@ class Cpu:
             npte = pte | (_PAGE_ACCESSED | _PAGE_DIRTY if write else _PAGE_ACCESSED)
             if npte != pte:                 # the walker writes the PTE only to set A/D
                 pgd[vpn] = pte = npte
+            # self._tlbs.fill(self.id, key, ...), inlined (once per miss): this CPU
+            # holds no entry for key (the lookup above missed), so fill's
+            # replacement case cannot arise; the eviction and the indexing are its own.
             # (pte & X != 0 is bool(pte & X) without the call: & binds tighter than !=)
-            e = self._tlbs.fill(self.id, key, pte >> PTE_PFN_SHIFT, pte & _PAGE_RW != 0,
-                                pte & _PAGE_DIRTY != 0, self.now)
+            tlbs = self._tlbs
+            tlb = self.tlb
+            if len(tlb) >= tlbs.capacity:
+                tlbs._unlink(tlb.pop(next(iter(tlb))))     # the oldest entry
+            pfn = pte >> PTE_PFN_SHIFT
+            e = TlbEntry(self.id, key, pfn, pte & _PAGE_RW != 0, pte & _PAGE_DIRTY != 0,
+                         self.now)
+            tlb[key] = e
+            lst = tlbs.by_key.get(key)
+            if lst is None:
+                tlbs.by_key[key] = [e]
+            else:
+                lst.append(e)
+            lst = tlbs.by_pfn.get(pfn)
+            if lst is None:
+                tlbs.by_pfn[pfn] = [e]
+            else:
+                lst.append(e)
             if self.on_fill is not None:
                 self.on_fill(e)
         elif write:

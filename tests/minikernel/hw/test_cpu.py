@@ -107,3 +107,20 @@ def test_profile_is_a_read_only_view_in_first_charge_order():
     with pytest.raises(TypeError):
         cpu.profile["main"] += 1.0                   # type: ignore[index]
     assert cpu.profile["main"] == 4.5
+
+
+def test_a_miss_on_a_full_tlb_evicts_its_oldest_entry_from_every_index():
+    tlbs = TlbArray(2, capacity=2)
+    mem = PhysMem(16)
+    cpu, other = Cpu(0, tlbs, mem, walk_ns=1.0), Cpu(1, tlbs, mem, walk_ns=1.0)
+    pgd = {vpn: mk_pte(vpn, writable=False) for vpn in (1, 2, 3)}
+    cpu.switch_pgd(pgd, 1)
+    other.switch_pgd(pgd, 1)
+    other.access(1, False)                      # the other CPU's entry for page 1 stays
+    for vpn in (1, 2, 3):
+        cpu.access(vpn, False)
+    key = 1 << 36
+    assert list(cpu.tlb) == [key | 2, key | 3]
+    assert [e.cpu for e in tlbs.by_key[key | 1]] == [1]
+    assert [e.cpu for e in tlbs.by_pfn[1]] == [1]
+    assert [(e.cpu, e.pfn) for e in tlbs.by_pfn[3]] == [(0, 3)]
