@@ -271,7 +271,9 @@ class Cpu:
     asid:         the current ASID; ``asid_key`` is it shifted into TLB keys
     current:      the task running here (kernel-owned, opaque to hardware)
     pending_tlbi: arm64 broadcast invalidations this CPU issued and has not
-                  completed with a DSB yet
+                  completed with a DSB yet, as (completion time, kind, arg) in
+                  issue order; its tail is also the DVM's queue of outstanding
+                  operations (arm64 ``Dvm.done_head``)
     """
 
     __slots__ = ("id", "now", "sym", "ns", "ns_order", "profile", "stalls", "pgd", "asid",
