@@ -61,13 +61,16 @@ class PageAllocator:
                contents are poisoned
     """
 
-    __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid", "_one_node")
+    __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid", "_node_size")
 
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         numa = machine.numa
         self._nid = numa.pfn_to_nid
-        self._one_node = numa.nr_nodes == 1     # pfn_to_nid() is 0 for every pfn
+        # Nodes of one size (one node, or the usual even split): pfn_to_nid(pfn)
+        # is pfn // size, which free_folio() divides inline; 0 when they differ.
+        pages = numa.node_pages
+        self._node_size = pages[0] if pages[0] and all(p == pages[0] for p in pages) else 0
         # pfn 0 is never handed out, so a zero pfn is always a bug.
         self.free_lists = []
         for nid in range(numa.nr_nodes):
@@ -145,10 +148,9 @@ class PageAllocator:
         m.mem.data[pfn] = PAGE_POISON
         m.vmstat.pgfree += 1
         self.mem_map[pfn] = None
-        if self._one_node:
-            self.free_list.append(pfn)          # free_lists[pfn_to_nid(pfn)]: node 0's
-        else:
-            self.free_lists[self._nid(pfn)].append(pfn)
+        size = self._node_size
+        # pfn_to_nid(pfn), inlined where the nodes are one size (node_start[n] == n * size)
+        self.free_lists[pfn // size if size else self._nid(pfn)].append(pfn)
 
 
 def _nodes(mask: int) -> str:
