@@ -139,13 +139,37 @@ class Lruvec:
 
     def add_folio(self, folio: Folio) -> None:
         """Models: lruvec_add_folio(): append as the newest of its list."""
-        (self.active if folio.flags & PG_active else self.inactive).add(folio)
-        folio.flags |= PG_lru           # folio_set_lru()
+        flags = folio.flags
+        lst = self.active if flags & PG_active else self.inactive
+        # lst.add(folio) (list_add_tail()), inlined: the same stores in the same order
+        tail = lst.tail
+        folio.lru_prev = tail
+        folio.lru_next = None
+        if tail is None:
+            lst.head = folio
+        else:
+            tail.lru_next = folio
+        lst.tail = folio
+        lst.nr += 1
+        folio.flags = flags | PG_lru    # folio_set_lru()
 
     def del_folio(self, folio: Folio) -> None:
         """Models: lruvec_del_folio()."""
-        (self.active if folio.flags & PG_active else self.inactive).remove(folio)
-        folio.flags &= ~PG_lru          # folio_clear_lru()
+        flags = folio.flags
+        lst = self.active if flags & PG_active else self.inactive
+        # lst.remove(folio) (list_del()), inlined: the same stores in the same order
+        prev, nxt = folio.lru_prev, folio.lru_next
+        if prev is None:
+            lst.head = nxt
+        else:
+            prev.lru_next = nxt
+        if nxt is None:
+            lst.tail = prev
+        else:
+            nxt.lru_prev = prev
+        folio.lru_prev = folio.lru_next = None
+        lst.nr -= 1
+        folio.flags = flags & ~PG_lru   # folio_clear_lru()
 
     def __iter__(self):
         return iter(self.inactive)
