@@ -77,7 +77,8 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
                 continue
             if clear_young and pte & _PAGE_ACCESSED:        # pte_young()
                 # ptep_get_and_clear_full + set_pte_at, pte_mkold() written out
-                pgd[vpn] = pgd.pop(vpn) & ~_PAGE_ACCESSED
+                del pgd[vpn]                        # pgd.pop(vpn): it is *pte*
+                pgd[vpn] = pte & ~_PAGE_ACCESSED
                 tlb.tlb_remove_tlb_entry(a)
             folio.flags &= ~PG_referenced              # folio_clear_referenced()
             if folio_isolate_lru(current, folio):
