@@ -23,7 +23,6 @@ from minikernel.hw.mmu import (
     PAGE_SHIFT,
     PAGE_SIZE,
     PTE_PFN_SHIFT,
-    pte_mkold,
 )
 from minikernel.mm.memory import MmuGather, tlb_finish_mmu, zap_page_range_single
 from minikernel.mm.mm_types import Folio, PG_lru, PG_referenced, TaskStruct, VmAreaStruct
@@ -58,6 +57,7 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
     clear_young = m.baseline.pageout_clears_young
     cost = m.kns[S_madvise_cold_or_pageout_pte_range]
     mem_map = m.page_alloc.mem_map
+    prof = cpu.ns
     nr = 0
     addr = start
     while addr < end:
@@ -71,12 +71,14 @@ def madvise_cold_or_pageout_pte_range(current: TaskStruct, tlb: MmuGather, start
             if not pte & (_PAGE_PRESENT | _PAGE_PROTNONE):     # pte_present()
                 continue
             cpu.now += cost                         # cpu.charge(), inlined
-            cpu.ns[S_madvise_cold_or_pageout_pte_range] += cost
+            prof[S_madvise_cold_or_pageout_pte_range] += cost
             folio = mem_map[pte >> PTE_PFN_SHIFT]           # pte_pfn()
             if not folio.flags & PG_lru or folio.mapcount != 1:      # folio_test_lru()
                 continue
             if clear_young and pte & _PAGE_ACCESSED:        # pte_young()
-                pgd[vpn] = pte_mkold(pgd.pop(vpn))     # ptep_get_and_clear_full + set_pte_at
+                # ptep_get_and_clear_full + set_pte_at, pte_mkold() written out
+                del pgd[vpn]                        # pgd.pop(vpn): it is *pte*
+                pgd[vpn] = pte & ~_PAGE_ACCESSED
                 tlb.tlb_remove_tlb_entry(a)
             folio.flags &= ~PG_referenced              # folio_clear_referenced()
             if folio_isolate_lru(current, folio):

@@ -137,11 +137,12 @@ def filemap_map_pages(current: TaskStruct, vma: VmAreaStruct, addr: int) -> None
 
 def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: do_fault() -> do_read_fault() (with fault-around) / do_shared_fault() for shmem."""
-    m = current.machine
     cpu = current.cpu
-    k = m.kns
-    cpu.now += k[S_do_fault]                        # cpu.charge(), inlined
-    cpu.ns[S_do_fault] += k[S_do_fault]
+    k = current.machine.kns
+    prof = cpu.ns
+    ns = k[S_do_fault]                              # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_do_fault] += ns
     vpn = addr >> PAGE_SHIFT
     pgd = vma.vm_mm.pgd
     if not write:
@@ -150,12 +151,15 @@ def do_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> 
             return
     folio = shmem_fault(current, vma, addr)
     # finish_fault() installs the PTE under the page-table lock.
-    cpu.now += k[S_finish_fault]                    # cpu.charge(), inlined
-    cpu.ns[S_finish_fault] += k[S_finish_fault]
-    cpu.now += k[S__raw_spin_lock]                  # cpu.charge(), inlined
-    cpu.ns[S__raw_spin_lock] += k[S__raw_spin_lock]
-    cpu.now += k[S__raw_spin_unlock]                # cpu.charge(), inlined
-    cpu.ns[S__raw_spin_unlock] += k[S__raw_spin_unlock]
+    ns = k[S_finish_fault]                          # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_finish_fault] += ns
+    ns = k[S__raw_spin_lock]                        # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S__raw_spin_lock] += ns
+    ns = k[S__raw_spin_unlock]                      # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S__raw_spin_unlock] += ns
     # mk_pte(pfn, writable, dirty=write, young=True), written out
     pte = folio.pfn << PTE_PFN_SHIFT | _PAGE_PRESENT | _PAGE_ACCESSED
     if vma.vm_flags & VM_WRITE:
@@ -257,12 +261,14 @@ def do_wp_page(current: TaskStruct, vma: VmAreaStruct, addr: int, pte: int) -> N
 
 def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bool) -> None:
     """Models: handle_mm_fault() -> handle_pte_fault(): dispatch on what the PTE holds."""
-    m = current.machine
-    current.cpu.now += m.kns[S_handle_mm_fault]  # cpu.charge(), inlined
-    current.cpu.ns[S_handle_mm_fault] += m.kns[S_handle_mm_fault]
-    pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
+    cpu = current.cpu
+    ns = current.machine.kns[S_handle_mm_fault]     # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_handle_mm_fault] += ns
+    mm = vma.vm_mm
+    pte = mm.pgd.get(addr >> PAGE_SHIFT, 0)
     if pte == 0:
-        vma.vm_mm.pte_tables.add(addr >> PMD_SHIFT)     # __pte_alloc(), if none yet
+        mm.pte_tables.add(addr >> PMD_SHIFT)            # __pte_alloc(), if none yet
         if vma.vm_file is not None:
             do_fault(current, vma, addr, write)
         else:
@@ -275,7 +281,7 @@ def handle_mm_fault(current: TaskStruct, vma: VmAreaStruct, addr: int, write: bo
         migration_entry_wait(current, vma, addr, pte)
     elif write and not pte_write(pte):
         if vma.vm_flags & VM_SHARED:
-            vma.vm_mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True, young=True)
+            mm.pgd[addr >> PAGE_SHIFT] = mk_pte(pte_pfn(pte), True, dirty=True, young=True)
         else:
             do_wp_page(current, vma, addr, pte)
     # else: a spurious fault (the PTE is fine; a stale TLB entry was dropped).
@@ -312,8 +318,9 @@ def access_user(current: TaskStruct, addr: int, write: bool, value: int = 0) -> 
     """
     cpu = current.cpu
     vpn = addr >> PAGE_SHIFT
-    cpu.now += current.machine.kns[S_main]    # cpu.charge(), inlined
-    cpu.ns[S_main] += current.machine.kns[S_main]
+    ns = current.machine.kns[S_main]          # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_main] += ns
     for _ in range(4):
         r = cpu.access(vpn, write, value)
         if r is not FAULT:
@@ -342,11 +349,15 @@ class MmuGather:
 
     def tlb_remove_tlb_entry(self, addr: int) -> None:
         """Models: tlb_remove_tlb_entry(): widen the range to flush."""
-        if self.end == 0:
+        end = self.end
+        if end == 0:
             self.start, self.end = addr, addr + PAGE_SIZE
         else:
-            self.start = min(self.start, addr)
-            self.end = max(self.end, addr + PAGE_SIZE)
+            if addr < self.start:               # min(), without the call
+                self.start = addr
+            end_addr = addr + PAGE_SIZE
+            if end_addr > end:                  # max(), without the call
+                self.end = end_addr
 
 
 def zap_pte_range(current: TaskStruct, tlb: MmuGather, start: int, end: int) -> None:

@@ -61,12 +61,16 @@ class PageAllocator:
                contents are poisoned
     """
 
-    __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid")
+    __slots__ = ("machine", "free_lists", "free_list", "mem_map", "on_free", "_nid", "_node_size")
 
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         numa = machine.numa
         self._nid = numa.pfn_to_nid
+        # Nodes of one size (one node, or the usual even split): pfn_to_nid(pfn)
+        # is pfn // size, which free_folio() divides inline; 0 when they differ.
+        pages = numa.node_pages
+        self._node_size = pages[0] if pages[0] and all(p == pages[0] for p in pages) else 0
         # pfn 0 is never handed out, so a zero pfn is always a bug.
         self.free_lists = []
         for nid in range(numa.nr_nodes):
@@ -88,8 +92,9 @@ class PageAllocator:
         *nodemask* only from the nodes in it (MPOL_BIND, __GFP_THISNODE).
         """
         m = self.machine
-        cpu.now += m.kns[S___alloc_pages]     # cpu.charge(), inlined
-        cpu.ns[S___alloc_pages] += m.kns[S___alloc_pages]
+        ns = m.kns[S___alloc_pages]           # cpu.charge(), inlined
+        cpu.now += ns
+        cpu.ns[S___alloc_pages] += ns
         lists = self.free_lists
         free = lists[nid]
         if not free:
@@ -100,8 +105,9 @@ class PageAllocator:
                          f"{m.mem.nr_pages} pages")
                 raise OutOfMemory(f"simulated RAM exhausted ({where})")
         m.vmstat.pgalloc += 1
-        folio = Folio(free.pop())
-        self.mem_map[folio.pfn] = folio
+        pfn = free.pop()
+        folio = Folio(pfn)
+        self.mem_map[pfn] = folio
         return folio
 
     def folio_alloc(self, cpu: Cpu, zero: bool = True, nid: int = 0, nodemask: int = 0) -> Folio:
@@ -115,10 +121,12 @@ class PageAllocator:
         # setting of the machine profile) zeroes every allocation, which is
         # where clear_page comes from on a swap-in; the contents are then
         # overwritten by the caller, so only the cost is modelled.
-        if zero or self.machine.profile.init_on_alloc:
-            cpu.now += self.machine.kns[S_clear_page]  # cpu.charge(), inlined
-            cpu.ns[S_clear_page] += self.machine.kns[S_clear_page]
-            self.machine.mem.data[folio.pfn] = 0
+        m = self.machine
+        if zero or m.profile.init_on_alloc:
+            ns = m.kns[S_clear_page]          # cpu.charge(), inlined
+            cpu.now += ns
+            cpu.ns[S_clear_page] += ns
+            m.mem.data[folio.pfn] = 0
         return folio
 
     def free_folio(self, cpu: Cpu, folio: Folio) -> None:
@@ -127,15 +135,22 @@ class PageAllocator:
         Caller's contract: no PTE maps the folio and every TLB flush owed for
         its old mappings has completed (the sanitizer checks the latter).
         """
-        if folio.flags & PG_freed:
+        flags = folio.flags
+        if flags & PG_freed:
             raise AssertionError(f"double free of pfn {folio.pfn}")
-        if self.on_free is not None:
-            self.on_free(cpu, folio)
-        folio.flags |= PG_freed
-        self.machine.mem.data[folio.pfn] = PAGE_POISON
-        self.machine.vmstat.pgfree += 1
-        self.mem_map[folio.pfn] = None
-        self.free_lists[self._nid(folio.pfn)].append(folio.pfn)
+        on_free = self.on_free
+        if on_free is not None:
+            on_free(cpu, folio)
+            flags = folio.flags
+        folio.flags = flags | PG_freed
+        m = self.machine
+        pfn = folio.pfn
+        m.mem.data[pfn] = PAGE_POISON
+        m.vmstat.pgfree += 1
+        self.mem_map[pfn] = None
+        size = self._node_size
+        # pfn_to_nid(pfn), inlined where the nodes are one size (node_start[n] == n * size)
+        self.free_lists[pfn // size if size else self._nid(pfn)].append(pfn)
 
 
 def _nodes(mask: int) -> str:

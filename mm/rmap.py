@@ -134,8 +134,9 @@ def try_to_unmap_flush_dirty(current: TaskStruct) -> None:
                               "(d950c9477d51), dirty batch NOT flushed before IO")
         return
     cpu = current.cpu
-    cpu.now += m.kns[S_try_to_unmap_flush_dirty]  # cpu.charge(), inlined
-    cpu.ns[S_try_to_unmap_flush_dirty] += m.kns[S_try_to_unmap_flush_dirty]
+    ns = m.kns[S_try_to_unmap_flush_dirty]  # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_try_to_unmap_flush_dirty] += ns
     if current.tlb_ubc.writable:
         m.vmstat.tlb_flush_dirty += 1
         try_to_unmap_flush(current)
@@ -150,8 +151,9 @@ def set_tlb_ubc_flush_pending(current: TaskStruct, mm: MmStruct, pteval: int,
     """
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kns[S_set_tlb_ubc_flush_pending]  # cpu.charge(), inlined
-    cpu.ns[S_set_tlb_ubc_flush_pending] += m.kns[S_set_tlb_ubc_flush_pending]
+    ns = m.kns[S_set_tlb_ubc_flush_pending]  # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_set_tlb_ubc_flush_pending] += ns
     if not pteval & _PAGE_PRESENT:      # pte_accessible()
         return
     tlb_ubc = current.tlb_ubc
@@ -334,11 +336,22 @@ def folio_referenced(current: TaskStruct, folio: Folio) -> int:
         mapcount = folio.mapcount
         index = folio.index
         pfn = folio.pfn
-        for vma in _folio_vmas(folio):
+        # _folio_vmas(folio), inlined: isinstance() as class tests (no subclasses)
+        mapping = folio.mapping
+        cls = mapping.__class__
+        if cls is AnonVma:
+            vmas: tuple = tuple(mapping.vmas)
+        elif cls is AddressSpace:
+            vmas = tuple(mapping.i_mmap)
+        else:
+            vmas = ()
+        for vma in vmas:
             if not mapcount:
                 break
-            addr = vma.address_of(index)
-            if addr is None:
+            # vma.address_of(index) (vma_address()), inlined
+            start = vma.vm_start
+            addr = start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+            if not start <= addr < vma.vm_end:
                 continue
             pte = vma.vm_mm.pgd.get(addr >> PAGE_SHIFT, 0)
             # not pte_present(pte) or pte_pfn(pte) != folio.pfn
@@ -404,7 +417,7 @@ def try_to_unmap_one(current: TaskStruct, folio: Folio, vma: VmAreaStruct, addre
             pte_cleared(cpu, mm, address, folio.pfn, pteval, deferred, "try_to_unmap_one")
         if pteval & _PAGE_DIRTY:      # pte_dirty()
             folio.flags |= PG_dirty   # move the dirty bit to the folio
-        if isinstance(folio.mapping, AnonVma):      # folio_test_anon()
+        if folio.mapping.__class__ is AnonVma:      # folio_test_anon() (isinstance; no subclasses)
             m.swap.swap_duplicate(folio.swap)
             mm.pgd[vpn] = swp_entry_to_pte(folio.swap)
         folio_remove_rmap_pte(folio)
@@ -424,21 +437,24 @@ def rmap_walk(current: TaskStruct, folio: Folio, flags: int, rmap_one=None) -> N
     """
     if rmap_one is None:
         rmap_one = try_to_unmap_one
-    m = current.machine
-    current.cpu.now += m.kns[S_rmap_walk]     # cpu.charge(), inlined
-    current.cpu.ns[S_rmap_walk] += m.kns[S_rmap_walk]
+    cpu = current.cpu
+    ns = current.machine.kns[S_rmap_walk]     # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_rmap_walk] += ns
     mapping = folio.mapping
-    if isinstance(mapping, AnonVma):
+    cls = mapping.__class__                   # isinstance() as class tests (no subclasses)
+    if cls is AnonVma:
         vmas = mapping.vmas
-    elif isinstance(mapping, AddressSpace):
+    elif cls is AddressSpace:
         vmas = mapping.i_mmap
     else:
         return
     index = folio.index
     for vma in tuple(vmas):
         # vma.address_of(index) (vma_address()), inlined: once per mapping per folio
-        addr = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
-        if not vma.vm_start <= addr < vma.vm_end:
+        start = vma.vm_start
+        addr = start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+        if not start <= addr < vma.vm_end:
             continue
         rmap_one(current, folio, vma, addr, flags)
         if not folio.mapcount:

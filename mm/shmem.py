@@ -38,6 +38,7 @@ from minikernel.hw.cpu import (
     S_shmem_writeout,
     S_xas_load,
 )
+from minikernel.hw.mmu import PAGE_SHIFT
 from minikernel.mm.mempolicy import vma_alloc_folio
 from minikernel.mm.mm_types import (
     AddressSpace,
@@ -66,8 +67,10 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
     m = current.machine
     cpu = current.cpu
     k = m.kns
-    cpu.now += k[S_shmem_swapin_folio]              # cpu.charge(), inlined
-    cpu.ns[S_shmem_swapin_folio] += k[S_shmem_swapin_folio]
+    prof = cpu.ns
+    ns = k[S_shmem_swapin_folio]                    # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_shmem_swapin_folio] += ns
     swap = m.swap
     folio = swap.swap_cache_get_folio(cpu, off)
     if folio is not None and folio.flags & PG_locked:     # folio_test_locked()
@@ -78,8 +81,9 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
         m.vmstat.pgmajfault += 1
     else:
         swap.delete_from_swap_cache(folio)
-    cpu.now += k[S_shmem_add_to_page_cache]         # cpu.charge(), inlined
-    cpu.ns[S_shmem_add_to_page_cache] += k[S_shmem_add_to_page_cache]
+    ns = k[S_shmem_add_to_page_cache]               # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_shmem_add_to_page_cache] += ns
     folio.mapping = mapping
     folio.index = index
     mapping.i_pages[index] = folio
@@ -91,14 +95,17 @@ def shmem_swapin_folio(current: TaskStruct, mapping: AddressSpace, index: int,
 def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> Folio:
     """Models: shmem_get_folio_gfp(): the folio at *index*, swapped in or allocated as needed."""
     global _vmscan
-    m = current.machine
     cpu = current.cpu
-    cpu.now += m.kns[S_shmem_get_folio_gfp]   # cpu.charge(), inlined
-    cpu.ns[S_shmem_get_folio_gfp] += m.kns[S_shmem_get_folio_gfp]
-    cpu.now += m.kns[S_xas_load]              # the page-cache lookup
-    cpu.ns[S_xas_load] += m.kns[S_xas_load]
+    k = current.machine.kns
+    prof = cpu.ns
+    ns = k[S_shmem_get_folio_gfp]             # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_shmem_get_folio_gfp] += ns
+    ns = k[S_xas_load]                        # the page-cache lookup
+    cpu.now += ns
+    prof[S_xas_load] += ns
     entry = mapping.i_pages.get(index)
-    if isinstance(entry, Folio):
+    if entry.__class__ is Folio:              # isinstance(): Folio has no subclasses
         if entry.flags & PG_locked:    # folio_test_locked()
             raise FolioLocked(entry)       # filemap_fault() would sleep in folio_lock()
         return entry
@@ -117,12 +124,14 @@ def shmem_get_folio(current: TaskStruct, mapping: AddressSpace, index: int) -> F
 
 def shmem_fault(current: TaskStruct, vma: VmAreaStruct, addr: int) -> Folio:
     """Models: shmem_fault(): the ->fault of a shmem VMA."""
-    m = current.machine
-    current.cpu.now += m.kns[S_shmem_fault]   # cpu.charge(), inlined
-    current.cpu.ns[S_shmem_fault] += m.kns[S_shmem_fault]
+    cpu = current.cpu
+    ns = current.machine.kns[S_shmem_fault]   # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_shmem_fault] += ns
     mapping = vma.vm_file
     assert mapping is not None                # a shmem VMA always has its object
-    return shmem_get_folio(current, mapping, vma.linear_page_index(addr))
+    # vma.linear_page_index(addr) (linear_page_index()), inlined
+    return shmem_get_folio(current, mapping, vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT))
 
 
 def shmem_writeout(current: TaskStruct, folio: Folio) -> None:
@@ -134,8 +143,9 @@ def shmem_writeout(current: TaskStruct, folio: Folio) -> None:
     """
     m = current.machine
     cpu = current.cpu
-    cpu.now += m.kns[S_shmem_writeout]        # cpu.charge(), inlined
-    cpu.ns[S_shmem_writeout] += m.kns[S_shmem_writeout]
+    ns = m.kns[S_shmem_writeout]              # cpu.charge(), inlined
+    cpu.now += ns
+    cpu.ns[S_shmem_writeout] += ns
     swap = m.swap
     off = swap.folio_alloc_swap()
     if off is None:

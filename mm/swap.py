@@ -73,8 +73,14 @@ class SwapInfo:
 
     def swap_free(self, off: int) -> None:
         """Models: swap_free(): one reference to *off* is gone."""
-        self.swap_map[off] -= 1
-        self._maybe_release(off)
+        swap_map = self.swap_map
+        count = swap_map[off] - 1
+        swap_map[off] = count
+        # self._maybe_release(off), inlined: swap_map.get(off) is the count just stored
+        if count == 0 and off not in self.swap_cache:
+            del swap_map[off]
+            self.zram.zram_slot_free_notify(off)
+            self.free_slots.append(off)
 
     def __swap_count(self, off: int) -> int:
         """Models: __swap_count(): references to *off* (not counting the swap cache)."""
@@ -89,8 +95,9 @@ class SwapInfo:
 
         The folio is marked dirty: the slot holds nothing yet.
         """
-        cpu.now += self.machine.kns[S_add_to_swap]  # cpu.charge(), inlined
-        cpu.ns[S_add_to_swap] += self.machine.kns[S_add_to_swap]
+        ns = self.machine.kns[S_add_to_swap]  # cpu.charge(), inlined
+        cpu.now += ns
+        cpu.ns[S_add_to_swap] += ns
         off = self.folio_alloc_swap()
         if off is None:
             return False
@@ -101,8 +108,9 @@ class SwapInfo:
 
     def swap_cache_get_folio(self, cpu: Cpu, off: int) -> Folio | None:
         """Models: swap_cache_get_folio()."""
-        cpu.now += self.machine.kns[S_swap_cache_lookup]  # cpu.charge(), inlined
-        cpu.ns[S_swap_cache_lookup] += self.machine.kns[S_swap_cache_lookup]
+        ns = self.machine.kns[S_swap_cache_lookup]  # cpu.charge(), inlined
+        cpu.now += ns
+        cpu.ns[S_swap_cache_lookup] += ns
         return self.swap_cache.get(off)
 
     def add_to_swap_cache(self, folio: Folio, off: int) -> None:
@@ -124,18 +132,21 @@ class SwapInfo:
     def swap_writepage(self, cpu: Cpu, folio: Folio) -> None:
         """Models: swap_writepage(): write the folio to its slot; synchronous on zram."""
         m = self.machine
-        cpu.now += m.kns[S_swap_writepage]    # cpu.charge(), inlined
-        cpu.ns[S_swap_writepage] += m.kns[S_swap_writepage]
+        ns = m.kns[S_swap_writepage]          # cpu.charge(), inlined
+        cpu.now += ns
+        cpu.ns[S_swap_writepage] += ns
         self.zram.zram_bvec_write(cpu, folio.swap, folio.pfn)
         folio.flags &= ~PG_dirty            # the slot holds the data now
         m.vmstat.pswpout += 1
 
     def swap_read_folio(self, cpu: Cpu, folio: Folio, off: int) -> None:
         """Models: swap_read_folio(): fill *folio* from slot *off*."""
-        cpu.now += self.machine.kns[S_swap_read_folio]  # cpu.charge(), inlined
-        cpu.ns[S_swap_read_folio] += self.machine.kns[S_swap_read_folio]
+        m = self.machine
+        ns = m.kns[S_swap_read_folio]         # cpu.charge(), inlined
+        cpu.now += ns
+        cpu.ns[S_swap_read_folio] += ns
         self.zram.zram_bvec_read(cpu, off, folio.pfn)
-        self.machine.vmstat.pswpin += 1
+        m.vmstat.pswpin += 1
 
     # Private helpers
 

@@ -139,13 +139,37 @@ class Lruvec:
 
     def add_folio(self, folio: Folio) -> None:
         """Models: lruvec_add_folio(): append as the newest of its list."""
-        (self.active if folio.flags & PG_active else self.inactive).add(folio)
-        folio.flags |= PG_lru           # folio_set_lru()
+        flags = folio.flags
+        lst = self.active if flags & PG_active else self.inactive
+        # lst.add(folio) (list_add_tail()), inlined: the same stores in the same order
+        tail = lst.tail
+        folio.lru_prev = tail
+        folio.lru_next = None
+        if tail is None:
+            lst.head = folio
+        else:
+            tail.lru_next = folio
+        lst.tail = folio
+        lst.nr += 1
+        folio.flags = flags | PG_lru    # folio_set_lru()
 
     def del_folio(self, folio: Folio) -> None:
         """Models: lruvec_del_folio()."""
-        (self.active if folio.flags & PG_active else self.inactive).remove(folio)
-        folio.flags &= ~PG_lru          # folio_clear_lru()
+        flags = folio.flags
+        lst = self.active if flags & PG_active else self.inactive
+        # lst.remove(folio) (list_del()), inlined: the same stores in the same order
+        prev, nxt = folio.lru_prev, folio.lru_next
+        if prev is None:
+            lst.head = nxt
+        else:
+            prev.lru_next = nxt
+        if nxt is None:
+            lst.tail = prev
+        else:
+            nxt.lru_prev = prev
+        folio.lru_prev = folio.lru_next = None
+        lst.nr -= 1
+        folio.flags = flags & ~PG_lru   # folio_clear_lru()
 
     def __iter__(self):
         return iter(self.inactive)
@@ -161,7 +185,8 @@ def _lru_lock_irq(cpu: Cpu, k: list[float]) -> None:
     spin_unlock_irq re-enables them, so the hold time is charged there --
     which is why _raw_spin_unlock_irq tops the published profile.
     """
-    # cpu.charge() twice, inlined (four times per reclaimed page): same additions, same order
+    # cpu.charge() twice, inlined: same additions, same order.  folio_isolate_lru()
+    # and __remove_mapping() have this helper inlined (twice per reclaimed page).
     prof = cpu.ns
     ns = k[S__raw_spin_lock]
     cpu.now += ns
@@ -171,34 +196,29 @@ def _lru_lock_irq(cpu: Cpu, k: list[float]) -> None:
     prof[S__raw_spin_unlock_irq] += ns
 
 
-def _lru_lock_irqsave(cpu: Cpu, k: list[float]) -> None:
-    """lruvec->lru_lock taken with spin_lock_irqsave, as the LRU-add batch drain takes it.
-
-    Same perf effect as :func:`_lru_lock_irq`: the hold time lands at the
-    irq-restore, hence _raw_spin_unlock_irqrestore in the published profile.
-
+def folio_add_lru(current: TaskStruct, folio: Folio) -> None:
+    """Models: folio_add_lru(): a new folio becomes reclaimable."""
+    m = current.machine
+    cpu = current.cpu
+    k = m.kns
+    prof = cpu.ns
+    ns = k[S_folio_add_lru]             # cpu.charge(), inlined
+    cpu.now += ns
+    prof[S_folio_add_lru] += ns
+    # lruvec->lru_lock taken with spin_lock_irqsave, as the LRU-add batch drain
+    # takes it (the former helper _lru_lock_irqsave, inlined: its two charges,
+    # same additions, same order).  Same perf effect as _lru_lock_irq: the hold
+    # time lands at the irq-restore, hence _raw_spin_unlock_irqrestore in the
+    # published profile.
     # MODEL: the kernel adds folios to a per-CPU batch and takes the lock
     # once per batch (folio_batch_move_lru); the model charges a per-folio
     # share of that on every call.
-    """
-    prof = cpu.ns                  # cpu.charge() twice, inlined
     ns = k[S__raw_spin_lock_irqsave]
     cpu.now += ns
     prof[S__raw_spin_lock_irqsave] += ns
     ns = k[S__raw_spin_unlock_irqrestore]
     cpu.now += ns
     prof[S__raw_spin_unlock_irqrestore] += ns
-
-
-def folio_add_lru(current: TaskStruct, folio: Folio) -> None:
-    """Models: folio_add_lru(): a new folio becomes reclaimable."""
-    m = current.machine
-    cpu = current.cpu
-    k = m.kns
-    ns = k[S_folio_add_lru]             # cpu.charge(), inlined
-    cpu.now += ns
-    cpu.ns[S_folio_add_lru] += ns
-    _lru_lock_irqsave(cpu, k)
     m.lru.add_folio(folio)
 
 
@@ -209,10 +229,17 @@ def folio_isolate_lru(current: TaskStruct, folio: Folio) -> bool:
     m = current.machine
     cpu = current.cpu
     k = m.kns
+    prof = cpu.ns
     ns = k[S_folio_isolate_lru]         # cpu.charge(), inlined
     cpu.now += ns
-    cpu.ns[S_folio_isolate_lru] += ns
-    _lru_lock_irq(cpu, k)
+    prof[S_folio_isolate_lru] += ns
+    # _lru_lock_irq(cpu, k), inlined: its two charges, same additions, same order
+    ns = k[S__raw_spin_lock]
+    cpu.now += ns
+    prof[S__raw_spin_lock] += ns
+    ns = k[S__raw_spin_unlock_irq]
+    cpu.now += ns
+    prof[S__raw_spin_unlock_irq] += ns
     m.lru.del_folio(folio)
     folio.flags |= PG_isolated
     return True
@@ -241,7 +268,7 @@ def pageout(current: TaskStruct, folio: Folio) -> None:
     ns = m.kns[S_pageout]     # cpu.charge(), inlined
     cpu.now += ns
     cpu.ns[S_pageout] += ns
-    anon = isinstance(folio.mapping, AnonVma)       # folio_test_anon()
+    anon = folio.mapping.__class__ is AnonVma       # folio_test_anon() (isinstance; no subclasses)
     if m.trace is not None:
         wb = "RECLAIM_WB_ANON" if anon else "RECLAIM_WB_FILE"
         m.trace_event(cpu, "mm_vmscan_write_folio",
@@ -264,10 +291,17 @@ def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
     m = current.machine
     cpu = current.cpu
     k = m.kns
+    prof = cpu.ns
     ns = k[S___remove_mapping]      # cpu.charge(), inlined
     cpu.now += ns
-    cpu.ns[S___remove_mapping] += ns
-    _lru_lock_irq(cpu, k)           # xa_lock_irq on the swap cache
+    prof[S___remove_mapping] += ns
+    # _lru_lock_irq(cpu, k), inlined (xa_lock_irq on the swap cache): same charges, same order
+    ns = k[S__raw_spin_lock]
+    cpu.now += ns
+    prof[S__raw_spin_lock] += ns
+    ns = k[S__raw_spin_unlock_irq]
+    cpu.now += ns
+    prof[S__raw_spin_unlock_irq] += ns
     flags = folio.flags
     if folio.mapcount or flags & (PG_dirty | PG_gathered):
         return False                # still mapped, dirty, or referenced by an mmu_gather
@@ -275,7 +309,7 @@ def __remove_mapping(current: TaskStruct, folio: Folio) -> bool:
         m.swap.delete_from_swap_cache(folio)
         return True
     mapping = folio.mapping
-    if isinstance(mapping, AddressSpace) and mapping.i_pages.get(folio.index) is folio:
+    if mapping.__class__ is AddressSpace and mapping.i_pages.get(folio.index) is folio:
         # A clean shmem folio was never written (a swapped-in one is dirty):
         # it holds zeroes; drop it, and a later fault allocates a new zeroed page.
         del mapping.i_pages[folio.index]     # __filemap_remove_folio()
@@ -387,7 +421,8 @@ def shrink_folio_list(current: TaskStruct, folio_list: list[Folio],
                     ret_folios.append(folio)
                     continue
             # folio_test_anon() && !folio_test_swapcache()
-            if isinstance(folio.mapping, AnonVma) and not folio.flags & PG_swapcache:
+            # (isinstance(), as a class test: AnonVma has no subclasses)
+            if folio.mapping.__class__ is AnonVma and not folio.flags & PG_swapcache:
                 if not swap.add_to_swap(cpu, folio):
                     ret_folios.append(folio)
                     continue

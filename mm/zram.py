@@ -46,22 +46,30 @@ class Zram:
         The cost is the scan that finds the page same-filled.
         """
         m = self.machine
-        cpu.now += m.kns[S_zram_slot_lock]    # cpu.charge(), inlined
-        cpu.ns[S_zram_slot_lock] += m.kns[S_zram_slot_lock]
-        cpu.now += m.kns[S___zram_bvec_write]  # cpu.charge(), inlined
-        cpu.ns[S___zram_bvec_write] += m.kns[S___zram_bvec_write]
+        k = m.kns
+        prof = cpu.ns
+        ns = k[S_zram_slot_lock]              # cpu.charge(), inlined
+        cpu.now += ns
+        prof[S_zram_slot_lock] += ns
+        ns = k[S___zram_bvec_write]           # cpu.charge(), inlined
+        cpu.now += ns
+        prof[S___zram_bvec_write] += ns
         self.table[index] = m.mem.data[pfn]
 
     def zram_bvec_read(self, cpu: Cpu, index: int, pfn: int) -> None:
         """Models: zram_bvec_read() -> zram_read_page(): refill the page with memset64()."""
         m = self.machine
         k = m.kns
-        cpu.now += k[S_zram_bvec_read]              # cpu.charge(), inlined
-        cpu.ns[S_zram_bvec_read] += k[S_zram_bvec_read]
-        cpu.now += k[S_zram_slot_lock]              # cpu.charge(), inlined
-        cpu.ns[S_zram_slot_lock] += k[S_zram_slot_lock]
-        cpu.now += k[S_memset64]                    # cpu.charge(), inlined
-        cpu.ns[S_memset64] += k[S_memset64]
+        prof = cpu.ns
+        ns = k[S_zram_bvec_read]                    # cpu.charge(), inlined
+        cpu.now += ns
+        prof[S_zram_bvec_read] += ns
+        ns = k[S_zram_slot_lock]                    # cpu.charge(), inlined
+        cpu.now += ns
+        prof[S_zram_slot_lock] += ns
+        ns = k[S_memset64]                          # cpu.charge(), inlined
+        cpu.now += ns
+        prof[S_memset64] += ns
         m.mem.data[pfn] = self.table[index]
 
     def zram_slot_free_notify(self, index: int) -> None:

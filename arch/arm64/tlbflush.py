@@ -242,8 +242,17 @@ class TlbOps:
         The DSB ISHST makes the cleared PTE visible to other walkers before
         the invalidation is broadcast; nothing waits for the TLBI itself.
         """
-        self.dvm.dsb_ishst(cpu)
-        self._tlbi(cpu, TLBI_VA, mm.asid << ASID_SHIFT | uaddr >> PAGE_SHIFT)
+        dvm = self.dvm
+        dvm.dsb_ishst(cpu)
+        arg = mm.asid << ASID_SHIFT | uaddr >> PAGE_SHIFT
+        if self.repeat_tlbi:
+            self._tlbi(cpu, TLBI_VA, arg)
+        else:
+            # self._tlbi(cpu, TLBI_VA, arg), inlined (once or twice per page): without
+            # the erratum's repeats it is __tlbi, then __tlbi_user under KPTI
+            dvm.tlbi_is(cpu, TLBI_VA, arg)
+            if self.kpti:
+                dvm.tlbi_is(cpu, TLBI_USER, arg)
 
     def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page(): the nosync TLBI followed by DSB ISH, which stalls for its completion."""
@@ -272,11 +281,25 @@ class TlbOps:
         if (end - start) >= MAX_TLBI_OPS * stride:
             self.flush_tlb_mm(cpu, mm)
             return
-        self.dvm.dsb_ishst(cpu)
+        dvm = self.dvm
+        dvm.dsb_ishst(cpu)
         base = mm.asid << ASID_SHIFT
-        for addr in range(start, end, stride):
-            self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
-        self.dvm.dsb_ish(cpu)
+        if self.repeat_tlbi:
+            for addr in range(start, end, stride):
+                self._tlbi(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
+        else:
+            # self._tlbi(cpu, TLBI_VA, ...) per step, inlined as in
+            # __flush_tlb_page_nosync: __tlbi, then __tlbi_user under KPTI
+            tlbi_is = dvm.tlbi_is
+            if self.kpti:
+                for addr in range(start, end, stride):
+                    arg = base | addr >> PAGE_SHIFT
+                    tlbi_is(cpu, TLBI_VA, arg)
+                    tlbi_is(cpu, TLBI_USER, arg)
+            else:
+                for addr in range(start, end, stride):
+                    tlbi_is(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)
+        dvm.dsb_ish(cpu)
 
     def flush_tlb_mm(self, cpu: Cpu, mm: MmStruct) -> None:
         """Models: flush_tlb_mm(): DSB ISHST; TLBI ASIDE1IS; DSB ISH."""

@@ -72,9 +72,7 @@ from minikernel.hw.mmu import (
     ASID_SHIFT,
     PAGE_SHIFT,
     PAGE_SIZE,
-    pte_mkold,
     pte_pfn,
-    pte_young,
 )
 from minikernel.hw.x86 import Apic
 
@@ -331,12 +329,12 @@ class TlbOps:
         page looking unused until it is evicted.  Called by
         folio_referenced_one() for each mapping of a folio.
         """
-        mm = vma.vm_mm
+        pgd = vma.vm_mm.pgd
         vpn = addr >> PAGE_SHIFT
-        pte = mm.pgd.get(vpn, 0)
-        if not pte_young(pte):
+        pte = pgd.get(vpn, 0)
+        if not pte & _PAGE_ACCESSED:            # pte_young(), written out
             return False
-        mm.pgd[vpn] = pte_mkold(pte)
+        pgd[vpn] = pte & ~_PAGE_ACCESSED        # pte_mkold(), written out
         return True
 
     def arch_tlbbatch_should_defer(self, cpu: Cpu, mm: MmStruct) -> bool:
@@ -348,7 +346,7 @@ class TlbOps:
         decide (batching configured) is :func:`decide`'s "per-mm"; this is
         the run-time half, the only one that depends on the mm.
         """
-        return bool(mm.mm_cpumask & ~(1 << cpu.id))
+        return mm.mm_cpumask & ~(1 << cpu.id) != 0     # bool() without the call
 
     def arch_tlbbatch_add_pending(self, cpu: Cpu, batch: ArchTlbflushUnmapBatch,
                                   mm: MmStruct, uaddr: int) -> None:

@@ -72,3 +72,25 @@ def test_migrate_workload_needs_two_nodes():
     m = Machine(load_kernel_config("arm64", sets=("EXPERT=y",)), load_profile("snapdragon888"))
     with pytest.raises(ValueError, match="1 NUMA node"):
         run_migrate_benchmark(m, 1)
+
+
+def test_seed_benchmark_names_the_page_that_read_back_wrong():
+    # The loop checks every read against the page's pattern: a swap copy that
+    # went bad (page 7's, after the first pageout) stops the run, naming it.
+    # (No make_machine: its sanitizer would report the same loss at teardown.)
+    from minikernel.kconfig import load_kernel_config
+    from minikernel.machine import Machine
+    from minikernel.profile import default_profile
+    from minikernel.workload import DataLoss
+
+    m = Machine(load_kernel_config("arm64", sets=["EXPERT=y"]), default_profile("arm64", 8))
+
+    def corrupt(done, iterations):
+        if done == 1:
+            vma = m.tasks[0].mm.mmap[0]
+            slot = vma.vm_file.i_pages[7]           # swapped out: the slot's number
+            m.swap.zram.table[slot] ^= 0xFF
+
+    with pytest.raises(DataLoss, match=r"^page 7 of the benchmark buffer read 0x5eed00f8, "
+                                       r"expected 0x5eed0007$"):
+        run_seed_benchmark(m, 3, progress=corrupt)
