@@ -140,6 +140,55 @@ def load_average() -> list[float] | None:
         return None
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(all, steal) jiffies of the host's CPUs so far, from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), (fields[7] if len(fields) > 7 else 0)
+
+
+def steal_percent(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """Share of the run's CPU time the hypervisor gave to other guests (a VM's "steal")."""
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    return round(100.0 * (end[1] - start[1]) / (end[0] - start[0]), 2)
+
+
+def reference_loop_ns(repeat: int = 5) -> float:
+    """Nanoseconds per iteration of a fixed pure-Python loop (best of *repeat*).
+
+    The same host model name ("AMD EPYC", 2 vCPUs) has given figures that differ
+    by about 1.8x between sessions: the virtual CPU under it is not always the
+    same.  This loop -- a method call, an attribute update, a dict store and
+    load per iteration, as the model's per-page path does -- says how fast this
+    host runs Python today, so figures from different days can be compared
+    (divide by it).  It measures the host, not the model.
+    """
+    class Box:
+        __slots__ = ("n",)
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def bump(self, d: dict, k: int) -> None:
+            self.n += 1
+            d[k] = self.n
+
+    best = float("inf")
+    n = 200_000
+    for _ in range(repeat):
+        box, d = Box(), {}
+        t0 = time.perf_counter()
+        for i in range(n):
+            box.bump(d, i & 1023)
+            d.get(i & 511)
+        best = min(best, time.perf_counter() - t0)
+    return round(best / n * 1e9, 1)
+
+
 def memory_method() -> str:
     """How bytes_per_resident_page measures: tracemalloc (CPython) or the RSS growth (PyPy)."""
     return "tracemalloc" if tracemalloc is not None else "rss"
@@ -263,10 +312,12 @@ def main(argv=None) -> int:
                     "interpreter": sys.version.replace("\n", " "),
                     "machine": platform.machine(),
                     "processor": platform.processor() or platform.machine(),
-                    "load_average_start": load_average()},
+                    "load_average_start": load_average(),
+                    "reference_loop_ns": reference_loop_ns()},
            "iterations": a.iterations, "repeat": a.repeat,
            "throughput": {}, "sanitizer_throughput": {}}
     # Memory first (the RSS method, PyPy, also runs in a fresh interpreter of its own).
+    jiffies0 = _cpu_jiffies()
     res["bytes_per_resident_page"] = bytes_per_resident_page(a.resident_pages)
     res["memory_method"] = memory_method()
     res["resident_pages"] = a.resident_pages
@@ -284,11 +335,13 @@ def main(argv=None) -> int:
     if a.full:
         res["full"] = full_benchmark(3 if a.quick else FULL_ITERATIONS, a.jobs)
     res["host"]["load_average_end"] = load_average()
+    res["host"]["steal_percent"] = steal_percent(jiffies0, _cpu_jiffies())
 
     t = res["throughput"]
     target = TARGET_CYCLES_PER_S.get(impl)
     print(f"{impl} {platform.python_version()}; load average {res['host']['load_average_start']}"
-          f" -> {res['host']['load_average_end']}")
+          f" -> {res['host']['load_average_end']}; reference loop "
+          f"{res['host']['reference_loop_ns']} ns/iteration; steal {res['host']['steal_percent']} %")
     print(f"seed benchmark, arm64 batched, {a.iterations} iterations of 256 pages, "
           f"best of {a.repeat}, one host core")
     print(f"{'CPUs':>5} {'cycles/s':>10} {'vs 8 CPUs':>9} {'sanitizer on':>13} {'cost':>6}")

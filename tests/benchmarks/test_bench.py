@@ -19,6 +19,10 @@ def test_quick_benchmark_writes_its_figures(tmp_path, capsys):
     assert res["bytes_per_resident_page"] > 0
     assert res["memory_method"] in ("tracemalloc", "rss")
     assert res["host"]["implementation"] in ("cpython", "pypy")
+    # how fast the host runs Python today, and what the hypervisor took (Linux)
+    assert res["host"]["reference_loop_ns"] > 0
+    steal = res["host"]["steal_percent"]
+    assert steal is None or 0.0 <= steal <= 100.0
     ex = res["explorer"]["explore-2017-mprotect.toml"]
     assert ex["runs"] > 0 and ex["runs_per_s"] > 0 and 0 <= ex["pruning_ratio"] < 1
     out = capsys.readouterr().out
@@ -86,3 +90,12 @@ def test_quick_full_benchmark_runs_both_kernels(tmp_path):
     f = bench.full_benchmark(iterations=2, jobs=1)
     assert f["batched"] == [False, True]           # A unbatched, B batched, as published
     assert f["pages_reclaimed"] == 2 * 2 * 256 and f["wall_s"] > 0
+
+
+def test_steal_percent_is_the_steal_share_of_the_run():
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.steal_percent((1000, 10), (1400, 110)) == 25.0
+    assert bench.steal_percent(None, (1400, 110)) is None
+    assert bench.steal_percent((1000, 10), (1000, 10)) is None
