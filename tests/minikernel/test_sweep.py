@@ -475,3 +475,15 @@ def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpyth
     caption = _caption(_figure(rows))
     assert "kunpeng920 (measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate)" \
         in caption
+
+
+def test_run_point_kernel_asserts_what_build_grid_checked(monkeypatch):
+    """The same-decision check runs in build_grid (check_sweep_point) before any
+    point runs; run_point_kernel only asserts it, so a kernel that ignores its
+    flip stops there instead of producing a speedup of 1.000."""
+    import minikernel.arch
+    from minikernel.sweep import Point, run_point_kernel
+
+    monkeypatch.setattr(minikernel.arch, "deferral_sets", lambda *a, **k: [])
+    with pytest.raises(AssertionError):
+        run_point_kernel(Point("arm64", "", 4, "seed", (), 1), True)   # defconfig: no EXPERT
