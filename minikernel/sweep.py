@@ -514,23 +514,59 @@ def extrapolation_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def write_outputs(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
                   plot: bool = True) -> list[Path]:
-    """sweep.csv, sweep.json and (with matplotlib installed) sweep.png under *out_dir*."""
+    """sweep.csv, sweep.json and (with matplotlib installed) sweep.png under *out_dir*.
+
+    A file of an earlier run there with other contents is kept as ``<name>.old``
+    (sweep.csv.old, ...), one generation, as the kernel keeps .config.old.
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out {str(out)!r}: cannot create the directory ({e.strerror})") from None
-    written = [out / "sweep.csv", out / "sweep.json"]
-    with open(written[0], "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+    import io
+
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
     cross = [{"arch": k[0], "machine": k[1], "workload": k[2], "sets": k[3], "width": k[4],
               "cpus": v} for k, v in crossovers(rows).items()]
-    written[1].write_text(json.dumps({"points": list(rows), "crossovers": cross}, indent=2) + "\n")
-    if plot and _plot(rows, out / "sweep.png"):
-        written.append(out / "sweep.png")
-    return written
+    files = {out / "sweep.csv": buf.getvalue().encode(),
+             out / "sweep.json": (json.dumps({"points": list(rows), "crossovers": cross},
+                                             indent=2) + "\n").encode()}
+    if plot:
+        png = io.BytesIO()
+        if _plot(rows, png):
+            files[out / "sweep.png"] = png.getvalue()
+    # An earlier run's file with other contents is kept as <name>.old first (as the
+    # config verbs keep .config.old, --trace and explore --save FILE.old): all the
+    # copies before any file is written, so a copy that fails changes nothing.
+    for path, data in files.items():
+        if path.is_file() and path.read_bytes() != data:
+            try:
+                path.with_name(path.name + ".old").write_bytes(path.read_bytes())
+            except OSError as e:
+                raise UserError(f"--out {str(out)!r}: cannot keep the existing {path.name} as "
+                                f"{path.name}.old ({e.strerror or e}): expected a writable "
+                                "directory") from None
+    for path, data in files.items():
+        path.write_bytes(data)
+    return list(files)
+
+
+OUTPUTS = ("sweep.csv", "sweep.json", "sweep.png")
+
+
+def check_out_dir(out_dir: str | os.PathLike) -> None:
+    """UserError, before anything runs, when write_outputs() could not write a file
+    or keep an earlier one as .old there (a directory in the way)."""
+    out = Path(out_dir)
+    for name in OUTPUTS:
+        for p in (out / name, out / f"{name}.old"):
+            if p.exists() and not p.is_file():
+                raise UserError(f"--out {out}: {p} is not a file: expected {name} and "
+                                f"{name}.old (the earlier run's, kept) to be files")
 
 
 # Private helpers
@@ -602,7 +638,7 @@ def _run_dask(points: Sequence[Point], scheduler: str | None,
         client.close()
 
 
-def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
+def _plot(rows: Sequence[dict[str, Any]], path) -> bool:
     """sweep.png, fit to paste into a mail; False without matplotlib.
 
     One row of panels per arch: the speedup from deferring, and the share of
@@ -624,7 +660,7 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     fig = _figure(rows)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return True
 

@@ -56,6 +56,20 @@ def test_outputs(tmp_path):
     assert data["points"] == rows and data["crossovers"][0]["cpus"] == 4
 
 
+def test_outputs_keep_an_earlier_runs_files_as_old(tmp_path):
+    """--out DIR again: nothing the user had there is overwritten silently."""
+    rows = run_sweep(build_grid(["arm64"], [4], [""], ["seed"], SETS, 1), jobs=1)
+    (tmp_path / "sweep.csv").write_text("mine\n")
+    (tmp_path / "sweep.json").write_text("{}\n")
+    write_outputs(rows, tmp_path, plot=False)
+    assert (tmp_path / "sweep.csv.old").read_text() == "mine\n"
+    assert (tmp_path / "sweep.json.old").read_text() == "{}\n"
+    assert json.loads((tmp_path / "sweep.json").read_text())["points"] == rows
+    # the same results again: no .old churn, the earlier .old stays
+    write_outputs(rows, tmp_path, plot=False)
+    assert (tmp_path / "sweep.csv.old").read_text() == "mine\n"
+
+
 def test_plot_is_written_when_matplotlib_is_installed(tmp_path, cpython_extra):
     cpython_extra("matplotlib")  # in the test extra: skipped under PyPy only
     rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
