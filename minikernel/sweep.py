@@ -160,11 +160,24 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                 if c > cfg.NR_CPUS:
                     raise UserError(f"--cpus {c}: above CONFIG_NR_CPUS={cfg.NR_CPUS} for {arch} "
                                     "(raise it with --set NR_CPUS=N)")
-                refuse_erratum_flip(Machine(cfg, prof.with_cpus(c)),
-                                    deferral_sets(cfg, c, True, prof.with_cpus(c)))
-                check_sweep_point(cfg, c, prof.with_cpus(c))    # issue 13: never a 1.000 row
+                prof_c = prof.with_cpus(c)
+                booted: dict[tuple[str, ...], Any] = {}
+
+                def boot(extra: tuple[str, ...], cfg=cfg, prof_c=prof_c, booted=booted):
+                    # Each distinct kernel of this point booted once (unrun): the
+                    # configured one is often also the deferring or the synchronous
+                    # one (no extra assignments), and its checks share it.
+                    if extra not in booted:
+                        booted[extra] = Machine(cfg.with_sets(extra) if extra else cfg, prof_c)
+                    return booted[extra]
+
+                on_sets = deferral_sets(cfg, c, True, prof_c)
+                if any(s.startswith(("ARM64_ERRATUM_", "QCOM_FALKOR_ERRATUM_")) for s in on_sets):
+                    # refuse_erratum_flip reads the configured machine only then
+                    refuse_erratum_flip(boot(()), on_sets)
+                check_sweep_point(cfg, c, prof_c, boot)     # issue 13: never a 1.000 row
                 if "migrate" in workloads:
-                    m0 = Machine(cfg, prof.with_cpus(c))
+                    m0 = boot(())
                     if m0.numa.nr_nodes < 2 or not m0.migration:
                         raise UserError(
                             f"--workload migrate: machine '{prof.name}' "

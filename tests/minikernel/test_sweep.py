@@ -501,3 +501,21 @@ def test_run_point_kernel_asserts_what_build_grid_checked(monkeypatch):
     monkeypatch.setattr(minikernel.arch, "deferral_sets", lambda *a, **k: [])
     with pytest.raises(AssertionError):
         run_point_kernel(Point("arm64", "", 4, "seed", (), 1), True)   # defconfig: no EXPERT
+
+
+def test_build_grid_boots_each_distinct_kernel_of_a_point_once(monkeypatch):
+    """The up-front checks (erratum flip, same decision, migrate) share the
+    machines: a point's configured kernel is also its deferring (x86) or its
+    synchronous one (arm64 defconfig), so two boots a CPU count, not three."""
+    import minikernel.machine
+
+    boots = []
+    real = minikernel.machine.Machine.__init__
+
+    def counting(self, *a, **k):
+        boots.append(1)
+        real(self, *a, **k)
+
+    monkeypatch.setattr(minikernel.machine.Machine, "__init__", counting)
+    build_grid(["arm64", "x86"], [4, 8], [""], ["seed", "threads"], [], 1, width=2)
+    assert len(boots) == 2 * 2 * 2
