@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--executor", default="process", help="process (default) or dask")
     s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, with --executor dask")
     s.add_argument("--out", metavar="DIR", type=_path_arg, default=Path("sweep"),
-                   help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep)")
+                   help="directory for sweep.csv, sweep.json, sweep.png (default: ./sweep); "
+                        "a file of an earlier run with other contents is kept as FILE.old")
     s.add_argument("--no-plot", action="store_true", help="skip sweep.png")
     s.add_argument("--no-ranges", action="store_true",
                    help="skip the saving's range over the profiles' assumed figures (faster)")
@@ -551,6 +552,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                               ranges=not args.no_ranges)
     sweep.check_executor(args.jobs, args.executor, args.scheduler)
     _check_save_dir(args.out, "--out", "sweep.csv, sweep.json and sweep.png")
+    sweep.check_out_dir(args.out)
     progress = sweep.TtyProgress() if (sys.stderr.isatty() and not args.sweep_json) else None
     try:
         rows = sweep.run_sweep(points, jobs=args.jobs, executor=args.executor,

@@ -118,7 +118,8 @@ class Machine:
         cpu_class = ObservedCpu if hw.stale_hit is not None else Cpu
         self.cpus = [cpu_class(i, self.tlbs, self.mem, profile.tlb_walk_ns, hw)
                      for i in range(self.nr_cpus)]
-        self.vmstat = VmStat()
+        # nr_tlb_* exist only with CONFIG_DEBUG_TLBFLUSH (x86 only, as upstream)
+        self.vmstat = VmStat(getattr(cfg, "values", {}).get("DEBUG_TLBFLUSH") == "y")
         self.trace: list[str] | None = [] if trace else None
         self.trace_clock = 0.0          # ns; the trace's global clock (trace_event)
         self.page_alloc = PageAllocator(self)

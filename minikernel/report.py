@@ -163,21 +163,25 @@ def check_flip(machine_a, machine_b, flip: Flip) -> None:
             "kernels that differ in it; no A/B to show")
 
 
-def check_sweep_point(cfg, cpus: int, profile) -> None:
+def check_sweep_point(cfg, cpus: int, profile, boot=None) -> None:
     """A sweep point's two kernels must take different deferral decisions (UserError if not).
 
     The sweep runs, per point, *cfg* plus the assignments that make reclaim
     defer and *cfg* plus those that stop it (``minikernel.arch.deferral_sets``);
     their boot decisions are compared before anything runs, so a point whose
     two kernels would decide alike is an error, never a speedup of 1.000.
-    *profile* is the machine at *cpus* CPUs.
+    *profile* is the machine at *cpus* CPUs.  *boot* (sets -> Machine, unrun),
+    if given, builds the machines: the sweep passes one that boots each
+    distinct kernel of a point once.
     """
     from minikernel.machine import Machine
 
+    if boot is None:
+        boot = lambda sets: Machine(cfg.with_sets(sets), profile)  # noqa: E731
     decided = {}
     for on in (True, False):
         sets = deferral_sets(cfg, cpus, on, profile)
-        path = Machine(cfg.with_sets(sets), profile).tlb_flush_path
+        path = boot(tuple(sets)).tlb_flush_path
         decided[on] = (sets, path)
     (on_sets, on_path), (off_sets, off_path) = decided[True], decided[False]
     if on_path.batched is not True or off_path.batched is not False:

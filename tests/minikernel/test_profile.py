@@ -373,18 +373,18 @@ def test_inheriting_a_numa_profile_with_other_counts_keeps_its_nodes(tmp_path):
     assert p.node_pages is None                            # split evenly at boot
 
 
-#: Cost figures of the built-in profiles with no [range], and why (the README,
-#: "Uncertainty": the TLB size and init_on_alloc are assumed without a range;
-#: [kernel_ns] costs are fitted or move with kernel.scale's range).
+#: Figures of the built-in profiles that need no [range] (the README, "Uncertainty":
+#: the TLB size and init_on_alloc are assumed without one; the rest are machine facts).
 _NO_RANGE_KEYS = {"tlb.entries", "machine.init_on_alloc", "machine.ghz", "machine.cpus",
                   "machine.mem_pages", "machine.cores", "numa.node_cpus", "numa.node_pages"}
 
 
 @pytest.mark.parametrize("name", builtin_profiles())
 def test_every_assumed_cost_has_a_range_or_says_why_not(name):
-    """Each figure the profile's arch uses is fitted, ranged, or its line (in this file
-    or the one it inherits it from) says "no range:" and why."""
+    """Each assumed figure the profile's arch uses has a [range] entry, is fitted, or
+    its line (in this file or the one it inherits it from) says "no range:" and why."""
     from minikernel import profile as prof_mod
+    from minikernel.compat import tomllib
     from minikernel.profile import _profiles_dir
 
     p = load_profile(name)
@@ -392,8 +392,7 @@ def test_every_assumed_cost_has_a_range_or_says_why_not(name):
     while n:
         text = (_profiles_dir() / f"{n}.toml").read_text()
         chain.append(text)
-        n = prof_mod.toml_loads(text).get("inherit") if hasattr(prof_mod, "toml_loads") else \
-            __import__("minikernel.compat", fromlist=["tomllib"]).tomllib.loads(text).get("inherit")
+        n = tomllib.loads(text).get("inherit")
 
     def comment(section, key):
         for text in chain:                      # the nearest file that sets it
@@ -410,18 +409,15 @@ def test_every_assumed_cost_has_a_range_or_says_why_not(name):
         if section in ("arm64", "x86", "riscv") and section != p.arch:
             continue
         for key in table:
-            full = f"{section}.{key}"
-            c = comment(section, key)
+            full, c = f"{section}.{key}", comment(section, key)
             if c is None or full in _NO_RANGE_KEYS or full in p.ranges:
                 continue
-            if section == "numa" and p.numa_nodes_count < 2 if hasattr(p, "numa_nodes_count") \
-                    else section == "numa" and not p.node_cpus:
-                continue
-            if "assumption" not in c or "fit" in c or "no range:" in c:
-                continue                        # measured, spec, fitted, or says why
-            if full.startswith("arm64.dvm_latency") and "dvm_fixed_share" in p.ranges:
-                continue
+            if section == "numa" and not p.node_cpus:
+                continue                        # one node: nothing migrates
             if full == "machine.kpti" and p.arch != "arm64":
                 continue                        # an arm64 fact
-            missing.append(full)
+            if full.startswith("arm64.dvm_latency") and "dvm_fixed_share" in p.ranges:
+                continue                        # fit x the ranged split
+            if "assumption" in c and "fit" not in c and "no range:" not in c:
+                missing.append(full)
     assert not missing, f"{name}: add a [range] entry or a 'no range: why' comment: {missing}"

@@ -56,6 +56,20 @@ def test_outputs(tmp_path):
     assert data["points"] == rows and data["crossovers"][0]["cpus"] == 4
 
 
+def test_outputs_keep_an_earlier_runs_files_as_old(tmp_path):
+    """--out DIR again: nothing the user had there is overwritten silently."""
+    rows = run_sweep(build_grid(["arm64"], [4], [""], ["seed"], SETS, 1), jobs=1)
+    (tmp_path / "sweep.csv").write_text("mine\n")
+    (tmp_path / "sweep.json").write_text("{}\n")
+    write_outputs(rows, tmp_path, plot=False)
+    assert (tmp_path / "sweep.csv.old").read_text() == "mine\n"
+    assert (tmp_path / "sweep.json.old").read_text() == "{}\n"
+    assert json.loads((tmp_path / "sweep.json").read_text())["points"] == rows
+    # the same results again: no .old churn, the earlier .old stays
+    write_outputs(rows, tmp_path, plot=False)
+    assert (tmp_path / "sweep.csv.old").read_text() == "mine\n"
+
+
 def test_plot_is_written_when_matplotlib_is_installed(tmp_path, cpython_extra):
     cpython_extra("matplotlib")  # in the test extra: skipped under PyPy only
     rows = run_sweep(build_grid(["arm64"], [4, 8], [""], ["seed"], SETS, 1), jobs=1)
@@ -475,3 +489,33 @@ def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpyth
     caption = _caption(_figure(rows))
     assert "kunpeng920 (measured or fitted at 96 CPUs; the points at 4, 256 CPUs extrapolate)" \
         in caption
+
+
+def test_run_point_kernel_asserts_what_build_grid_checked(monkeypatch):
+    """The same-decision check runs in build_grid (check_sweep_point) before any
+    point runs; run_point_kernel only asserts it, so a kernel that ignores its
+    flip stops there instead of producing a speedup of 1.000."""
+    import minikernel.arch
+    from minikernel.sweep import Point, run_point_kernel
+
+    monkeypatch.setattr(minikernel.arch, "deferral_sets", lambda *a, **k: [])
+    with pytest.raises(AssertionError):
+        run_point_kernel(Point("arm64", "", 4, "seed", (), 1), True)   # defconfig: no EXPERT
+
+
+def test_build_grid_boots_each_distinct_kernel_of_a_point_once(monkeypatch):
+    """The up-front checks (erratum flip, same decision, migrate) share the
+    machines: a point's configured kernel is also its deferring (x86) or its
+    synchronous one (arm64 defconfig), so two boots a CPU count, not three."""
+    import minikernel.machine
+
+    boots = []
+    real = minikernel.machine.Machine.__init__
+
+    def counting(self, *a, **k):
+        boots.append(1)
+        real(self, *a, **k)
+
+    monkeypatch.setattr(minikernel.machine.Machine, "__init__", counting)
+    build_grid(["arm64", "x86"], [4, 8], [""], ["seed", "threads"], [], 1, width=2)
+    assert len(boots) == 2 * 2 * 2
