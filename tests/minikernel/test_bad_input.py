@@ -15,6 +15,7 @@ bug this guards against.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -804,3 +805,9 @@ def test_corpus_covers_every_file_key():
                     or c.argv[:1] in (("config",), ("olddefconfig",), ("savedefconfig",))]
     missing = [e for e in CONFIG_FILE_ERRORS if not any(e in ln for ln in config_lines)]
     assert not missing, f"add a bad .config case for each of: {missing}"
+
+
+def test_the_readme_gives_the_corpus_size():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    said = re.search(r"corpus of (\d+) bad inputs", readme)
+    assert said and int(said.group(1)) == len(CASES), "update the README's corpus size"
