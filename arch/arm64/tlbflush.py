@@ -250,9 +250,10 @@ class TlbOps:
         else:
             # self._tlbi(cpu, TLBI_VA, arg), inlined (once or twice per page): without
             # the erratum's repeats it is __tlbi, then __tlbi_user under KPTI
-            dvm.tlbi_is(cpu, TLBI_VA, arg)
             if self.kpti:
-                dvm.tlbi_is(cpu, TLBI_USER, arg)
+                dvm.tlbi_is_pair(cpu, arg)      # tlbi_is(TLBI_VA), then tlbi_is(TLBI_USER)
+            else:
+                dvm.tlbi_is(cpu, TLBI_VA, arg)
 
     def flush_tlb_page(self, cpu: Cpu, vma: VmAreaStruct, uaddr: int) -> None:
         """Models: flush_tlb_page(): the nosync TLBI followed by DSB ISH, which stalls for its completion."""
@@ -292,10 +293,9 @@ class TlbOps:
             # __flush_tlb_page_nosync: __tlbi, then __tlbi_user under KPTI
             tlbi_is = dvm.tlbi_is
             if self.kpti:
+                tlbi_is_pair = dvm.tlbi_is_pair     # tlbi_is(TLBI_VA), then tlbi_is(TLBI_USER)
                 for addr in range(start, end, stride):
-                    arg = base | addr >> PAGE_SHIFT
-                    tlbi_is(cpu, TLBI_VA, arg)
-                    tlbi_is(cpu, TLBI_USER, arg)
+                    tlbi_is_pair(cpu, base | addr >> PAGE_SHIFT)
             else:
                 for addr in range(start, end, stride):
                     tlbi_is(cpu, TLBI_VA, base | addr >> PAGE_SHIFT)

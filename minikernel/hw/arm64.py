@@ -158,12 +158,12 @@ class Dvm:
         i = cpu.id
         pending = cpu.pending_tlbi
         head = self.done_head[i]
-        if len(pending) - head >= self.queue_depth:
+        n = len(pending)
+        if n - head >= self.queue_depth:
             # Free the slots of the operations complete by now; only a queue
             # that may be full needs it (clocks only move forward, so freeing
             # later frees the same slots).  Completion times are in order: the
             # newest done means all are.
-            n = len(pending)
             if pending[-1][0] <= now:
                 head = n
             else:
@@ -195,6 +195,101 @@ class Dvm:
         active.add(i)
         pending.append((done, kind, arg))
         self.tlbi_issued += 1
+
+    def tlbi_is_pair(self, cpu: Cpu, arg: int) -> None:
+        """``TLBI VALE1IS`` then KPTI's user-half TLBI on *cpu*: __tlbi, then __tlbi_user.
+
+        Exactly ``tlbi_is(cpu, TLBI_VA, arg); tlbi_is(cpu, TLBI_USER, arg)``:
+        the same charges, stalls, port slots, completion times and counters,
+        in the same order (one call instead of two: arm64's KPTI page flush is
+        the hottest caller).  A subclass that overrides :meth:`tlbi_is` gets
+        the two calls instead (``__init_subclass__``).
+        """
+        # self.tlbi_is(cpu, TLBI_VA, arg), inlined: the same operations in the same order
+        ns = self.issue_ns
+        qd = self.queue_depth
+        cpu_ns = cpu.ns
+        sym = cpu.sym
+        cpu.now = now = cpu.now + ns          # cpu.charge(cpu.sym, ns), inlined
+        cpu_ns[sym] += ns
+        i = cpu.id
+        pending = cpu.pending_tlbi
+        done_head = self.done_head
+        head = done_head[i]
+        n = len(pending)
+        if n - head >= qd:
+            # the queue-full stall of tlbi_is, as there
+            if pending[-1][0] <= now:
+                head = n
+            else:
+                while pending[head][0] <= now:
+                    head += 1
+            if n - head >= qd:
+                self.tlbi_queue_full += 1
+                while n - head >= qd:
+                    cpu.wait_until(SYMBOLS[sym], "tlbi", pending[head][0])
+                    head += 1
+                now = cpu.now
+            done_head[i] = head
+        port_free = self.port_free
+        throughput = self.throughput_ns
+        start = port_free[i]
+        if now > start:
+            start = now
+        port_free[i] = start + throughput
+        active = self.active
+        contention = self.contention
+        if contention and active and not (len(active) == 1 and i in active):
+            done = start + self._latency(cpu)
+        else:
+            done = start + self.latency_ns      # what _latency() returns here
+        last_done = self.last_done
+        prev = last_done[i]
+        if done < prev:
+            done = prev
+        last_done[i] = done
+        active.add(i)
+        pending.append((done, TLBI_VA, arg))
+        # self.tlbi_is(cpu, TLBI_USER, arg), inlined: the same again, one more in the queue
+        cpu.now = now = now + ns              # cpu.now is *now* here
+        cpu_ns[sym] += ns
+        n += 1
+        if n - head >= qd:
+            if done <= now:                     # pending[-1][0] is *done*
+                head = n
+            else:
+                while pending[head][0] <= now:
+                    head += 1
+            if n - head >= qd:
+                self.tlbi_queue_full += 1
+                while n - head >= qd:
+                    cpu.wait_until(SYMBOLS[sym], "tlbi", pending[head][0])
+                    head += 1
+                now = cpu.now
+            done_head[i] = head
+        start = port_free[i]
+        if now > start:
+            start = now
+        port_free[i] = start + throughput
+        # active holds i now: _latency() can differ from latency_ns only with others in it
+        if contention and len(active) != 1:
+            done2 = start + self._latency(cpu)
+        else:
+            done2 = start + self.latency_ns
+        if done2 < done:                        # last_done[i] is *done*
+            done2 = done
+        last_done[i] = done2
+        pending.append((done2, TLBI_USER, arg))
+        self.tlbi_issued += 2
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if "tlbi_is" in cls.__dict__ and "tlbi_is_pair" not in cls.__dict__:
+            # An overridden tlbi_is (e.g. trace.TracingDvm) must see both TLBIs.
+            def tlbi_is_pair(self, cpu: Cpu, arg: int) -> None:
+                self.tlbi_is(cpu, TLBI_VA, arg)
+                self.tlbi_is(cpu, TLBI_USER, arg)
+            cls.tlbi_is_pair = tlbi_is_pair
 
     def dsb_ishst(self, cpu: Cpu) -> None:
         """``DSB ISHST``: order earlier PTE stores before later TLBIs (cost only)."""

@@ -166,3 +166,69 @@ def test_queue_stalls_match_a_deque_of_completion_times(depth):
     want, full = _deque_model(ops, depth)
     assert stalls == pytest.approx(want)
     assert dvm.tlbi_queue_full == full and full > 0
+
+
+def _state(dvm, cpus):
+    """Everything tlbi_is touches, with the floats as exact reprs."""
+    return (repr([(c.now, [(k, x) for k, x in enumerate(c.ns) if isinstance(x, float)],
+                   sorted(c.stalls.items()), list(c.pending_tlbi))
+                  for c in cpus]),
+            repr((dvm.port_free, dvm.done_head, dvm.last_done, sorted(dvm.active),
+                  dvm.tlbi_issued, dvm.tlbi_queue_full)))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_tlbi_is_pair_is_two_tlbi_is_calls(seed):
+    """tlbi_is_pair(c, a) leaves the exact state of tlbi_is(c, VA, a); tlbi_is(c, USER, a).
+
+    Random histories on two identical machines: queue depths 1-5, contention
+    on or off, other CPUs broadcasting, DSBs and idle gaps, so both the
+    queue-full stall and the contended latency are reached, for either half.
+    """
+    import random
+    rng = random.Random(seed)
+    depth = rng.randint(1, 5)
+    contention = rng.choice([0.0, 0.5, 1.0])
+    # the port slower or faster than the issue, a latency from none to long
+    timing = dict(latency_ns=rng.choice([0.0, 1.0, L]), throughput_ns=rng.choice([0.5, T]),
+                  issue_ns=rng.choice([ISSUE, 4 * T]), dsb_ns=DSB, queue_depth=depth,
+                  contention=contention)
+    a, b = [(Dvm(3, tlbs, **timing), [Cpu(i, tlbs, PhysMem(4), 0.0) for i in range(3)])
+            for tlbs in (TlbArray(3), TlbArray(3))]
+    syms = ["do_x", "do_y"]
+    for step in range(60):
+        who = rng.randrange(3)
+        op = rng.random()
+        arg = rng.randrange(1 << 20)
+        sym = rng.choice(syms)
+        gap = rng.choice([0.0, 0.5, 3.0, T, L / 3, L])
+        for dvm, cpus in (a, b):
+            c = cpus[who]
+            c.charge(sym, gap)
+            if op < 0.6:
+                if dvm is a[0]:
+                    dvm.tlbi_is_pair(c, arg)
+                else:
+                    dvm.tlbi_is(c, TLBI_VA, arg)
+                    dvm.tlbi_is(c, TLBI_USER, arg)
+            elif op < 0.8:
+                dvm.tlbi_is(c, TLBI_VA, arg)
+            else:
+                dvm.dsb_ish(c)
+        assert _state(*a) == _state(*b), step
+
+
+def test_a_dvm_that_overrides_tlbi_is_sees_both_halves_of_a_pair():
+    """A subclass overriding tlbi_is (trace.TracingDvm) gets the pair as its two calls."""
+    seen = []
+
+    class Recording(Dvm):
+        def tlbi_is(self, cpu, kind, arg):
+            seen.append((kind, arg))
+            super().tlbi_is(cpu, kind, arg)
+
+    tlbs = TlbArray(1)
+    c = Cpu(0, tlbs, PhysMem(4), 0.0)
+    dvm = Recording(1, tlbs, latency_ns=L, throughput_ns=T, issue_ns=ISSUE, dsb_ns=DSB)
+    dvm.tlbi_is_pair(c, 7)
+    assert seen == [(TLBI_VA, 7), (TLBI_USER, 7)] and dvm.tlbi_issued == 2
