@@ -170,8 +170,12 @@ class TlbArray:
         """Remove every entry of *asid*, on *cpu* only or on all CPUs."""
         cpus = range(len(self.tlbs)) if cpu is None else (cpu,)
         n = 0
+        tlbs = self.tlbs
         for c in cpus:
-            victims = [e for e in self.tlbs[c].values() if e.key >> ASID_SHIFT == asid]
+            tlb = tlbs[c]
+            if not tlb:                     # an empty TLB holds no victims (most, on 256 CPUs)
+                continue
+            victims = [e for e in tlb.values() if e.key >> ASID_SHIFT == asid]
             for e in victims:
                 self.drop(e)
             n += len(victims)

@@ -50,3 +50,16 @@ def test_full_tlb_evicts_its_oldest_entry():
     assert list(t.tlbs[0]) == [1, 3]
     assert t.entries_for_pfn(11) == [] and a not in t.entries_for_pfn(10)
     assert set(t.by_key) == {1, 3}
+
+
+def test_invalidate_asid_removes_that_asid_only_and_skips_empty_tlbs():
+    """invalidate_asid() empties *asid* on every CPU (some TLBs empty), keeps the rest."""
+    t = TlbArray(5)
+    for cpu in (1, 3):
+        for asid in (1, 2):
+            for vpn in range(3):
+                t.fill(cpu, asid << 36 | vpn, vpn + 1, True, False, 0.0)
+    assert t.invalidate_asid(1) == 6
+    assert sorted((e.cpu, e.key >> 36) for tlb in t.tlbs for e in tlb.values()) == \
+        [(1, 2)] * 3 + [(3, 2)] * 3
+    assert t.invalidate_asid(2, 3) == 3 and not t.tlbs[3] and len(t.tlbs[1]) == 3
