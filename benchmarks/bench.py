@@ -4,8 +4,12 @@ Measures, for the seed benchmark (arm64, EXPERT=y, so reclaim defers its
 flushes; threshold lowered so 8 CPUs defer too):
   - page-out + swap-in cycles per wall-clock second for 8, 96 and 256
     simulated CPUs, on one host core, with the TLB sanitizer off and on
-    (best of --repeat runs: the host is shared, the best run is the least
-    disturbed one);
+    (best of --repeat runs after --warmup unmeasured ones: the host is
+    shared, the best run is the least disturbed one).  Each of the six
+    points runs in a fresh interpreter of its own, as a user's run does:
+    in one process, PyPy's JIT compiles the shared code for the
+    configuration that ran first, and the other then pays for guards and
+    bridges that no real run has (--same-process measures it that way);
   - host memory per resident simulated page with N pages mapped and touched
     (1 GiB = 262 144 pages by default): tracemalloc on CPython, the growth of
     the resident set where the interpreter has no tracemalloc (PyPy);
@@ -17,8 +21,8 @@ flushes; threshold lowered so 8 CPUs defer too):
     (long: about 100 s on CPython 3.11 with --jobs 1).
 
 Usage:
-  python benchmarks/bench.py [--iterations N] [--repeat N] [--resident-pages N]
-                             [--full] [--jobs N] [--json FILE] [--quick]
+  python benchmarks/bench.py [--iterations N] [--repeat N] [--warmup N] [--same-process]
+                             [--resident-pages N] [--full] [--jobs N] [--json FILE] [--quick]
 
 Prints a table and, with --json, writes the figures, with the interpreter
 and the host's load average (the machine may be shared: wall-clock figures
@@ -42,6 +46,7 @@ try:
 except ImportError:                     # PyPy has no tracemalloc: RSS instead
     tracemalloc = None
 
+from minikernel.compat import tune_jit
 from minikernel.kconfig import load_kernel_config
 from minikernel.machine import Machine
 from minikernel.profile import default_profile
@@ -54,6 +59,11 @@ TARGET_CYCLES_PER_S = {"cpython": 65_000, "pypy": 250_000}     # issue 16, one h
 PHONE_S = wall_s("snapdragon888", "unbatched") + wall_s("snapdragon888", "batched")
 TARGET_FULL_S = {"cpython": 45.0, "pypy": PHONE_S}
 FULL_ITERATIONS = 10_000
+#: unmeasured runs before the measured ones of each cycles/s point, by default.
+#: A fresh PyPy runs the seed benchmark at 400 iterations about 2x slower in
+#: its first run than from its fifth on (measured: 137 000 vs 316 000
+#: cycles/s); CPython runs the same from the first.
+WARMUP_RUNS = {"pypy": 5, "cpython": 0}
 EXPLORE_INPUTS = Path(__file__).resolve().parents[1] / "scenarios"
 #: the 10-step, 3-task input with a paused reclaim the explorer must exhaust (issue 16)
 TEN_STEP_INPUT = "explore-two-processes-10-steps.toml"
@@ -74,16 +84,41 @@ def sanitizer_available() -> bool:
     return True
 
 
-def throughput(cpus: int, iterations: int, sanitizer: bool, repeat: int = 1) -> float:
-    """Page-out + swap-in cycles per wall-clock second (best of *repeat* fresh machines)."""
+def throughput(cpus: int, iterations: int, sanitizer: bool, repeat: int = 1,
+               warmup: int = 0) -> float:
+    """Page-out + swap-in cycles per wall-clock second, in this interpreter.
+
+    The best of *repeat* fresh machines, after *warmup* whole runs whose
+    figures are dropped (on PyPy, the JIT compiles during the first ones).
+    """
+    tune_jit()                          # as the command line does (PyPy only)
     best = 0.0
-    for _ in range(repeat):
+    for n in range(warmup + repeat):
         m = Machine(_config(sanitizer), default_profile("arm64", cpus))
         t0 = time.perf_counter()
         r = run_seed_benchmark(m, iterations)
         dt = time.perf_counter() - t0
-        best = max(best, r.pages_reclaimed / dt)
+        if n >= warmup:
+            best = max(best, r.pages_reclaimed / dt)
     return best
+
+
+def throughput_isolated(cpus: int, iterations: int, sanitizer: bool, repeat: int = 1,
+                        warmup: int = 0) -> float:
+    """:func:`throughput` in a fresh interpreter (this one's executable), which runs nothing else."""
+    return float(_in_fresh_interpreter(
+        f"throughput({cpus}, {iterations}, {sanitizer}, {repeat}, {warmup})"))
+
+
+def _in_fresh_interpreter(call: str) -> str:
+    """What this module's *call* (an expression) prints, run in a new process of this interpreter."""
+    code = ("import importlib.util\n"
+            f"spec = importlib.util.spec_from_file_location('bench', {__file__!r})\n"
+            "b = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(b)\n"
+            f"print(b.{call})\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return r.stdout.split()[-1]
 
 
 def full_benchmark(iterations: int = FULL_ITERATIONS, jobs: int | None = None) -> dict:
@@ -215,14 +250,7 @@ def bytes_per_resident_page(pages: int) -> float:
     taken the same way.
     """
     if tracemalloc is None:
-        code = ("import importlib.util\n"
-                f"spec = importlib.util.spec_from_file_location('bench', {__file__!r})\n"
-                "b = importlib.util.module_from_spec(spec)\n"
-                "spec.loader.exec_module(b)\n"
-                f"print(b.rss_growth_per_page({pages}))\n")
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True)
-        return float(r.stdout.split()[-1])
+        return float(_in_fresh_interpreter(f"rss_growth_per_page({pages})"))
     gc.collect()
     tracemalloc.start()
     _touch(pages)
@@ -291,6 +319,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3, help="best of N for cycles/s (default 3)")
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="unmeasured runs before those, per point (default: "
+                         f"{WARMUP_RUNS['pypy']} on PyPy, whose JIT compiles during them; "
+                         f"{WARMUP_RUNS['cpython']} on CPython)")
+    ap.add_argument("--same-process", action="store_true",
+                    help="run the six cycles/s points one after another in this interpreter "
+                         "instead of one fresh interpreter each")
     ap.add_argument("--resident-pages", type=int, default=262_144)
     ap.add_argument("--full", action="store_true",
                     help=f"also run the whole published benchmark ({FULL_ITERATIONS} iterations, "
@@ -301,20 +336,24 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, to prove it runs (CI)")
     a = ap.parse_args(argv)
+    tune_jit()                          # as the command line does (PyPy only)
     from minikernel.log import configure_logging
     configure_logging("console", "warning")      # boot logs of --full: not on stdout
     inputs = sorted(p for p in EXPLORE_INPUTS.glob("explore-*.toml"))
     if a.quick:
-        a.iterations, a.resident_pages, a.repeat = 2, 2048, 1
+        a.iterations, a.resident_pages, a.repeat, a.warmup = 2, 2048, 1, 0
         inputs = [p for p in inputs if p.name == "explore-2017-mprotect.toml"]
     impl = interpreter()
+    if a.warmup is None:
+        a.warmup = WARMUP_RUNS.get(impl, 0)
     res = {"host": {"python": platform.python_version(), "implementation": impl,
                     "interpreter": sys.version.replace("\n", " "),
                     "machine": platform.machine(),
                     "processor": platform.processor() or platform.machine(),
                     "load_average_start": load_average(),
                     "reference_loop_ns": reference_loop_ns()},
-           "iterations": a.iterations, "repeat": a.repeat,
+           "iterations": a.iterations, "repeat": a.repeat, "warmup": a.warmup,
+           "isolation": "one process" if a.same_process else "process per point",
            "throughput": {}, "sanitizer_throughput": {}}
     # Memory first (the RSS method, PyPy, also runs in a fresh interpreter of its own).
     jiffies0 = _cpu_jiffies()
@@ -322,10 +361,12 @@ def main(argv=None) -> int:
     res["memory_method"] = memory_method()
     res["resident_pages"] = a.resident_pages
     san = sanitizer_available()
+    point = throughput if a.same_process else throughput_isolated
     for cpus in (8, 96, 256):
-        res["throughput"][cpus] = throughput(cpus, a.iterations, False, a.repeat)
+        res["throughput"][cpus] = point(cpus, a.iterations, False, a.repeat, a.warmup)
         if san:
-            res["sanitizer_throughput"][cpus] = throughput(cpus, a.iterations, True, a.repeat)
+            res["sanitizer_throughput"][cpus] = point(cpus, a.iterations, True, a.repeat,
+                                                      a.warmup)
     res["explorer"] = explorer_figures(inputs, jobs=1)
     if a.jobs is None or a.jobs > 1:
         from minikernel.parallel import usable_cores
@@ -343,7 +384,8 @@ def main(argv=None) -> int:
           f" -> {res['host']['load_average_end']}; reference loop "
           f"{res['host']['reference_loop_ns']} ns/iteration; steal {res['host']['steal_percent']} %")
     print(f"seed benchmark, arm64 batched, {a.iterations} iterations of 256 pages, "
-          f"best of {a.repeat}, one host core")
+          f"best of {a.repeat} after {a.warmup} unmeasured, one host core, "
+          + ("every point in this process" if a.same_process else "a fresh process per point"))
     print(f"{'CPUs':>5} {'cycles/s':>10} {'vs 8 CPUs':>9} {'sanitizer on':>13} {'cost':>6}")
     for cpus in (8, 96, 256):
         s = res["sanitizer_throughput"].get(cpus)

@@ -67,6 +67,7 @@ from minikernel import kconfig
 from minikernel import report as ab_report
 from minikernel.arch import BACKENDS
 from minikernel.boot import boot
+from minikernel.compat import tune_jit
 from minikernel.errors import UserError
 from minikernel.log import LOG_FORMATS, LOG_LEVELS, configure_logging
 from minikernel.machine import Machine
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is not None:
             _reject_boot_options(args)
         configure_logging(args.log_format, args.log_level)
+        tune_jit()                      # PyPy only: longer JIT traces (minikernel/compat.py)
         return args.func(args)
     except UserError as e:
         _print_error(_one_line(str(e)), argv)

@@ -63,7 +63,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +102,7 @@ REPORT_TRAIL = 16
 
 _VPN_MASK = (1 << ASID_SHIFT) - 1
 _FILL = object()          # ring marker: a TLB fill, rendered from the entry itself
+_NONE = -1                # a ring's pfn, key or asid slot with nothing in it (all are >= 0)
 
 # How the trail names the other kernel entries.
 _LABELS = {"try_to_free_pages": "direct reclaim (try_to_free_pages)", "do_mmap": "mmap",
@@ -172,6 +173,17 @@ class Violation:
         return "\n".join(lines)
 
 
+def _pte_cleared_templates(fn: str) -> tuple[str, str, str, str]:
+    """The pte_cleared event's four templates for *fn*, by (dirty, deferred): the two ints left are the address and the pfn."""
+    return tuple(f"{fn}: PTE {{:#x}} -> pfn {{}}{' (dirty)' if dirty else ''} cleared, "
+                 + ("flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)")
+                 for dirty in (False, True) for deferred in (False, True))    # type: ignore[return-value]
+
+
+#: fn -> _pte_cleared_templates(fn), filled on first use
+_PTE_CLEARED: dict[str, tuple[str, str, str, str]] = {}
+
+
 def distinct_kinds(violations) -> list[str]:
     """The distinct ``kind`` of *violations*, in first-seen order."""
     return list(dict.fromkeys(v.kind for v in violations))
@@ -190,8 +202,26 @@ class TlbSanitizer:
         self.m = machine
         self.violations: list[Violation] = []
         self.shadow: dict[tuple, int] = {}
-        self._ring: deque = deque(maxlen=TRAIL_LEN)
+        # The ring of the last TRAIL_LEN events, event number seq in slot
+        # seq % TRAIL_LEN.  Preallocated slots, ints unboxed in arrays: the
+        # per-page hooks record an event without allocating anything that
+        # outlives it.  (A deque of tuples made every minor collection copy
+        # the whole ring's worth of young tuples to the old generation: on
+        # PyPy, most of what the sanitizer cost.)
+        #   text: the str.format template, or _FILL (args: the TlbEntry)
+        #   args: the template's arguments as a tuple, or None: they are
+        #         (a0, a1) (str.format ignores the second if unused)
+        n = TRAIL_LEN
         self._seq = 0
+        self._ev_cpu = array("q", [0]) * n
+        self._ev_task: list[Any] = [None] * n
+        self._ev_text: list[Any] = [None] * n
+        self._ev_args: list[Any] = [None] * n
+        self._ev_a0 = array("Q", [0]) * n
+        self._ev_a1 = array("Q", [0]) * n
+        self._ev_pfn = array("q", [_NONE]) * n
+        self._ev_key = array("q", [_NONE]) * n
+        self._ev_asid = array("q", [_NONE]) * n
         self._seen: set = set()
         self._calls: dict[Any, tuple[str, int, int]] = {}
         self.log_violations = True         # a warning per violation on the machine's log
@@ -234,16 +264,17 @@ class TlbSanitizer:
     def pte_cleared(self, cpu: Cpu, mm: MmStruct, addr: int, pfn: int, pteval: int,
                     deferred: bool, fn: str = "try_to_unmap_one") -> None:
         """The ``pte_cleared`` event: try_to_unmap_one() (or *fn*) cleared a PTE, flushing it or deferring the flush."""
-        key = mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
-        self._push(cpu, "{}: PTE {:#x} -> pfn {}{} cleared, {}",
-                   (fn, addr, pfn, " (dirty)" if pteval & 0x04 else "",
-                    "flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)"),
-                   pfn, key, key >> ASID_SHIFT)
+        asid = mm.asid
+        templates = _PTE_CLEARED.get(fn)
+        if templates is None:
+            templates = _PTE_CLEARED[fn] = _pte_cleared_templates(fn)
+        self._push_ints(cpu, templates[(2 if pteval & 0x04 else 0) + (1 if deferred else 0)],
+                        addr, pfn, pfn, asid << ASID_SHIFT | addr >> PAGE_SHIFT, asid)
 
     def before_io(self, cpu: Cpu, folio: Folio) -> None:
         """Invariant 2: pageout() is about to write *folio*; nobody may still store to it."""
         pfn = folio.pfn
-        self._push(cpu, "pageout: pfn {} queued for IO", (pfn,), pfn, None, None)
+        self._push_ints(cpu, "pageout: pfn {} queued for IO", pfn, 0, pfn, _NONE, _NONE)
         entries = self.m.tlbs.by_pfn.get(pfn)
         if not entries:
             return
@@ -286,7 +317,8 @@ class TlbSanitizer:
     def on_free(self, cpu: Cpu, folio: Folio) -> None:
         """The ``folio_free`` event.  Invariant 1: *folio* is being freed; no TLB entry may still reach it."""
         pfn = folio.pfn
-        self._push(cpu, "free: pfn {} returned to the page allocator", (pfn,), pfn, None, None)
+        self._push_ints(cpu, "free: pfn {} returned to the page allocator", pfn, 0, pfn,
+                        _NONE, _NONE)
         entries = self.m.tlbs.by_pfn.get(pfn)
         if not entries:
             return
@@ -382,7 +414,8 @@ class TlbSanitizer:
             return
         key = task.mm.asid << ASID_SHIFT | addr >> PAGE_SHIFT
         pfn = self._pfn_of(task, addr)
-        self._push(task.cpu, "user load  {:#x} -> {:#x}", (addr, value), pfn, key, key >> ASID_SHIFT)
+        self._push_ints(task.cpu, "user load  {:#x} -> {:#x}", addr, value,
+                        _NONE if pfn is None else pfn, key, key >> ASID_SHIFT)
         want = self.shadow.get(k)
         if want is None or want == value:
             return
@@ -457,35 +490,74 @@ class TlbSanitizer:
         return e.pfn if e is not None else None
 
     def _on_fill(self, e: TlbEntry) -> None:
-        self._seq += 1
-        self._ring.append((self._seq, e.cpu, self.m.cpus[e.cpu].current, _FILL, (e,), e.pfn,
-                           e.key, e.key >> ASID_SHIFT))
+        self._seq = seq = self._seq + 1
+        i = seq % TRAIL_LEN
+        c = e.cpu
+        self._ev_cpu[i] = c
+        self._ev_task[i] = self.m.cpus[c].current
+        self._ev_text[i] = _FILL
+        self._ev_args[i] = e
+        key = e.key
+        self._ev_pfn[i] = e.pfn
+        self._ev_key[i] = key
+        self._ev_asid[i] = key >> ASID_SHIFT
 
     def _on_tlbi_complete(self, cpu: Cpu, kind: int, arg: int) -> None:
         if kind == 0:
             asid = arg >> ASID_SHIFT
-            self._push(cpu, "DSB ISH completed this CPU's TLBI VA {:#x} (asid {}) on every CPU",
-                       ((arg & _VPN_MASK) << PAGE_SHIFT, asid), None, arg, asid)
+            self._push_ints(cpu, "DSB ISH completed this CPU's TLBI VA {:#x} (asid {}) on every CPU",
+                            (arg & _VPN_MASK) << PAGE_SHIFT, asid, _NONE, arg, asid)
         else:
-            self._push(cpu, "DSB ISH completed this CPU's TLBI ASID {}", (arg,), None, None, arg)
+            self._push_ints(cpu, "DSB ISH completed this CPU's TLBI ASID {}", arg, 0,
+                            _NONE, _NONE, arg)
 
     def _push(self, cpu: Cpu, text: str, args: tuple, pfn: int | None, key: int | None,
               asid: int | None) -> None:
-        # event() without its argument packing: the per-page hooks call this.
-        self._seq += 1
-        self._ring.append((self._seq, cpu.id, cpu.current, text, args, pfn, key, asid))
+        # event() without its argument packing.
+        self._seq = seq = self._seq + 1
+        i = seq % TRAIL_LEN
+        self._ev_cpu[i] = cpu.id
+        self._ev_task[i] = cpu.current
+        self._ev_text[i] = text
+        self._ev_args[i] = args
+        self._ev_pfn[i] = _NONE if pfn is None else pfn
+        self._ev_key[i] = _NONE if key is None else key
+        self._ev_asid[i] = _NONE if asid is None else asid
+
+    def _push_ints(self, cpu: Cpu, text: str, a0: int, a1: int, pfn: int, key: int,
+                   asid: int) -> None:
+        # _push() for the per-page hooks: the template takes one or two ints
+        # (a0, a1), and the tags are ints (_NONE for none), so recording
+        # allocates nothing.
+        self._seq = seq = self._seq + 1
+        i = seq % TRAIL_LEN
+        self._ev_cpu[i] = cpu.id
+        self._ev_task[i] = cpu.current
+        self._ev_text[i] = text
+        self._ev_args[i] = None
+        self._ev_a0[i] = a0
+        self._ev_a1[i] = a1
+        self._ev_pfn[i] = pfn
+        self._ev_key[i] = key
+        self._ev_asid[i] = asid
 
     def _trail(self, pfn, key, asid) -> list[str]:
         out = []
-        for seq, cpu, t, text, args, epfn, ekey, easid in self._ring:
+        ev_pfn, ev_key, ev_asid = self._ev_pfn, self._ev_key, self._ev_asid
+        for seq in range(max(1, self._seq - TRAIL_LEN + 1), self._seq + 1):
+            i = seq % TRAIL_LEN
+            epfn, ekey, easid = ev_pfn[i], ev_key[i], ev_asid[i]
             if ((pfn is not None and epfn == pfn) or (key is not None and ekey == key)
-                    or (epfn is None and ekey is None and (easid is None or easid == asid))):
-                out.append((seq, cpu, t, text, args))
+                    or (epfn == _NONE and ekey == _NONE and (easid == _NONE or easid == asid))):
+                out.append((seq, i))
         lines = []
-        for seq, cpu, t, text, args in out[-REPORT_TRAIL:]:
+        for seq, i in out[-REPORT_TRAIL:]:
+            cpu, t, text, args = self._ev_cpu[i], self._ev_task[i], self._ev_text[i], self._ev_args[i]
+            if args is None and text is not _FILL:
+                args = (self._ev_a0[i], self._ev_a1[i])
             who = f"{t.comm}/{t.pid}" if t is not None else "idle"
             if text is _FILL:
-                e = args[0]
+                e = args
                 body = (f"TLB fill va {(e.key & _VPN_MASK) << PAGE_SHIFT:#x} -> pfn {e.pfn} "
                         f"({'rw' if e.writable else 'ro'})")
             else:

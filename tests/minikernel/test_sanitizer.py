@@ -153,3 +153,68 @@ def test_sanitizer_changes_no_simulated_time_or_counter(make_machine):
         r = run_seed_benchmark(m, 2)
         runs.append((r.elapsed_ns, m.vmstat.as_dict(), [c.now for c in m.cpus]))
     assert runs[0] == runs[1]
+
+
+def test_a_trail_after_the_ring_wrapped_is_the_last_relevant_events(make_machine):
+    """The ring keeps the last TRAIL_LEN events; a report quotes the last REPORT_TRAIL
+    of those about its page, its translation, or its mm's untagged events, oldest first.
+
+    Checked against a plain list of every event, each rendered as it was recorded."""
+    import random
+    from types import SimpleNamespace
+
+    from minikernel.sanitizer import REPORT_TRAIL, TRAIL_LEN
+    m = make_machine("arm64", SAN, cpus=4)
+    san = m.sanitizer
+    p = Process.spawn(m, "main", cpu=1)
+    mm = p.task.mm
+    kernel = SimpleNamespace(asid=0)              # an mm whose ASID is 0
+    rng = random.Random(7)
+    log = []                     # (seq, cpu, who, text, pfn, key, asid)
+
+    def record(cpu, text, pfn, key, asid):
+        t = cpu.current
+        log.append((san._seq, cpu.id, f"{t.comm}/{t.pid}" if t is not None else "idle", text,
+                    pfn, key, asid))
+
+    for _ in range(3 * TRAIL_LEN + 11):
+        cpu = m.cpus[rng.randrange(4)]
+        pfn, vpn, addr = rng.randrange(6), rng.randrange(6), rng.randrange(6) << 12
+        key = mm.asid << 36 | vpn
+        what = rng.randrange(5)
+        if what == 0:
+            fn, dirty, deferred = rng.choice(["try_to_unmap_one", "try_to_migrate_one"]), \
+                rng.random() < .5, rng.random() < .5
+            san.pte_cleared(cpu, mm, addr, pfn, 0x04 if dirty else 0, deferred, fn)
+            record(cpu, f"{fn}: PTE {addr:#x} -> pfn {pfn}{' (dirty)' if dirty else ''} cleared, "
+                        + ("flush DEFERRED to tlb_ubc" if deferred else "flushed (ptep_clear_flush)"),
+                   pfn, mm.asid << 36 | addr >> 12, mm.asid)
+        elif what == 1:
+            san.on_free(cpu, SimpleNamespace(pfn=pfn + 100))     # no TLB entry maps it
+            record(cpu, f"free: pfn {pfn + 100} returned to the page allocator", pfn + 100,
+                   None, None)
+        elif what == 2:
+            san.event(cpu, "tagged by key {:#x}", vpn, key=key)
+            record(cpu, f"tagged by key {vpn:#x}", None, key, mm.asid)
+        elif what == 3:
+            other = (None, mm, kernel)[vpn % 3]
+            san.event(cpu, "untagged, mm {}", vpn, mm=other)
+            record(cpu, f"untagged, mm {vpn}", None, None, other and other.asid)
+        else:
+            san.event(cpu, "no arguments", pfn=pfn)
+            record(cpu, "no arguments", pfn, None, None)
+
+    cpu = m.cpus[2]
+    san.event(cpu, "the last event, alone on pfn {}", 999, pfn=999)
+    record(cpu, "the last event, alone on pfn 999", 999, None, None)
+    sizes = []
+    for pfn, key, asid in [(3, None, None), (None, mm.asid << 36 | 2, mm.asid),
+                           (104, None, mm.asid), (None, None, None), (5, mm.asid << 36 | 5, 9),
+                           (None, None, 0), (999, None, None)]:
+        want = [f"#{seq:<4} CPU{c} {who:<10} {text}"
+                for seq, c, who, text, epfn, ekey, easid in log[-TRAIL_LEN:]
+                if (pfn is not None and epfn == pfn) or (key is not None and ekey == key)
+                or (epfn is None and ekey is None and (easid is None or easid == asid))]
+        assert san._trail(pfn, key, asid) == want[-REPORT_TRAIL:]
+        sizes.append(len(want))
+    assert sizes[0] > REPORT_TRAIL and min(sizes) > 0 and sizes[-1] < REPORT_TRAIL
