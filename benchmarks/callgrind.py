@@ -15,10 +15,13 @@ arm64, within 0.03 %).
 Cases:
   arm64   the seed benchmark, arm64 ``EXPERT=y`` with the threshold lowered
           (batched) on 8 CPUs: bench.py's configuration
+  arm64-sanitizer
+          the same with the TLB sanitizer on (DEBUG_TLB_SANITIZER=y): its
+          per-cycle cost is the difference from arm64
   x86     ``--defconfig x86 --workload threads:4`` (x86-2s, 48 CPUs)
 
 Usage:
-  python benchmarks/callgrind.py [--case arm64|x86 ...] [--short 4] [--long 12]
+  python benchmarks/callgrind.py [--case arm64|arm64-sanitizer|x86 ...] [--short 4] [--long 12]
                                  [--hash-seed 0] [--json FILE]
 
 Needs valgrind on PATH.  On PyPy the count measures the JIT's warm-up as
@@ -43,6 +46,15 @@ _PROGRAM = {
         "from minikernel.profile import default_profile\n"
         "from minikernel.workload import run_seed_benchmark\n"
         "cfg = load_kernel_config('arm64', sets=['EXPERT=y', 'ARM64_NR_CPUS_FOR_BATCHED_TLB=4'])\n"
+        "m = Machine(cfg, default_profile('arm64', 8))\n"
+        "run_seed_benchmark(m, {n})\n"),
+    "arm64-sanitizer": (
+        "from minikernel.kconfig import load_kernel_config\n"
+        "from minikernel.machine import Machine\n"
+        "from minikernel.profile import default_profile\n"
+        "from minikernel.workload import run_seed_benchmark\n"
+        "cfg = load_kernel_config('arm64', sets=['EXPERT=y', 'ARM64_NR_CPUS_FOR_BATCHED_TLB=4',\n"
+        "                                        'DEBUG_KERNEL=y', 'DEBUG_TLB_SANITIZER=y'])\n"
         "m = Machine(cfg, default_profile('arm64', 8))\n"
         "run_seed_benchmark(m, {n})\n"),
     "x86": (

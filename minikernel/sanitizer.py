@@ -63,7 +63,6 @@ Invariants this module owns:
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -203,25 +202,28 @@ class TlbSanitizer:
         self.violations: list[Violation] = []
         self.shadow: dict[tuple, int] = {}
         # The ring of the last TRAIL_LEN events, event number seq in slot
-        # seq % TRAIL_LEN.  Preallocated slots, ints unboxed in arrays: the
-        # per-page hooks record an event without allocating anything that
-        # outlives it.  (A deque of tuples made every minor collection copy
-        # the whole ring's worth of young tuples to the old generation: on
-        # PyPy, most of what the sanitizer cost.)
+        # seq % TRAIL_LEN: one preallocated list per field, so the per-page
+        # hooks record an event without allocating anything that outlives
+        # it.  (A deque of tuples made every minor collection copy the whole
+        # ring's worth of young tuples to the old generation: on PyPy, most
+        # of what the sanitizer cost.)  The int fields are lists holding only
+        # ints, which PyPy stores unboxed (a value of 2**63 or more, stored
+        # by a load of such a word, only makes its list a list of objects),
+        # and which CPython stores faster than an array.
         #   text: the str.format template, or _FILL (args: the TlbEntry)
         #   args: the template's arguments as a tuple, or None: they are
         #         (a0, a1) (str.format ignores the second if unused)
         n = TRAIL_LEN
         self._seq = 0
-        self._ev_cpu = array("q", [0]) * n
+        self._ev_cpu = [0] * n
         self._ev_task: list[Any] = [None] * n
         self._ev_text: list[Any] = [None] * n
         self._ev_args: list[Any] = [None] * n
-        self._ev_a0 = array("Q", [0]) * n
-        self._ev_a1 = array("Q", [0]) * n
-        self._ev_pfn = array("q", [_NONE]) * n
-        self._ev_key = array("q", [_NONE]) * n
-        self._ev_asid = array("q", [_NONE]) * n
+        self._ev_a0 = [0] * n
+        self._ev_a1 = [0] * n
+        self._ev_pfn = [_NONE] * n
+        self._ev_key = [_NONE] * n
+        self._ev_asid = [_NONE] * n
         self._seen: set = set()
         self._calls: dict[Any, tuple[str, int, int]] = {}
         self.log_violations = True         # a warning per violation on the machine's log
