@@ -16,6 +16,8 @@ def test_quick_benchmark_writes_its_figures(tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res["throughput"]) == {"8", "96", "256"}
     assert all(v > 0 for v in res["throughput"].values())
+    # each point in a fresh interpreter; --quick runs no warm-up
+    assert (res["isolation"], res["warmup"]) == ("process per point", 0)
     assert res["bytes_per_resident_page"] > 0
     assert res["memory_method"] in ("tracemalloc", "rss")
     assert res["host"]["implementation"] in ("cpython", "pypy")

@@ -392,3 +392,31 @@ def test_iterations_above_the_bound_need_force(run_cli, monkeypatch):
     from minikernel.cli import _check_iterations
 
     _check_iterations(1001, True)               # --force lets it through (not run: minutes)
+
+
+def test_the_command_line_tunes_the_jit_before_it_runs_a_command(tmp_path, monkeypatch):
+    """main() calls compat.tune_jit() (PyPy's trace limit; nothing on CPython) before the verb runs."""
+    from minikernel import cli
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "tune_jit", lambda: calls.append((tmp_path / ".config").exists()))
+    assert cli.main(["defconfig", "x86"]) == 0
+    assert calls == [False] and (tmp_path / ".config").is_file()
+
+
+def test_tune_jit_sets_the_trace_limit_only_where_there_is_a_jit(monkeypatch):
+    import sys
+    import types
+
+    from minikernel import compat
+    seen = []
+    monkeypatch.setitem(sys.modules, "pypyjit", types.SimpleNamespace(set_param=seen.append))
+    compat.tune_jit()
+    assert seen == [f"trace_limit={compat.PYPY_TRACE_LIMIT}"]
+
+    def refuse(_):
+        raise SystemError("TraceLimitTooHigh")
+    monkeypatch.setitem(sys.modules, "pypyjit", types.SimpleNamespace(set_param=refuse))
+    compat.tune_jit()                   # a PyPy that refuses the value keeps its own
+    monkeypatch.setitem(sys.modules, "pypyjit", None)     # CPython: import fails
+    compat.tune_jit()
