@@ -81,6 +81,12 @@ def flip_deferral(cfg, cpus: int, profile=None) -> Flip:
     return Flip(tuple(sets), f"{why}: {outcome}")
 
 
+def dropped_errata(sets) -> list[str]:
+    """The arm64 erratum workarounds that *sets* turn off (``ARM64_ERRATUM_*=n``, ...), by name."""
+    return [s.partition("=")[0] for s in sets
+            if s.startswith(("ARM64_ERRATUM_", "QCOM_FALKOR_ERRATUM_")) and s.endswith("=n")]
+
+
 def refuse_erratum_flip(machine_a, sets) -> None:
     """A flip that drops a REPEAT_TLBI erratum workaround in force is refused
     (main job and sweep).
@@ -91,8 +97,7 @@ def refuse_erratum_flip(machine_a, sets) -> None:
     Machine (booted or not): whether the workaround is in force is the arch
     backend's decision on that machine (``repeat_tlbi``), not the config's.
     """
-    errata = [s.partition("=")[0] for s in sets
-              if s.startswith(("ARM64_ERRATUM_", "QCOM_FALKOR_ERRATUM_")) and s.endswith("=n")]
+    errata = dropped_errata(sets)
     if errata and getattr(machine_a.arch, "repeat_tlbi", False):
         names = ", ".join(errata)
         raise UserError(

@@ -131,7 +131,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
     from minikernel.arch import deferral_sets
     from minikernel.kconfig import load_kernel_config
     from minikernel.machine import Machine
-    from minikernel.report import check_sweep_point, refuse_erratum_flip
+    from minikernel.report import check_sweep_point, dropped_errata, refuse_erratum_flip
     from minikernel.workload import check_buffer_fits
 
     if not archs or not cpus or not workloads:
@@ -172,7 +172,7 @@ def build_grid(archs: Sequence[str], cpus: Sequence[int], machines: Sequence[str
                     return booted[extra]
 
                 on_sets = deferral_sets(cfg, c, True, prof_c)
-                if any(s.startswith(("ARM64_ERRATUM_", "QCOM_FALKOR_ERRATUM_")) for s in on_sets):
+                if dropped_errata(on_sets):
                     # refuse_erratum_flip reads the configured machine only then
                     refuse_erratum_flip(boot(()), on_sets)
                 check_sweep_point(cfg, c, prof_c, boot)     # issue 13: never a 1.000 row
@@ -230,8 +230,13 @@ def run_point_kernel(point: Point, defer: bool) -> tuple[Any, tuple[str, ...]]:
     m = Machine(cfg.with_sets(extra), profile)
     # build_grid() ran report.check_sweep_point() on every point before any ran,
     # so the two kernels' decisions are known to differ here (never a 1.000 row);
-    # a Point built by hand without build_grid() must not get this far either.
-    assert m.tlb_flush_path.batched is defer, (point, defer, m.tlb_flush_path.reason)
+    # a Point built by hand without build_grid() stops here instead.
+    if m.tlb_flush_path.batched is not defer:
+        raise UserError(
+            f"sweep point {point.arch} on {point.cpus} CPUs (+ {' '.join(point.sets) or 'defconfig'}):"
+            f" the kernel meant to {'defer' if defer else 'flush synchronously'} does not "
+            f"({m.tlb_flush_path.reason}): expected a point from build_grid(), which checks "
+            "both kernels of every point before any runs")
     try:
         return run_seed_benchmark(m, point.iterations, warmup=1, **kw), tuple(m.arch.counters())
     except OutOfMemory as e:

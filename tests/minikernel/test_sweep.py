@@ -491,15 +491,18 @@ def test_points_far_from_the_profiles_cpu_count_are_marked_as_extrapolated(cpyth
         in caption
 
 
-def test_run_point_kernel_asserts_what_build_grid_checked(monkeypatch):
+def test_run_point_kernel_refuses_what_build_grid_would_have(monkeypatch):
     """The same-decision check runs in build_grid (check_sweep_point) before any
-    point runs; run_point_kernel only asserts it, so a kernel that ignores its
-    flip stops there instead of producing a speedup of 1.000."""
+    point runs; run_point_kernel checks it again, so a Point built by hand whose
+    kernel ignores its flip stops with a UserError instead of a speedup of 1.000."""
     import minikernel.arch
+    from minikernel.errors import UserError
     from minikernel.sweep import Point, run_point_kernel
 
     monkeypatch.setattr(minikernel.arch, "deferral_sets", lambda *a, **k: [])
-    with pytest.raises(AssertionError):
+    with pytest.raises(UserError, match=r"^sweep point arm64 on 4 CPUs \(\+ defconfig\): the "
+                                        r"kernel meant to defer does not \(.*\): expected a "
+                                        r"point from build_grid\(\)"):
         run_point_kernel(Point("arm64", "", 4, "seed", (), 1), True)   # defconfig: no EXPERT
 
 
